@@ -1,0 +1,46 @@
+# haws: `make run` starts the local cluster, `make test` runs the tests.
+# Both install what they need first (idempotent).
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+HAWS := $(VENV)/bin/haws
+PYTEST := $(VENV)/bin/pytest
+
+.PHONY: install install-python install-system run test test-unit chaos bench lint fmt typecheck clean
+
+install: install-system install-python
+
+install-system:
+	@bash scripts/install-system.sh
+
+install-python:
+	@bash scripts/install-python.sh
+
+run: install
+	$(HAWS) up $(ARGS)
+
+test: install
+	$(PYTEST) -q -m "not chaos" $(ARGS)
+
+test-unit: install-python
+	$(PYTEST) -q tests/unit $(ARGS)
+
+chaos: install
+	$(PYTEST) -q -m chaos $(ARGS)
+
+bench: install
+	$(PY) -m bench $(ARGS)
+
+lint: install-python
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+fmt: install-python
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+typecheck: install-python
+	$(VENV)/bin/mypy libs services clients/python
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache run

@@ -1,0 +1,1 @@
+"""What every haws service shares: settings, NATS names and bootstrap, codecs, protocol."""

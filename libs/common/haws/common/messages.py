@@ -1,0 +1,52 @@
+"""A stored message as the gateway delivers it, built from JetStream headers.
+
+Live (republished) and history (direct-get) messages become the same
+``StoredMessage``, so delivery has one path whatever the source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from haws.common import names
+
+
+def stamp_to_ms(stamp: str | None) -> int:
+    """RFC 3339 with nanoseconds (``...T03:42:43.63281128Z``) to ms since the epoch."""
+    if not stamp:
+        return 0
+    whole, _, frac = stamp.rstrip("Z").partition(".")
+    try:
+        seconds = datetime.fromisoformat(whole).replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return 0
+    millis = int((frac + "000")[:3]) if frac else 0
+    return int(seconds) * 1000 + millis
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    topic: str
+    seq: int
+    prev: int
+    ts: int
+    body: bytes
+    sender: str | None = None
+    mid: str | None = None
+    traceparent: str | None = None
+
+    @classmethod
+    def from_headers(
+        cls, topic: str, headers: dict[str, str], body: bytes, *, prev: int | None = None
+    ) -> StoredMessage:
+        return cls(
+            topic=topic,
+            seq=int(headers[names.HDR_SEQUENCE]),
+            prev=int(headers.get(names.HDR_LAST_SEQUENCE, 0)) if prev is None else prev,
+            ts=stamp_to_ms(headers.get(names.HDR_TIMESTAMP)),
+            body=body,
+            sender=headers.get(names.HDR_FROM),
+            mid=headers.get(names.HDR_MSG_ID),
+            traceparent=headers.get("traceparent"),
+        )

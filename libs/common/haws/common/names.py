@@ -1,0 +1,63 @@
+"""Every NATS name haws uses: subjects, stream, buckets, queue groups.
+
+Services build names only through these functions, so a subject is spelled once.
+"""
+
+from __future__ import annotations
+
+STREAM = "HAWS"
+"""The message stream: every published message, the source of history."""
+
+TOPIC_PREFIX = "haws.t."
+LIVE_PREFIX = "haws.live."
+
+STREAM_SUBJECTS = (TOPIC_PREFIX + ">",)
+REPUBLISH_SOURCE = TOPIC_PREFIX + ">"
+REPUBLISH_DEST = LIVE_PREFIX + ">"
+
+KV_SESSIONS = "HAWS_SESSIONS"
+KV_PRESENCE = "HAWS_PRESENCE"
+
+REPLAY_SUBJECT = "haws.svc.replay"
+REPLAY_QUEUE = "haws-replay"
+
+GATEWAY_SERVICE = "haws-gateway"
+"""Consul service name of gateway nodes."""
+
+# JetStream headers the gateway reads from republished and direct-get messages.
+HDR_SEQUENCE = "Nats-Sequence"
+HDR_LAST_SEQUENCE = "Nats-Last-Sequence"
+HDR_TIMESTAMP = "Nats-Time-Stamp"
+HDR_SUBJECT = "Nats-Subject"
+HDR_MSG_ID = "Nats-Msg-Id"
+# haws' own headers on stored messages.
+HDR_FROM = "Haws-From"
+HDR_NODE = "Haws-Node"
+
+
+def topic_subject(topic: str) -> str:
+    """Subject a topic is stored under in the stream."""
+    return TOPIC_PREFIX + topic
+
+
+def live_subject(topic: str) -> str:
+    """Subject the stream republishes a topic's stored messages to."""
+    return LIVE_PREFIX + topic
+
+
+def topic_of_live(subject: str) -> str:
+    return subject[len(LIVE_PREFIX) :]
+
+
+def topic_of_stored(subject: str) -> str:
+    return subject[len(TOPIC_PREFIX) :]
+
+
+def direct_get_subject(stream: str = STREAM) -> str:
+    """JetStream direct-get API subject (served by every replica)."""
+    return f"$JS.API.DIRECT.GET.{stream}"
+
+
+def gateway_control_subject(node: str) -> str:
+    """Commands addressed to one gateway node (takeover, drain)."""
+    return f"haws.ctl.gateway.{node}"

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Installs the system programs haws runs for real: Consul and HAProxy.
+# nats-server comes from the PyPI wheel into the venv (see install-python.sh).
+# Idempotent: each step is skipped when its program is already on PATH.
+set -euo pipefail
+
+say() { printf 'install: %s\n' "$*" >&2; }
+die() { printf 'install: ERROR: %s\n' "$*" >&2; exit 1; }
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null 2>&1 && SUDO="sudo"
+fi
+
+manual_help() {
+  cat >&2 <<'MSG'
+install: on a system without Debian's apt, install these by hand and re-run:
+  - consul  (HashiCorp Consul 1.8 or later, `consul` on PATH)
+  - haproxy (2.2 or later, `haproxy` on PATH; optional for `make run`, needed by its tests)
+MSG
+}
+
+apt_updated=0
+apt_update() {
+  if [ "$apt_updated" -eq 0 ]; then
+    $SUDO apt-get update -qq || die "apt-get update failed"
+    apt_updated=1
+  fi
+}
+
+# The Debian archive URI this machine already uses; never hard-coded here.
+debian_uri() {
+  local uri=""
+  if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+    uri=$(awk '/^URIs:/ {for (i = 2; i <= NF; i++) if ($i !~ /security/) {print $i; exit}}' \
+      /etc/apt/sources.list.d/debian.sources)
+  fi
+  if [ -z "$uri" ] && [ -f /etc/apt/sources.list ]; then
+    uri=$(awk '$1 == "deb" && $0 !~ /security/ {for (i = 2; i <= NF; i++) if ($i ~ /^(https?|file):/) {print $i; exit}}' \
+      /etc/apt/sources.list)
+  fi
+  printf '%s' "$uri"
+}
+
+install_consul() {
+  if command -v consul >/dev/null 2>&1; then
+    say "consul already on PATH: $(command -v consul)"
+    return
+  fi
+  local uri
+  uri=$(debian_uri)
+  [ -n "$uri" ] || { manual_help; die "no Debian apt source found to take consul from"; }
+  say "adding the bullseye suite of $uri, pinned low, for consul only"
+  printf 'deb %s bullseye main\n' "$uri" | $SUDO tee /etc/apt/sources.list.d/haws-bullseye.list >/dev/null
+  # Priority 100 keeps every installed package on its own suite; only consul,
+  # which the machine's own suites do not carry, comes from bullseye.
+  $SUDO tee /etc/apt/preferences.d/haws-bullseye >/dev/null <<'PIN'
+Package: *
+Pin: release n=bullseye
+Pin-Priority: 100
+PIN
+  apt_updated=0
+  apt_update
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends consul \
+    || die "apt-get install consul failed"
+}
+
+install_haproxy() {
+  if command -v haproxy >/dev/null 2>&1; then
+    say "haproxy already on PATH: $(command -v haproxy)"
+    return
+  fi
+  apt_update
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends haproxy \
+    || die "apt-get install haproxy failed"
+  # The package starts a system-wide haproxy on Debian; haws starts its own.
+  if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now haproxy >/dev/null 2>&1 || true; fi
+}
+
+if ! command -v apt-get >/dev/null 2>&1; then
+  if command -v consul >/dev/null 2>&1 && command -v haproxy >/dev/null 2>&1; then
+    exit 0
+  fi
+  manual_help
+  die "apt-get not found"
+fi
+install_consul
+install_haproxy
+command -v consul >/dev/null 2>&1 || die "consul still not on PATH"
+say "consul: $(consul version | head -n 1)"
+command -v haproxy >/dev/null 2>&1 && say "haproxy: $(haproxy -v | head -n 1)"
+exit 0

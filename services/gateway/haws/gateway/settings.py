@@ -1,0 +1,44 @@
+"""Gateway settings: every limit has a default here, a flag and a ``HAWS_*`` variable."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+
+from haws.common.settings import NatsSettings, SettingsError, setting
+
+
+@dataclass(frozen=True, slots=True)
+class GatewaySettings(NatsSettings):
+    """haws gateway: the WebSocket node."""
+
+    node: str = setting("", "node name, unique in the cluster (default: host-port)")
+    host: str = setting("127.0.0.1", "address to listen on")
+    port: int = setting(8080, "port for /ws and HTTP (0: any free port)")
+    public_url: str = setting("", "ws URL clients use for this node (default: from host/port)")
+    consul_http: str = setting("http://127.0.0.1:8500", "Consul agent HTTP address")
+    consul_ttl: float = setting(5.0, "seconds of the Consul TTL check (passed every ttl/3)")
+    consul_deregister_after: float = setting(60.0, "seconds critical before Consul drops us")
+    handshake_timeout: float = setting(5.0, "seconds to send a valid hello (then close 4002)")
+    heartbeat: float = setting(10.0, "seconds between WebSocket pings; 2 missed closes the peer")
+    max_frame_bytes: int = setting(65536, "largest client frame (then close 1009)")
+    max_subscriptions: int = setting(256, "subscriptions per connection")
+    send_queue_frames: int = setting(4096, "frames queued per connection (then close 4008)")
+    send_queue_bytes: int = setting(1 << 20, "bytes queued per connection (then close 4008)")
+    session_ttl: float = setting(3600.0, "seconds a session stays resumable")
+    drain_period: float = setting(5.0, "seconds over which SIGTERM spreads reconnect frames")
+    drain_timeout: float = setting(10.0, "seconds SIGTERM may take before the node exits")
+    log_level: str = setting("info", "debug, info, warning, error")
+    trace_exporter: str = setting("none", "none, console or otlp")
+
+    def validate(self) -> None:
+        if self.max_frame_bytes < 1024:
+            raise SettingsError("HAWS_MAX_FRAME_BYTES must be at least 1024")
+        if self.send_queue_frames < 1 or self.send_queue_bytes < 1024:
+            raise SettingsError("send queue limits must allow at least one frame")
+        if self.drain_period >= self.drain_timeout:
+            raise SettingsError("HAWS_DRAIN_PERIOD must be shorter than HAWS_DRAIN_TIMEOUT")
+
+    @property
+    def node_name(self) -> str:
+        return self.node or f"{socket.gethostname()}-{self.port}"
