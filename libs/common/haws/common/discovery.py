@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
 import consul.aio
@@ -57,7 +57,7 @@ class ConsulRegistration:
         *,
         ttl: float,
         deregister_after: float,
-        meta_source: Any = None,
+        meta_source: Callable[[], dict[str, str]] | None = None,
     ) -> None:
         self._client = client
         self._instance = instance
@@ -66,6 +66,7 @@ class ConsulRegistration:
         self._meta_source = meta_source
         self._task: asyncio.Task[None] | None = None
         self._registered = asyncio.Event()
+        self._meta: dict[str, str] = {}
         self._log = get_logger("consul", service_id=instance.service_id)
 
     @property
@@ -76,10 +77,14 @@ class ConsulRegistration:
     def check_id(self) -> str:
         return f"service:{self._instance.service_id}"
 
-    async def _register(self) -> None:
+    def _current_meta(self) -> dict[str, str]:
         meta = dict(self._instance.meta)
         if self._meta_source is not None:
             meta.update(self._meta_source())
+        return meta
+
+    async def _register(self) -> None:
+        meta = self._current_meta()
         await asyncio.wait_for(
             self._client.agent.service.register(
                 self._instance.service,
@@ -95,6 +100,7 @@ class ConsulRegistration:
             ),
             self._ttl,
         )
+        self._meta = meta
 
     async def _pass(self) -> None:
         await asyncio.wait_for(self._client.agent.check.ttl_pass(self.check_id), self._ttl)
@@ -103,10 +109,13 @@ class ConsulRegistration:
         interval = self._ttl / 3
         while True:
             try:
-                if not self._registered.is_set():
+                if not self._registered.is_set() or self._current_meta() != self._meta:
+                    # Registering again also passes the check and refreshes the meta
+                    # (connection count) that /v1/gateways reports.
                     await self._register()
-                    self._registered.set()
-                    self._log.info("consul.registered")
+                    if not self._registered.is_set():
+                        self._registered.set()
+                        self._log.info("consul.registered")
                 else:
                     await self._pass()
             except asyncio.CancelledError:

@@ -33,16 +33,22 @@ def health_routes(
     return [web.get("/health", health), web.get("/ready", ready), web.get("/metrics", metrics)]
 
 
-def health_app(readiness: ReadinessCheck, registry: CollectorRegistry = REGISTRY) -> web.Application:
+def health_app(
+    readiness: ReadinessCheck, registry: CollectorRegistry = REGISTRY
+) -> web.Application:
     """A stand-alone app for services whose only HTTP is health (presence, replay)."""
     app = web.Application()
     app.add_routes(health_routes(readiness, registry))
     return app
 
 
-async def serve(app: web.Application, host: str, port: int) -> web.AppRunner:
+async def serve(
+    app: web.Application, host: str, port: int, *, shutdown_timeout: float = 1.0
+) -> web.AppRunner:
     """Start ``app``; the caller owns the runner and calls ``cleanup`` on stop."""
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = web.AppRunner(
+        app, access_log=None, handle_signals=False, shutdown_timeout=shutdown_timeout
+    )
     await runner.setup()
     await web.TCPSite(runner, host, port, reuse_address=True).start()
     return runner

@@ -56,7 +56,9 @@ def _check_bool(value: object, name: str, request_id: int | None) -> bool:
 
 def _check_str(value: object, name: str, max_len: int, request_id: int | None) -> str:
     if not isinstance(value, str) or not 0 < len(value) <= max_len:
-        raise BadRequest(f"{name} must be a string of 1-{max_len} characters", request_id=request_id)
+        raise BadRequest(
+            f"{name} must be a string of 1-{max_len} characters", request_id=request_id
+        )
     return value
 
 

@@ -109,7 +109,7 @@ def build_parser(cls: type[Any], *, prog: str | None = None) -> argparse.Argumen
     return parser
 
 
-def setting(default: Any, help: str) -> Any:  # noqa: A002 - mirrors argparse's word
+def setting(default: Any, help: str) -> Any:
     """A dataclass field with a default and the text ``--help`` shows."""
     return dataclasses.field(default=default, metadata={"help": help})
 
@@ -118,7 +118,9 @@ def setting(default: Any, help: str) -> Any:  # noqa: A002 - mirrors argparse's 
 class NatsSettings:
     """How every service reaches NATS and how the stream is declared."""
 
-    nats_url: tuple[str, ...] = setting(("nats://127.0.0.1:4222",), "NATS server URLs, comma separated")
+    nats_url: tuple[str, ...] = setting(
+        ("nats://127.0.0.1:4222",), "NATS server URLs, comma separated"
+    )
     nats_connect_timeout: float = setting(2.0, "seconds for one NATS connect attempt")
     nats_max_reconnect: int = setting(-1, "reconnect attempts before giving up, -1 forever")
     stream_replicas: int = setting(1, "replicas of the HAWS stream and KV buckets")

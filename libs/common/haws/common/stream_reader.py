@@ -109,7 +109,12 @@ class StreamReader:
         subject = names.topic_subject(topic)
         start = max(after, 1)
         replies = await self._direct_get(
-            {"seq": start, "next_by_subj": subject, "batch": limit + 1, "max_bytes": MAX_BATCH_BYTES}
+            {
+                "seq": start,
+                "next_by_subj": subject,
+                "batch": limit + 1,
+                "max_bytes": MAX_BATCH_BYTES,
+            }
         )
         gap: tuple[int, int] | None = None
         messages: list[StoredMessage] = []

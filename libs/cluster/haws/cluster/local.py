@@ -1,0 +1,177 @@
+"""The whole local cluster: which components, in which order, started and stopped how.
+
+Start order follows dependencies: Consul and NATS (together), then presence and
+replay, then the gateways with HAProxy in front. Each stage spawns all its
+members at once and waits for all of them under one overall deadline. Stop runs
+in reverse, so gateways drain while NATS and Consul are still there.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from haws.cluster.component import Component, wait_ready_all
+from haws.cluster.consul import ConsulAgent
+from haws.cluster.haproxy import HAProxy
+from haws.cluster.nats import NatsCluster
+from haws.cluster.process import stop_all
+from haws.cluster.services import Gateway, HawsService, backend_service, service_available
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterSpec:
+    """How many of each part. Presence and replay start only once they are installed."""
+
+    nats: int = 1
+    gateways: int = 2
+    presence: int = 2
+    replay: int = 2
+    haproxy: bool = True
+    gateway_stop_timeout: float = 15.0
+    """SIGTERM lets a gateway deregister and drain (its own drain timeout is 10 s)."""
+    stop_timeout: float = 10.0
+
+    @property
+    def stream_replicas(self) -> int | None:
+        """A NATS cluster stores the stream on up to 3 servers; one server needs no flag."""
+        return min(self.nats, 3) if self.nats > 1 else None
+
+
+class LocalCluster:
+    """Every component of one local cluster, sharing one data folder."""
+
+    def __init__(self, data_dir: Path, spec: ClusterSpec | None = None) -> None:
+        self.spec = spec = spec or ClusterSpec()
+        self.data_dir = Path(data_dir).resolve()
+        self.consul = ConsulAgent(self.data_dir)
+        self.nats = NatsCluster(self.data_dir, spec.nats)
+        replicas = spec.stream_replicas
+        self.presence: list[HawsService] = self._backends("presence", spec.presence, replicas)
+        self.replay: list[HawsService] = self._backends("replay", spec.replay, replicas)
+        self.gateways = [
+            Gateway(
+                self.data_dir,
+                name=f"gw-{i}",
+                nats_url=self.nats.url,
+                consul_http=self.consul.http_url,
+                stream_replicas=replicas,
+            )
+            for i in range(1, spec.gateways + 1)
+        ]
+        self.haproxy: HAProxy | None = None
+        if spec.haproxy:
+            self.haproxy = HAProxy(
+                self.data_dir, consul_dns=self.consul.dns_address, expect_servers=spec.gateways
+            )
+        self._reported: set[str] = set()
+
+    def _backends(self, command: str, count: int, replicas: int | None) -> list[HawsService]:
+        if not service_available(command):
+            return []
+        return [
+            backend_service(
+                self.data_dir,
+                command,
+                name=f"{command}-{i}",
+                nats_url=self.nats.url,
+                stream_replicas=replicas,
+            )
+            for i in range(1, count + 1)
+        ]
+
+    def stages(self) -> list[tuple[str, list[Component]]]:
+        """Start order; members of one stage start together."""
+        front: list[Component] = [*self.gateways]
+        if self.haproxy is not None:
+            front.append(self.haproxy)
+        stages = [
+            ("consul, nats", [self.consul, *self.nats.servers]),
+            ("presence, replay", [*self.presence, *self.replay]),
+            ("gateways" + (", haproxy" if self.haproxy else ""), front),
+        ]
+        return [(label, members) for label, members in stages if members]
+
+    def components(self) -> list[Component]:
+        return [member for _, members in self.stages() for member in members]
+
+    def clear(self) -> None:
+        """Remove what an earlier run left in the folders this cluster owns."""
+        for component in self.components():
+            shutil.rmtree(component.home, ignore_errors=True)
+            component.log_path.unlink(missing_ok=True)
+
+    def start(
+        self,
+        timeout: float = 60.0,
+        *,
+        abort: Callable[[], bool] | None = None,
+        on_stage: Callable[[str], None] | None = None,
+    ) -> None:
+        """Start stage by stage under one deadline; on any failure stop what started."""
+        deadline = time.monotonic() + timeout
+        try:
+            for label, members in self.stages():
+                if on_stage is not None:
+                    on_stage(label)
+                for member in members:
+                    member.spawn()
+                wait_ready_all(members, deadline - time.monotonic(), abort=abort)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Reverse order; SIGTERM each stage at once, SIGKILL what outlives its timeout."""
+        spec = self.spec
+        if self.haproxy is not None:
+            self.haproxy.stop(spec.stop_timeout)
+        stop_all([g.process for g in self.gateways], spec.gateway_stop_timeout)
+        stop_all([s.process for s in [*self.presence, *self.replay]], spec.stop_timeout)
+        self.nats.stop(spec.stop_timeout)
+        self.consul.stop(spec.stop_timeout)
+
+    def kill(self) -> None:
+        """SIGKILL everything now (a second Ctrl-C)."""
+        for component in self.components():
+            component.kill()
+
+    def newly_exited(self) -> list[Component]:
+        """Components that died since the last call (each reported once)."""
+        dead = [
+            c
+            for c in self.components()
+            if c.pid is not None and not c.alive and c.name not in self._reported
+        ]
+        self._reported.update(c.name for c in dead)
+        return dead
+
+    def describe(self) -> dict[str, Any]:
+        """The ``haws up --json`` document."""
+        return {
+            "gateways": [g.describe() for g in self.gateways],
+            "nats": self.nats.describe(),
+            "consul": self.consul.describe(),
+            "haproxy": self.haproxy.describe() if self.haproxy is not None else None,
+            "presence": [s.describe() for s in self.presence],
+            "replay": [s.describe() for s in self.replay],
+            "data_dir": str(self.data_dir),
+            "logs": str(self.data_dir / "logs"),
+        }
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

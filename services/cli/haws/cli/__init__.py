@@ -1,0 +1,1 @@
+"""The ``haws`` console command: one entry point for every service and ``haws up``."""

@@ -1,0 +1,1 @@
+"""The haws gateway node: WebSocket clients in, JetStream and live fan-out behind."""

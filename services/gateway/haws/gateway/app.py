@@ -1,0 +1,29 @@
+"""``create_app``: the gateway's aiohttp application from its dependencies.
+
+A pure factory: tests build it around their own NATS and Consul processes.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from haws.common.health_http import health_routes
+from haws.gateway.deps import GatewayDeps
+from haws.gateway.gateways_http import gateways_route
+from haws.gateway.ws_endpoint import WsEndpoint
+
+DEPS = web.AppKey("haws_gateway_deps", GatewayDeps)
+
+
+def create_app(deps: GatewayDeps) -> web.Application:
+    app = web.Application(client_max_size=deps.settings.max_frame_bytes)
+    app[DEPS] = deps
+    endpoint = WsEndpoint(deps)
+    app.add_routes(
+        [
+            web.get("/ws", endpoint.handle),
+            gateways_route(deps),
+            *health_routes(deps.state.not_ready_reason, deps.metrics.registry),
+        ]
+    )
+    return app

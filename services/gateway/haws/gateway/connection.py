@@ -1,0 +1,146 @@
+"""One client connection: its codec, its send queue and writer, its subscriptions.
+
+The writer task is the only place that writes to the socket, so a frame and a
+close never interleave and a slow socket only ever blocks its own connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import WSMsgType, web
+
+from haws.common.codec import Codec
+from haws.common.errors import CloseCode
+from haws.common.logs import EventLogger
+from haws.gateway.send_queue import SendQueue
+
+if TYPE_CHECKING:
+    from haws.gateway.subscription import Subscription
+
+BATCH_MAX_BYTES = 256 * 1024
+CLOSE_TIMEOUT = 2.0
+
+
+class Connection:
+    __slots__ = (
+        "_close_request",
+        "_closed",
+        "_opcode",
+        "_transport",
+        "batch",
+        "codec",
+        "log",
+        "queue",
+        "session",
+        "subs",
+        "user",
+        "ws",
+    )
+
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        transport: asyncio.BaseTransport | None,
+        codec: Codec,
+        *,
+        session: str,
+        user: str | None,
+        batch: bool,
+        queue: SendQueue,
+        log: EventLogger,
+    ) -> None:
+        self.ws = ws
+        self.codec = codec
+        self.session = session
+        self.user = user
+        self.batch = batch
+        self.queue = queue
+        self.log = log
+        self.subs: dict[str, Subscription] = {}
+        self._transport = transport
+        self._opcode = WSMsgType.BINARY if codec.binary else WSMsgType.TEXT
+        self._close_request: tuple[int, str] | None = None
+        self._closed = asyncio.Event()
+
+    @property
+    def closing(self) -> bool:
+        return self._close_request is not None or self.ws.closed
+
+    def send(self, frame: bytes) -> bool:
+        """Queue an encoded frame; on overflow the writer closes with 4008."""
+        return self.queue.put(frame)
+
+    def send_obj(self, frame: dict[str, Any]) -> bool:
+        return self.queue.put(self.codec.encode(frame))
+
+    def close(self, code: int, reason: str) -> None:
+        """Ask the writer to flush what is queued, then close with ``code``."""
+        if self._close_request is None:
+            self._close_request = (code, reason)
+            self.queue.wake()
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+    async def run_writer(self) -> int | None:
+        """Drain the queue to the socket until a close is requested or the queue overflows.
+
+        Returns the close code this side sent, if any.
+        """
+        send = self.ws.send_frame
+        opcode = self._opcode
+        queue = self.queue
+        try:
+            while True:
+                await queue.wait()
+                if queue.overflowed:
+                    await self._close_socket(CloseCode.SLOW_CONSUMER, "slow consumer")
+                    return int(CloseCode.SLOW_CONSUMER)
+                frames = queue.take_all()
+                if frames:
+                    if self.batch and len(frames) > 1:
+                        for chunk in _batches(frames):
+                            await send(
+                                self.codec.join(chunk) if len(chunk) > 1 else chunk[0], opcode
+                            )
+                    else:
+                        for frame in frames:
+                            await send(frame, opcode)
+                elif self._close_request is not None:
+                    code, reason = self._close_request
+                    await self._close_socket(code, reason)
+                    return code
+        except (ConnectionResetError, RuntimeError) as exc:
+            # The peer went away mid-write; the reader sees the close too.
+            self.log.debug("ws.write_failed", error=repr(exc))
+            return None
+        finally:
+            self._closed.set()
+
+    async def _close_socket(self, code: int, reason: str) -> None:
+        try:
+            await asyncio.wait_for(self.ws.close(code=code, message=reason.encode()), CLOSE_TIMEOUT)
+        except (TimeoutError, ConnectionResetError, RuntimeError):
+            # A peer that reads nothing cannot take a close frame either.
+            if self._transport is not None:
+                with contextlib.suppress(Exception):
+                    self._transport.abort()  # type: ignore[attr-defined]
+
+
+def _batches(frames: list[bytes]) -> list[list[bytes]]:
+    """Split queued frames into batches of at most BATCH_MAX_BYTES each."""
+    chunks: list[list[bytes]] = []
+    current: list[bytes] = []
+    size = 0
+    for frame in frames:
+        if current and size + len(frame) > BATCH_MAX_BYTES:
+            chunks.append(current)
+            current, size = [], 0
+        current.append(frame)
+        size += len(frame)
+    if current:
+        chunks.append(current)
+    return chunks

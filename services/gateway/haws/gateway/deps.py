@@ -1,0 +1,51 @@
+"""What the gateway's handlers need, built once in ``__main__`` (or by tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import consul.aio
+from nats.aio.client import Client as NatsClient
+
+from haws.common.logs import EventLogger
+from haws.common.stream_reader import StreamReader
+from haws.gateway.hub import Hub
+from haws.gateway.metrics import GatewayMetrics
+from haws.gateway.publisher import Publisher
+from haws.gateway.settings import GatewaySettings
+
+
+@dataclass
+class NodeState:
+    """Readiness inputs, flipped by the NATS callbacks, Consul and the drain."""
+
+    nats_connected: bool = False
+    stream_ok: bool = False
+    draining: bool = False
+    registered: Callable[[], bool] = lambda: False
+
+    def not_ready_reason(self) -> str | None:
+        if self.draining:
+            return "draining"
+        if not self.nats_connected:
+            return "nats disconnected"
+        if not self.stream_ok:
+            return "stream unavailable"
+        if not self.registered():
+            return "not registered in consul"
+        return None
+
+
+@dataclass
+class GatewayDeps:
+    settings: GatewaySettings
+    node: str
+    nc: NatsClient
+    hub: Hub
+    publisher: Publisher
+    reader: StreamReader
+    metrics: GatewayMetrics
+    log: EventLogger
+    consul: consul.aio.Consul | None = None
+    state: NodeState = field(default_factory=NodeState)

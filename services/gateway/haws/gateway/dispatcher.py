@@ -1,0 +1,133 @@
+"""Protocol v1 requests after ``hello``: dispatched on the frame's type.
+
+Every handler either replies or raises a ``ProtocolError``; the connection loop
+turns that into an ``error`` frame and the connection goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from haws.common import frames
+from haws.common.errors import BadRequest, NotFound, ProtocolError, TooLarge, Unavailable
+from haws.common.protocol import ClientFrame, Hello, Ping, PresenceQuery, Pub, Sub, Unsub
+from haws.gateway.connection import Connection
+from haws.gateway.deps import GatewayDeps
+
+MAX_PUBS_IN_FLIGHT = 256
+"""Publishes a connection may have waiting for their PubAck; the reader waits beyond."""
+
+
+class Dispatcher:
+    def __init__(self, deps: GatewayDeps) -> None:
+        self._deps = deps
+        self._settings = deps.settings
+        self._hub = deps.hub
+        self._metrics = deps.metrics
+        self._handlers: dict[type[Any], Callable[[Connection, Any], Awaitable[None]]] = {
+            Sub: self.on_sub,
+            Unsub: self.on_unsub,
+            Pub: self.on_pub,
+            PresenceQuery: self.on_presence,
+            Ping: self.on_ping,
+            Hello: self.on_second_hello,
+        }
+
+    async def dispatch(self, conn: Connection, frame: ClientFrame) -> None:
+        await self._handlers[type(frame)](conn, frame)
+
+    async def restore(self, conn: Connection, cursors: dict[str, int]) -> None:
+        """Resume the subscriptions a ``hello`` names, each after its cursor."""
+        if len(cursors) > self._settings.max_subscriptions:
+            self._metrics.limit_hits.labels("subscriptions").inc()
+            raise TooLarge(f"at most {self._settings.max_subscriptions} subscriptions")
+        for topic, seq in cursors.items():
+            await self._hub.subscribe(
+                conn, topic, since=seq, presence=False, room_timeout=self._room_timeout
+            )
+
+    @property
+    def _room_timeout(self) -> float:
+        return max(self._settings.heartbeat, 5.0)
+
+    async def on_sub(self, conn: Connection, frame: Sub) -> None:
+        if frame.topic in conn.subs:
+            # Idempotent: the existing subscription stands, its delivery goes on.
+            conn.send_obj(frames.ok(frame.id, frame.topic, self._topic_seq(frame.topic)))
+            return
+        if len(conn.subs) >= self._settings.max_subscriptions:
+            self._metrics.limit_hits.labels("subscriptions").inc()
+            raise TooLarge(
+                f"subscription limit reached ({self._settings.max_subscriptions})",
+                request_id=frame.id,
+            )
+        try:
+            seq = await self._hub.subscribe(
+                conn,
+                frame.topic,
+                since=frame.since,
+                presence=frame.presence,
+                room_timeout=self._room_timeout,
+            )
+        except ProtocolError as exc:
+            exc.request_id = frame.id
+            raise
+        # The ok goes out before any history: the catch-up task queues after us.
+        conn.send_obj(frames.ok(frame.id, frame.topic, seq))
+
+    def _topic_seq(self, topic: str) -> int:
+        t = self._hub.topics.get(topic)
+        return t.last_seq if t is not None else 0
+
+    async def on_unsub(self, conn: Connection, frame: Unsub) -> None:
+        if frame.topic not in conn.subs:
+            raise NotFound(f"not subscribed to {frame.topic}", request_id=frame.id)
+        last = self._hub.unsubscribe(conn, frame.topic)
+        if last is None:
+            try:
+                last = await self._deps.reader.last_seq(frame.topic)
+            except Exception:
+                last = 0
+        conn.send_obj(frames.ok(frame.id, frame.topic, last))
+
+    async def on_pub(self, conn: Connection, frame: Pub) -> None:
+        started = time.perf_counter()
+        seq, dup = await self._deps.publisher.publish(
+            frame.topic, frame.data, mid=frame.mid, sender=conn.user, request_id=frame.id
+        )
+        self._metrics.publish_seconds.observe(time.perf_counter() - started)
+        self._metrics.published.labels(str(dup).lower()).inc()
+        conn.send_obj(frames.ack(frame.id, seq, dup))
+
+    async def on_presence(self, conn: Connection, frame: PresenceQuery) -> None:
+        raise Unavailable("presence service not available on this node", request_id=frame.id)
+
+    async def on_ping(self, conn: Connection, frame: Ping) -> None:
+        conn.send_obj(frames.pong(frame.id))
+
+    async def on_second_hello(self, conn: Connection, frame: Hello) -> None:
+        raise BadRequest("hello was already received on this connection")
+
+
+def run_pub(
+    dispatcher: Dispatcher,
+    conn: Connection,
+    frame: Pub,
+    tasks: asyncio.TaskGroup,
+    slots: asyncio.Semaphore,
+    on_error: Callable[[Connection, ProtocolError], None],
+) -> asyncio.Task[None]:
+    """Publish without holding up the reader; ``slots`` bounds the PubAcks awaited."""
+
+    async def publish() -> None:
+        try:
+            await dispatcher.on_pub(conn, frame)
+        except ProtocolError as exc:
+            on_error(conn, exc)
+        finally:
+            slots.release()
+
+    return tasks.create_task(publish())

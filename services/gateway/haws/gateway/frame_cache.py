@@ -1,0 +1,39 @@
+"""One message's ``msg`` frame, encoded at most once per codec.
+
+Fan-out asks the cache for the subscriber's codec; the payload is decoded once
+and each codec encodes once, whatever the number of local subscribers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from haws.common import frames
+from haws.common.codec import JSON, MSGPACK, Codec, decode_payload
+from haws.common.messages import StoredMessage
+
+_UNSET: Any = object()
+
+
+class FrameCache:
+    __slots__ = ("_data", "_json", "_msgpack", "message")
+
+    def __init__(self, message: StoredMessage) -> None:
+        self.message = message
+        self._data: Any = _UNSET
+        self._json: bytes | None = None
+        self._msgpack: bytes | None = None
+
+    def _frame(self) -> dict[str, Any]:
+        if self._data is _UNSET:
+            self._data = decode_payload(self.message.body)
+        return frames.msg(self.message, self._data)
+
+    def encoded(self, codec: Codec) -> bytes:
+        if codec.binary:
+            if self._msgpack is None:
+                self._msgpack = MSGPACK.encode(self._frame())
+            return self._msgpack
+        if self._json is None:
+            self._json = JSON.encode(self._frame())
+        return self._json

@@ -1,0 +1,159 @@
+"""The node's local registry: open connections and topics with local subscribers.
+
+Topics are reference-counted by their subscriptions: the first subscriber
+creates the core-NATS subscription, the last one leaving removes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Coroutine
+from typing import Any
+
+from nats.aio.client import Client as NatsClient
+
+from haws.common.errors import HawsError, StreamError, Unavailable
+from haws.common.logs import EventLogger
+from haws.common.stream_reader import StreamReader
+from haws.gateway.connection import Connection
+from haws.gateway.metrics import GatewayMetrics
+from haws.gateway.subscription import Subscription, catch_up
+from haws.gateway.topic import Topic
+
+
+class Hub:
+    def __init__(
+        self,
+        nc: NatsClient,
+        reader: StreamReader,
+        metrics: GatewayMetrics,
+        log: EventLogger,
+        *,
+        timeout: float,
+    ) -> None:
+        self.connections: set[Connection] = set()
+        self.topics: dict[str, Topic] = {}
+        self._nc = nc
+        self._reader = reader
+        self._metrics = metrics
+        self._log = log
+        self._timeout = timeout
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def add(self, conn: Connection) -> None:
+        self.connections.add(conn)
+        self._metrics.connections.set(len(self.connections))
+
+    def discard(self, conn: Connection) -> None:
+        for topic in list(conn.subs):
+            self.unsubscribe(conn, topic)
+        self.connections.discard(conn)
+        self._metrics.connections.set(len(self.connections))
+
+    async def _topic(self, name: str) -> Topic:
+        topic = self.topics.get(name)
+        if topic is None:
+            topic = Topic(
+                name, self._nc, self._reader, self._metrics, self._log, timeout=self._timeout
+            )
+            self.topics[name] = topic
+            self._metrics.topics.set(len(self.topics))
+            try:
+                await topic.start()
+            except (HawsError, TimeoutError, OSError) as exc:
+                self._drop_topic(topic)
+                raise Unavailable(f"cannot subscribe to {name}: {exc}") from None
+            except BaseException:
+                self._drop_topic(topic)
+                raise
+        else:
+            try:
+                await topic.ready()
+            except (HawsError, TimeoutError, OSError) as exc:
+                raise Unavailable(f"cannot subscribe to {name}: {exc}") from None
+        return topic
+
+    def _drop_topic(self, topic: Topic) -> None:
+        if self.topics.get(topic.name) is topic:
+            del self.topics[topic.name]
+            self._metrics.topics.set(len(self.topics))
+        self._spawn(topic.stop(), f"unsubscribe {topic.name}")
+
+    async def subscribe(
+        self, conn: Connection, name: str, *, since: int | None, presence: bool, room_timeout: float
+    ) -> int:
+        """Register ``conn`` on ``name``; returns the topic's last seq for the ``ok`` reply.
+
+        With ``since``, history after it is delivered by a catch-up task the
+        subscription owns; live messages wait in its buffer meanwhile.
+        """
+        topic = await self._topic(name)
+        if conn.closing:
+            if not topic.subscribers:
+                self._drop_topic(topic)
+            raise Unavailable("connection closing")
+        # No await from here on: registration and the ok seq are one step.
+        sub = Subscription(conn, name, live=since is None, presence=presence)
+        topic.subscribers[conn] = sub
+        conn.subs[name] = sub
+        if since is not None:
+            sub.task = self._spawn(
+                self._run_catch_up(sub, since, room_timeout), f"catch-up {name} {conn.session}"
+            )
+        return topic.last_seq
+
+    async def _run_catch_up(self, sub: Subscription, since: int, room_timeout: float) -> None:
+        try:
+            pages = await catch_up(sub, since, self._reader, room_timeout=room_timeout)
+            self._metrics.history_reads.inc(pages)
+        except (StreamError, TimeoutError) as exc:
+            # The client cannot be served without a gap: make it come back and resume.
+            self._log.warning(
+                "catch_up.failed", session=sub.conn.session, topic=sub.topic, error=repr(exc)
+            )
+            sub.conn.close(4000 if isinstance(exc, StreamError) else 4008, "history unavailable")
+
+    def unsubscribe(self, conn: Connection, name: str) -> int | None:
+        sub = conn.subs.pop(name, None)
+        topic = self.topics.get(name)
+        if sub is not None:
+            sub.cancel()
+        if topic is None:
+            return None
+        topic.subscribers.pop(conn, None)
+        last = topic.last_seq
+        if not topic.subscribers:
+            self._drop_topic(topic)
+        return last
+
+    async def resync(self) -> None:
+        """After a NATS reconnect: deliver what each topic missed while away.
+
+        A quiet topic would otherwise hide a lost last message until the next one.
+        """
+        for topic in list(self.topics.values()):
+            try:
+                stored = await self._reader.last_seq(topic.name)
+            except HawsError as exc:
+                self._log.warning("resync.failed", topic=topic.name, error=repr(exc))
+                continue
+            if stored > topic.last_seq:
+                await topic.catch_up_to(stored)
+
+    async def close(self) -> None:
+        for topic in list(self.topics.values()):
+            self._drop_topic(topic)
+        tasks = list(self._tasks)
+        for task in tasks:
+            if not task.get_name().startswith("unsubscribe"):
+                task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task

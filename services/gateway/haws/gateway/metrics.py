@@ -1,0 +1,58 @@
+"""Prometheus metrics of one gateway node (``haws_gateway_*``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+@dataclass
+class GatewayMetrics:
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.connections = Gauge(
+            "haws_gateway_connections", "Open WebSocket connections", registry=r
+        )
+        self.connections_total = Counter(
+            "haws_gateway_connections_opened_total", "WebSocket connections accepted", registry=r
+        )
+        self.closes = Counter(
+            "haws_gateway_closes_total", "Connections closed, by close code", ["code"], registry=r
+        )
+        self.topics = Gauge("haws_gateway_topics", "Topics with local subscribers", registry=r)
+        self.frames_in = Counter(
+            "haws_gateway_frames_in_total", "Client frames received, by op", ["op"], registry=r
+        )
+        self.errors = Counter(
+            "haws_gateway_errors_total", "Error frames sent, by code", ["code"], registry=r
+        )
+        self.published = Counter(
+            "haws_gateway_published_total", "Messages acked by JetStream", ["dup"], registry=r
+        )
+        self.publish_seconds = Histogram(
+            "haws_gateway_publish_seconds",
+            "pub to JetStream PubAck",
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+            registry=r,
+        )
+        self.delivered = Counter(
+            "haws_gateway_delivered_total", "msg frames queued to clients", registry=r
+        )
+        self.received = Counter(
+            "haws_gateway_live_received_total", "Live messages received from NATS", registry=r
+        )
+        self.gap_fills = Counter(
+            "haws_gateway_gap_fills_total", "prev-chain breaks filled from the stream", registry=r
+        )
+        self.history_reads = Counter(
+            "haws_gateway_history_reads_total", "History pages read for since/resume", registry=r
+        )
+        self.limit_hits = Counter(
+            "haws_gateway_limit_hits_total", "Requests refused by a limit", ["limit"], registry=r
+        )
+        self.slow_consumers = Counter(
+            "haws_gateway_slow_consumers_total", "Connections closed 4008", registry=r
+        )

@@ -1,0 +1,115 @@
+"""The gateway's composition: connect, declare, serve, register; then stop in order.
+
+Every resource is entered on one ``AsyncExitStack`` so shutdown runs in reverse.
+The ordered stop on a stop request is: deregister from Consul (nobody new is
+sent here), mark not ready, drain clients, then close HTTP, topics and NATS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from haws.common import names
+from haws.common.discovery import ConsulRegistration, ServiceInstance, close_consul, consul_client
+from haws.common.health_http import serve
+from haws.common.logs import get_logger
+from haws.common.nats_connection import NatsState, connect
+from haws.common.ports import pick_free_port
+from haws.common.settings import nats_settings_of
+from haws.common.stream_reader import StreamReader
+from haws.common.streams import ensure_stream
+from haws.gateway.app import create_app
+from haws.gateway.deps import GatewayDeps, NodeState
+from haws.gateway.drain import drain_connections
+from haws.gateway.hub import Hub
+from haws.gateway.metrics import GatewayMetrics
+from haws.gateway.publisher import Publisher
+from haws.gateway.settings import GatewaySettings
+
+Started = Callable[[GatewayDeps], None]
+
+
+async def run_gateway(
+    settings: GatewaySettings, stop: asyncio.Event, *, started: Started | None = None
+) -> None:
+    if settings.port == 0:
+        settings = dataclasses.replace(settings, port=pick_free_port(settings.host))
+    node = settings.node_name
+    url = settings.public_url or f"ws://{settings.host}:{settings.port}/ws"
+    log = get_logger("gateway", node=node)
+    state = NodeState()
+    metrics = GatewayMetrics()
+    background: set[asyncio.Task[Any]] = set()
+    hub: Hub | None = None
+
+    async def on_nats_state(new: NatsState) -> None:
+        state.nats_connected = new in ("connected", "reconnected")
+        if new == "reconnected" and hub is not None:
+            task = asyncio.create_task(hub.resync(), name="resync")
+            background.add(task)
+            task.add_done_callback(background.discard)
+
+    async with contextlib.AsyncExitStack() as stack:
+        nats_settings = nats_settings_of(settings)
+        nc = await connect(nats_settings, name=f"haws-gateway {node}", on_state=on_nats_state)
+        stack.push_async_callback(nc.close)
+        js = nc.jetstream(timeout=settings.request_timeout)
+        await ensure_stream(js, nats_settings)
+        state.stream_ok = True
+        reader = StreamReader(nc, timeout=settings.request_timeout)
+        await reader.start()
+        stack.push_async_callback(reader.stop)
+        hub = Hub(nc, reader, metrics, log, timeout=settings.request_timeout)
+        stack.push_async_callback(hub.close)
+        stack.push_async_callback(_cancel_all, background)
+        consul = consul_client(settings.consul_http, settings.request_timeout)
+        stack.push_async_callback(close_consul, consul)
+        deps = GatewayDeps(
+            settings=settings,
+            node=node,
+            nc=nc,
+            hub=hub,
+            publisher=Publisher(js, timeout=settings.request_timeout, node=node),
+            reader=reader,
+            metrics=metrics,
+            log=log,
+            consul=consul,
+            state=state,
+        )
+        runner = await serve(create_app(deps), settings.host, settings.port)
+        stack.push_async_callback(runner.cleanup)
+        registration = ConsulRegistration(
+            consul,
+            ServiceInstance(
+                names.GATEWAY_SERVICE,
+                node,
+                settings.host,
+                settings.port,
+                {"node": node, "url": url},
+            ),
+            ttl=settings.consul_ttl,
+            deregister_after=settings.consul_deregister_after,
+            meta_source=lambda: {"connections": str(len(deps.hub.connections))},
+        )
+        state.registered = lambda: registration.registered
+        stack.push_async_callback(registration.stop)
+        await registration.start(timeout=max(settings.consul_ttl, 10.0))
+        log.info("gateway.ready", url=url, http=f"http://{settings.host}:{settings.port}")
+        if started is not None:
+            started(deps)
+        await stop.wait()
+        log.info("gateway.stopping")
+        state.draining = True
+        await registration.stop()
+        await drain_connections(deps, settings.drain_period, settings.drain_timeout - 1.0)
+    log.info("gateway.stopped")
+
+
+async def _cancel_all(tasks: set[asyncio.Task[Any]]) -> None:
+    for task in list(tasks):
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

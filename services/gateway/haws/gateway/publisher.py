@@ -1,0 +1,59 @@
+"""Publishing to the HAWS stream: ``ack`` only after JetStream's PubAck.
+
+``mid`` becomes ``Nats-Msg-Id``, so a retry inside the duplicate window returns
+the original seq with ``duplicate`` set and stores nothing new.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nats.errors import ConnectionClosedError, NoRespondersError, OutboundBufferLimitError
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from nats.js.errors import APIError
+
+from haws.common import names
+from haws.common.codec import encode_payload
+from haws.common.errors import Internal, Unavailable
+from haws.common.telemetry import inject_headers
+
+
+class Publisher:
+    def __init__(self, js: JetStreamContext, *, timeout: float, node: str) -> None:
+        self._js = js
+        self._timeout = timeout
+        self._node = node
+
+    async def publish(
+        self, topic: str, data: Any, *, mid: str | None, sender: str | None, request_id: int
+    ) -> tuple[int, bool]:
+        """Store one message; returns ``(seq, duplicate)``."""
+        headers: dict[str, str] = {names.HDR_NODE: self._node}
+        if mid is not None:
+            headers[names.HDR_MSG_ID] = mid
+        if sender is not None:
+            headers[names.HDR_FROM] = sender
+        inject_headers(headers)
+        try:
+            body = encode_payload(data)
+        except (TypeError, ValueError) as exc:
+            raise Internal(f"cannot store data: {exc}", request_id=request_id) from None
+        try:
+            ack = await self._js.publish(
+                names.topic_subject(topic), body, timeout=self._timeout, headers=headers
+            )
+        except (
+            NatsTimeoutError,
+            NoRespondersError,
+            ConnectionClosedError,
+            OutboundBufferLimitError,
+        ) as exc:
+            raise Unavailable(
+                f"message not stored: {type(exc).__name__}", request_id=request_id
+            ) from None
+        except APIError as exc:
+            raise Unavailable(
+                f"message not stored: {exc.description}", request_id=request_id
+            ) from None
+        return ack.seq, bool(ack.duplicate)

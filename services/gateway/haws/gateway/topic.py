@@ -1,0 +1,158 @@
+"""A topic with local subscribers: one core-NATS subscription, one seq/prev chain.
+
+Live messages arrive at most once (core NATS). The topic keeps the last seq it
+fanned out; a message whose ``prev`` skips ahead is held until the missing range
+is read from the stream and delivered, so subscribers never see a silent gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription as NatsSubscription
+
+from haws.common import frames, names
+from haws.common.errors import HawsError
+from haws.common.logs import EventLogger
+from haws.common.messages import StoredMessage
+from haws.common.stream_reader import StreamReader
+from haws.gateway.frame_cache import FrameCache
+from haws.gateway.metrics import GatewayMetrics
+
+if TYPE_CHECKING:
+    from haws.gateway.connection import Connection
+    from haws.gateway.subscription import Subscription
+
+FILL_RETRY_MAX = 1.0
+
+
+class Topic:
+    def __init__(
+        self,
+        name: str,
+        nc: NatsClient,
+        reader: StreamReader,
+        metrics: GatewayMetrics,
+        log: EventLogger,
+        *,
+        timeout: float,
+    ) -> None:
+        self.name = name
+        self.subscribers: dict[Connection, Subscription] = {}
+        self.last_seq = 0
+        self._nc = nc
+        self._reader = reader
+        self._metrics = metrics
+        self._log = log.bind(topic=name)
+        self._timeout = timeout
+        self._ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._nats_sub: NatsSubscription | None = None
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        """Subscribe live first, then read the stored last seq: nothing falls between."""
+        try:
+            self._nats_sub = await self._nc.subscribe(
+                names.live_subject(self.name),
+                cb=self._on_live,
+                pending_msgs_limit=100_000,
+                pending_bytes_limit=256 * 1024 * 1024,
+            )
+            await self._nc.flush(self._timeout)
+            self.last_seq = await self._reader.last_seq(self.name)
+        except BaseException as exc:
+            if not self._ready.done():
+                self._ready.set_exception(exc)
+                self._ready.exception()  # retrieved: waiters get it via ready()
+            raise
+        self._ready.set_result(None)
+
+    async def ready(self) -> None:
+        await asyncio.shield(self._ready)
+
+    async def stop(self) -> None:
+        if self._nats_sub is not None:
+            sub, self._nats_sub = self._nats_sub, None
+            try:
+                await sub.unsubscribe()
+            except HawsError:
+                pass
+            except Exception as exc:  # connection closing: the server drops it anyway
+                self._log.debug("topic.unsubscribe_failed", error=repr(exc))
+
+    async def _on_live(self, msg: Msg) -> None:
+        try:
+            message = StoredMessage.from_headers(self.name, msg.headers or {}, msg.data)
+        except (KeyError, ValueError) as exc:
+            self._log.warning("topic.bad_live_message", error=repr(exc))
+            return
+        self._metrics.received.inc()
+        try:
+            await self._ready
+        except Exception:
+            return
+        await self.advance(message)
+
+    async def advance(self, message: StoredMessage) -> None:
+        """Fan out ``message`` after filling any gap before it; drops duplicates."""
+        async with self._lock:
+            if message.seq <= self.last_seq:
+                return
+            if message.prev > self.last_seq:
+                await self._fill(until=message.seq)
+                if message.seq <= self.last_seq:
+                    return
+                if message.prev != self.last_seq:
+                    # Retention lost the range before this message (announced by fill).
+                    message = replace(message, prev=self.last_seq)
+            self._fan_out(message)
+
+    async def catch_up_to(self, seq: int) -> None:
+        """Deliver what is stored up to ``seq`` (after a NATS reconnect or a check)."""
+        async with self._lock:
+            if seq > self.last_seq:
+                await self._fill(until=seq + 1)
+
+    async def _fill(self, until: int) -> None:
+        """Read (last_seq, until) from the stream and fan it out; retries until it can."""
+        self._metrics.gap_fills.inc()
+        self._log.info("topic.gap_fill", after=self.last_seq, until=until)
+        delay = 0.05
+        while True:
+            try:
+                page = await self._reader.read(self.name, self.last_seq, until=until)
+            except HawsError as exc:
+                if not self.subscribers:
+                    return
+                self._log.warning("topic.gap_fill_failed", error=repr(exc))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, FILL_RETRY_MAX)
+                continue
+            if page.gap is not None:
+                self._announce_gap(page.gap)
+            for message in page.messages:
+                self._fan_out(message)
+            if not page.more or not page.messages:
+                return
+
+    def _announce_gap(self, gap: tuple[int, int]) -> None:
+        for sub in self.subscribers.values():
+            if sub.live:
+                sub.conn.send_obj(frames.recovered(self.name, gap))
+
+    def _fan_out(self, message: StoredMessage) -> None:
+        self.last_seq = message.seq
+        cache = FrameCache(message)
+        delivered = 0
+        for sub in self.subscribers.values():
+            if sub.live:
+                sub.conn.send(cache.encoded(sub.conn.codec))
+                delivered += 1
+            else:
+                sub.hold(message)
+        if delivered:
+            self._metrics.delivered.inc(delivered)

@@ -1,0 +1,168 @@
+"""``/ws``: one connection's whole lifecycle in one place.
+
+prepare -> hello within the handshake timeout -> hub.add -> reader and writer in
+one task group -> ``finally: hub.discard``. Protocol errors become ``error``
+frames; undecodable frames and a bad or missing hello close with 4002.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from typing import Final
+
+from aiohttp import WSMsgType, web
+
+from haws.common import frames
+from haws.common.codec import CODECS, JSON, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, Codec
+from haws.common.errors import CloseCode, FrameDecodeError, ProtocolError
+from haws.common.protocol import Hello, Pub, parse_client_frame
+from haws.gateway.connection import Connection
+from haws.gateway.deps import GatewayDeps
+from haws.gateway.dispatcher import MAX_PUBS_IN_FLIGHT, Dispatcher, run_pub
+from haws.gateway.send_queue import SendQueue
+
+SUBPROTOCOLS: Final = (SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK)
+_DATA_TYPES: Final = (WSMsgType.TEXT, WSMsgType.BINARY)
+
+
+class HelloFailed(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def _decode(codec: Codec, raw: str | bytes) -> dict[str, object]:
+    return codec.decode(raw)
+
+
+async def _read_hello(ws: web.WebSocketResponse, codec: Codec, timeout: float) -> Hello:
+    try:
+        async with asyncio.timeout(timeout):
+            msg = await ws.receive()
+    except TimeoutError:
+        raise HelloFailed(CloseCode.PROTOCOL, "no hello within the handshake timeout") from None
+    if msg.type not in _DATA_TYPES:
+        raise HelloFailed(0, "closed before hello")
+    try:
+        frame = parse_client_frame(_decode(codec, msg.data))
+    except ProtocolError as exc:
+        raise HelloFailed(CloseCode.PROTOCOL, f"bad hello: {exc.message}") from None
+    if not isinstance(frame, Hello):
+        raise HelloFailed(CloseCode.PROTOCOL, "the first frame must be hello")
+    return frame
+
+
+class WsEndpoint:
+    def __init__(self, deps: GatewayDeps) -> None:
+        self._deps = deps
+        self._dispatcher = Dispatcher(deps)
+        self._log = deps.log
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        deps = self._deps
+        settings = deps.settings
+        if deps.state.draining:
+            raise web.HTTPServiceUnavailable(text="draining")
+        ws = web.WebSocketResponse(
+            protocols=SUBPROTOCOLS,
+            heartbeat=settings.heartbeat,
+            max_msg_size=settings.max_frame_bytes,
+            compress=False,
+        )
+        await ws.prepare(request)
+        codec = CODECS.get(ws.ws_protocol or "", JSON)
+        deps.metrics.connections_total.inc()
+        try:
+            hello = await _read_hello(ws, codec, settings.handshake_timeout)
+        except HelloFailed as exc:
+            if exc.code:
+                self._log.info("ws.hello_failed", reason=exc.reason, peer=request.remote)
+                await ws.close(code=exc.code, message=exc.reason.encode())
+                deps.metrics.closes.labels(str(exc.code)).inc()
+            return ws
+        session = hello.session or secrets.token_urlsafe(16)
+        conn = Connection(
+            ws,
+            request.transport,
+            codec,
+            session=session,
+            user=None,
+            batch=hello.batch,
+            queue=SendQueue(settings.send_queue_frames, settings.send_queue_bytes),
+            log=self._log.bind(session=session),
+        )
+        deps.hub.add(conn)
+        conn.log.info("ws.open", codec=codec.name, resumed=hello.session is not None)
+        try:
+            conn.send_obj(
+                frames.welcome(
+                    session,
+                    deps.node,
+                    resumed=hello.session is not None,
+                    heartbeat=settings.heartbeat,
+                    ttl=settings.session_ttl,
+                )
+            )
+            await self._serve(conn, hello)
+        finally:
+            deps.hub.discard(conn)
+            code = ws.close_code
+            deps.metrics.closes.labels(str(code)).inc()
+            if code == CloseCode.SLOW_CONSUMER:
+                deps.metrics.slow_consumers.inc()
+            conn.log.info("ws.close", code=code)
+        return ws
+
+    def _error(self, conn: Connection, exc: ProtocolError) -> None:
+        self._deps.metrics.errors.labels(exc.code).inc()
+        conn.send_obj(frames.error(exc))
+
+    async def _serve(self, conn: Connection, hello: Hello) -> None:
+        async with asyncio.TaskGroup() as tasks:
+            writer = tasks.create_task(conn.run_writer(), name=f"writer {conn.session}")
+            try:
+                if hello.cursors:
+                    try:
+                        await self._dispatcher.restore(conn, hello.cursors)
+                    except ProtocolError as exc:
+                        self._error(conn, exc)
+                await self._read_loop(conn, tasks)
+            finally:
+                # Reader done (peer closed or a close was requested): stop writing.
+                if not writer.done():
+                    if conn.ws.closed:
+                        writer.cancel()
+                    else:
+                        conn.close(CloseCode.NORMAL, "closing")
+
+    async def _read_loop(self, conn: Connection, tasks: asyncio.TaskGroup) -> None:
+        ws = conn.ws
+        codec = conn.codec
+        metrics = self._deps.metrics
+        dispatcher = self._dispatcher
+        pub_slots = asyncio.Semaphore(MAX_PUBS_IN_FLIGHT)
+        while True:
+            msg = await ws.receive()
+            if msg.type not in _DATA_TYPES:
+                return  # close, closing, closed or error (aiohttp already closed 1009)
+            try:
+                frame = parse_client_frame(_decode(codec, msg.data))
+            except FrameDecodeError as exc:
+                metrics.errors.labels(exc.code).inc()
+                conn.close(CloseCode.PROTOCOL, exc.message[:120])
+                continue  # the writer closes; the reader sees it
+            except ProtocolError as exc:
+                metrics.frames_in.labels("invalid").inc()
+                self._error(conn, exc)
+                continue
+            metrics.frames_in.labels(type(frame).__name__.lower()).inc()
+            if isinstance(frame, Pub):
+                await pub_slots.acquire()
+                run_pub(dispatcher, conn, frame, tasks, pub_slots, self._error)
+                continue
+            try:
+                await dispatcher.dispatch(conn, frame)
+            except ProtocolError as exc:
+                self._error(conn, exc)
