@@ -35,14 +35,18 @@ _LIBC = (
 )
 
 
-def _child_setup(parent_pid: int) -> Callable[[], None]:
-    """The ``preexec_fn``: die with the parent, and notice if it already died."""
+def die_with_parent() -> Callable[[], None]:
+    """A ``preexec_fn`` that makes the child die with us, even if we are SIGKILLed.
+
+    Usable with any ``subprocess.Popen``; the child also exits at once if we
+    died between fork and ``prctl`` (no signal would come then).
+    """
+    parent_pid = os.getpid()
 
     def setup() -> None:
         if _LIBC is not None:
             _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if os.getppid() != parent_pid:
-            # The parent died between fork and prctl: no signal will come.
             os._exit(1)
 
     return setup
@@ -89,7 +93,7 @@ class ManagedProcess:
                 env=self.env,
                 cwd=self.cwd,
                 start_new_session=True,
-                preexec_fn=_child_setup(os.getpid()),
+                preexec_fn=die_with_parent(),
             )
 
     @property

@@ -133,7 +133,9 @@ def _parse_hello(obj: dict[str, Any]) -> Hello:
     session = obj.get("session")
     if session is not None:
         _check_str(session, "session", SESSION_MAX_LEN, None)
-    raw_cursors = obj.get("cursors") or {}
+    raw_cursors = obj.get("cursors")
+    if raw_cursors is None:
+        raw_cursors = {}
     if not isinstance(raw_cursors, dict):
         raise BadRequest("cursors must be an object of topic -> seq")
     cursors = {check_topic(t, None): _check_seq(s, "cursor", None) for t, s in raw_cursors.items()}

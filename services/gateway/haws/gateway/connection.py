@@ -29,7 +29,11 @@ class Connection:
         "_close_request",
         "_closed",
         "_opcode",
+        "_overflow_cancel",
+        "_sending",
+        "_slow_grace",
         "_transport",
+        "_writer",
         "batch",
         "codec",
         "log",
@@ -51,6 +55,7 @@ class Connection:
         batch: bool,
         queue: SendQueue,
         log: EventLogger,
+        slow_grace: float = 5.0,
     ) -> None:
         self.ws = ws
         self.codec = codec
@@ -64,6 +69,11 @@ class Connection:
         self._opcode = WSMsgType.BINARY if codec.binary else WSMsgType.TEXT
         self._close_request: tuple[int, str] | None = None
         self._closed = asyncio.Event()
+        self._writer: asyncio.Task[int | None] | None = None
+        self._sending = False
+        self._overflow_cancel = False
+        self._slow_grace = slow_grace
+        queue.on_overflow = self._on_overflow
 
     @property
     def closing(self) -> bool:
@@ -90,35 +100,76 @@ class Connection:
 
         Returns the close code this side sent, if any.
         """
-        send = self.ws.send_frame
-        opcode = self._opcode
+        self._writer = asyncio.current_task()
         queue = self.queue
         try:
             while True:
                 await queue.wait()
                 if queue.overflowed:
-                    await self._close_socket(CloseCode.SLOW_CONSUMER, "slow consumer")
+                    await self._close_slow()
                     return int(CloseCode.SLOW_CONSUMER)
                 frames = queue.take_all()
                 if frames:
-                    if self.batch and len(frames) > 1:
-                        for chunk in _batches(frames):
-                            await send(
-                                self.codec.join(chunk) if len(chunk) > 1 else chunk[0], opcode
-                            )
-                    else:
-                        for frame in frames:
-                            await send(frame, opcode)
+                    self._sending = True
+                    await self._write(frames)
+                    self._sending = False
                 elif self._close_request is not None:
                     code, reason = self._close_request
                     await self._close_socket(code, reason)
                     return code
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if self._overflow_cancel and task is not None and task.uncancel() == 0:
+                # Cancelled by _on_overflow while blocked on a full socket.
+                await self._close_slow()
+                return int(CloseCode.SLOW_CONSUMER)
+            raise
         except (ConnectionResetError, RuntimeError) as exc:
             # The peer went away mid-write; the reader sees the close too.
             self.log.debug("ws.write_failed", error=repr(exc))
             return None
         finally:
             self._closed.set()
+
+    async def _write(self, frames: list[bytes]) -> None:
+        send = self.ws.send_frame
+        opcode = self._opcode
+        if self.batch and len(frames) > 1:
+            for chunk in _batches(frames):
+                await send(self.codec.join(chunk) if len(chunk) > 1 else chunk[0], opcode)
+        else:
+            for frame in frames:
+                await send(frame, opcode)
+
+    def _on_overflow(self) -> None:
+        """A writer blocked on a socket the peer does not read must stop waiting."""
+        if self._sending and self._writer is not None and not self._writer.done():
+            self._overflow_cancel = True
+            self._writer.cancel()
+
+    async def _close_slow(self) -> None:
+        """Close 4008 without waiting for the socket to drain (it may never).
+
+        The close frame is written behind what is already buffered, so a peer
+        that reads late still sees every queued frame, then 4008; one that
+        never reads is cut off after the grace period.
+        """
+        self.log.info("ws.slow_consumer", queued_bytes=self.queue.queued_bytes)
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        reason = b"slow consumer"
+        code = int(CloseCode.SLOW_CONSUMER)
+        transport.write(  # type: ignore[attr-defined]
+            bytes((0x88, 2 + len(reason))) + code.to_bytes(2, "big") + reason
+        )
+        transport.close()
+        try:
+            # The reader ends when the peer has read it all and the socket closes;
+            # its owner then cancels this wait. Otherwise the grace runs out.
+            await asyncio.sleep(self._slow_grace)
+        finally:
+            transport.abort()  # type: ignore[attr-defined]
 
     async def _close_socket(self, code: int, reason: str) -> None:
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 
 
 class SendQueue:
@@ -20,6 +21,7 @@ class SendQueue:
         "_max_frames",
         "_overflowed",
         "_waiter",
+        "on_overflow",
     )
 
     def __init__(self, max_frames: int, max_bytes: int) -> None:
@@ -30,6 +32,7 @@ class SendQueue:
         self._waiter: asyncio.Future[None] | None = None
         self._overflowed = False
         self._drained: asyncio.Event | None = None
+        self.on_overflow: Callable[[], None] | None = None
 
     def __len__(self) -> int:
         return len(self._frames)
@@ -52,6 +55,8 @@ class SendQueue:
             self._frames.clear()
             self._bytes = 0
             self._wake()
+            if self.on_overflow is not None:
+                self.on_overflow()
             return False
         self._frames.append(frame)
         self._bytes += size

@@ -25,6 +25,9 @@ class GatewaySettings(NatsSettings):
     max_subscriptions: int = setting(256, "subscriptions per connection")
     send_queue_frames: int = setting(4096, "frames queued per connection (then close 4008)")
     send_queue_bytes: int = setting(1 << 20, "bytes queued per connection (then close 4008)")
+    slow_consumer_grace: float = setting(
+        5.0, "seconds a 4008-closed peer has to read what was queued before the cut"
+    )
     session_ttl: float = setting(3600.0, "seconds a session stays resumable")
     drain_period: float = setting(5.0, "seconds over which SIGTERM spreads reconnect frames")
     drain_timeout: float = setting(10.0, "seconds SIGTERM may take before the node exits")

@@ -92,6 +92,7 @@ class WsEndpoint:
             batch=hello.batch,
             queue=SendQueue(settings.send_queue_frames, settings.send_queue_bytes),
             log=self._log.bind(session=session),
+            slow_grace=settings.slow_consumer_grace,
         )
         deps.hub.add(conn)
         conn.log.info("ws.open", codec=codec.name, resumed=hello.session is not None)
@@ -130,12 +131,9 @@ class WsEndpoint:
                         self._error(conn, exc)
                 await self._read_loop(conn, tasks)
             finally:
-                # Reader done (peer closed or a close was requested): stop writing.
+                # The reader is done, so the socket is closed or closing: stop writing.
                 if not writer.done():
-                    if conn.ws.closed:
-                        writer.cancel()
-                    else:
-                        conn.close(CloseCode.NORMAL, "closing")
+                    writer.cancel()
 
     async def _read_loop(self, conn: Connection, tasks: asyncio.TaskGroup) -> None:
         ws = conn.ws

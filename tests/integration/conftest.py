@@ -1,0 +1,49 @@
+"""Gateway fixtures: real gateways on real nats-server and Consul processes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from tests.support.gateway_runner import RunningGateway, gateway_settings, running_gateway
+from tests.support.ws_client import WsClient
+
+Connect = Callable[..., Awaitable[WsClient]]
+
+
+@pytest.fixture
+def topic() -> str:
+    return f"t.{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+async def gateway(shared_nats: Any, consul_agent: Any) -> AsyncIterator[RunningGateway]:
+    async with running_gateway(gateway_settings(shared_nats.url, consul_agent.http_url)) as gw:
+        yield gw
+
+
+@pytest.fixture
+async def gateway2(shared_nats: Any, consul_agent: Any) -> AsyncIterator[RunningGateway]:
+    async with running_gateway(gateway_settings(shared_nats.url, consul_agent.http_url)) as gw:
+        yield gw
+
+
+@pytest.fixture
+async def connect() -> AsyncIterator[Connect]:
+    """Open clients (``hello`` optional); every one is closed at the end of the test."""
+    clients: list[WsClient] = []
+
+    async def open_client(url: str, *, hello: bool = True, **kwargs: Any) -> WsClient:
+        protocol = kwargs.pop("protocol", None)
+        client = await WsClient.connect(url, protocol=protocol)
+        clients.append(client)
+        if hello:
+            await client.hello(**kwargs)
+        return client
+
+    yield open_client
+    for client in clients:
+        await client.close()

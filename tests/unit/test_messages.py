@@ -1,0 +1,49 @@
+"""Stored messages from JetStream headers; frames encoded once per codec."""
+
+from __future__ import annotations
+
+import json
+
+import msgpack
+
+from haws.common.codec import JSON, MSGPACK, encode_payload
+from haws.common.messages import StoredMessage, stamp_to_ms
+from haws.gateway.connection import BATCH_MAX_BYTES, _batches
+from haws.gateway.frame_cache import FrameCache
+
+
+def test_stamp_with_nanoseconds_to_ms() -> None:
+    assert stamp_to_ms("2026-11-27T03:42:43.63281128Z") == 1795750963632
+    assert stamp_to_ms("2026-11-27T03:42:43Z") == 1795750963000
+    assert stamp_to_ms(None) == 0
+    assert stamp_to_ms("garbage") == 0
+
+
+def test_from_republished_headers() -> None:
+    headers = {
+        "Nats-Sequence": "12",
+        "Nats-Last-Sequence": "9",
+        "Nats-Time-Stamp": "2026-11-27T03:42:43.5Z",
+        "Nats-Msg-Id": "m1",
+        "Haws-From": "alice",
+    }
+    m = StoredMessage.from_headers("a.b", headers, b"body")
+    assert (m.seq, m.prev, m.ts, m.mid, m.sender) == (12, 9, 1795750963500, "m1", "alice")
+
+
+def test_frame_cache_encodes_each_codec_once_and_shares_the_bytes() -> None:
+    m = StoredMessage("t", 5, 4, 1000, encode_payload({"x": 1}), mid="m")
+    cache = FrameCache(m)
+    j1, j2 = cache.encoded(JSON), cache.encoded(JSON)
+    assert j1 is j2
+    assert json.loads(j1) == {
+        "op": "msg", "topic": "t", "seq": 5, "prev": 4, "ts": 1000, "data": {"x": 1}, "mid": "m"
+    }
+    assert msgpack.unpackb(cache.encoded(MSGPACK))["data"] == {"x": 1}
+
+
+def test_batches_respect_the_byte_cap() -> None:
+    frames = [b"x" * (BATCH_MAX_BYTES // 3)] * 7
+    chunks = _batches(frames)
+    assert sum(len(c) for c in chunks) == 7
+    assert all(sum(map(len, c)) <= BATCH_MAX_BYTES for c in chunks)
