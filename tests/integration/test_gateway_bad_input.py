@@ -39,7 +39,9 @@ async def bystander(strict_gateway: RunningGateway, connect: Connect, topic: str
     return client
 
 
-async def assert_unaffected(gw: RunningGateway, bystander: WsClient, connect: Connect, topic: str) -> None:
+async def assert_unaffected(
+    gw: RunningGateway, bystander: WsClient, connect: Connect, topic: str
+) -> None:
     publisher = await connect(gw.url)
     before = len(bystander.msgs[topic])
     await publisher.pub(topic, "still here")
@@ -183,7 +185,9 @@ async def test_subscriptions_over_the_limit_are_refused(
     await assert_unaffected(strict_gateway, bystander, connect, topic)
 
 
-async def test_second_hello_is_bad_request(strict_gateway: RunningGateway, connect: Connect) -> None:
+async def test_second_hello_is_bad_request(
+    strict_gateway: RunningGateway, connect: Connect
+) -> None:
     client = await connect(strict_gateway.url)
     await client.send({"op": "hello", "v": 1})
     assert (await client.recv("error"))["code"] == "bad_request"

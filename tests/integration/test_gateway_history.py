@@ -66,7 +66,9 @@ async def test_history_and_a_concurrent_live_stream_join_without_gap_or_duplicat
 
 
 @pytest.fixture
-async def short_retention_gateway(nats_server: Any, consul_agent: Any) -> AsyncIterator[RunningGateway]:
+async def short_retention_gateway(
+    nats_server: Any, consul_agent: Any
+) -> AsyncIterator[RunningGateway]:
     settings = gateway_settings(
         nats_server.url, consul_agent.http_url, stream_max_msgs_per_subject=5
     )

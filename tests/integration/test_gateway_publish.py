@@ -17,7 +17,9 @@ async def test_ack_names_the_stored_seq(
     client = await connect(gateway.url)
     ack = await client.pub(topic, {"hello": "world"})
     assert ack["op"] == "ack" and ack["dup"] is False
-    stored = await gateway.deps.nc.jetstream().get_last_msg(names.STREAM, names.topic_subject(topic))
+    stored = await gateway.deps.nc.jetstream().get_last_msg(
+        names.STREAM, names.topic_subject(topic)
+    )
     assert stored.seq == ack["seq"]
 
 

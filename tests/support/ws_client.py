@@ -32,9 +32,7 @@ class WsClient:
         self._next_id = 0
 
     @classmethod
-    async def connect(
-        cls, url: str, *, protocol: str | None = None, **kwargs: Any
-    ) -> WsClient:
+    async def connect(cls, url: str, *, protocol: str | None = None, **kwargs: Any) -> WsClient:
         session = aiohttp.ClientSession()
         try:
             ws = await session.ws_connect(
@@ -112,7 +110,9 @@ class WsClient:
     async def pub(self, topic: str, data: Any, **fields: Any) -> dict[str, Any]:
         return await self.request({"op": "pub", "topic": topic, "data": data, **fields})
 
-    async def wait_msgs(self, topic: str, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+    async def wait_msgs(
+        self, topic: str, count: int, timeout: float = 10.0
+    ) -> list[dict[str, Any]]:
         async with asyncio.timeout(timeout):
             while len(self.msgs[topic]) < count:
                 await self.frames.get()

@@ -37,7 +37,13 @@ def test_frame_cache_encodes_each_codec_once_and_shares_the_bytes() -> None:
     j1, j2 = cache.encoded(JSON), cache.encoded(JSON)
     assert j1 is j2
     assert json.loads(j1) == {
-        "op": "msg", "topic": "t", "seq": 5, "prev": 4, "ts": 1000, "data": {"x": 1}, "mid": "m"
+        "op": "msg",
+        "topic": "t",
+        "seq": 5,
+        "prev": 4,
+        "ts": 1000,
+        "data": {"x": 1},
+        "mid": "m",
     }
     assert msgpack.unpackb(cache.encoded(MSGPACK))["data"] == {"x": 1}
 

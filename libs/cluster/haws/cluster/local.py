@@ -90,7 +90,7 @@ class LocalCluster:
         front: list[Component] = [*self.gateways]
         if self.haproxy is not None:
             front.append(self.haproxy)
-        stages = [
+        stages: list[tuple[str, list[Component]]] = [
             ("consul, nats", [self.consul, *self.nats.servers]),
             ("presence, replay", [*self.presence, *self.replay]),
             ("gateways" + (", haproxy" if self.haproxy else ""), front),

@@ -7,9 +7,10 @@ Two kernel facilities make the children safe to leave running in tests and in
   Ctrl-C on the terminal reaches only the parent, which then stops the children
   in order (gateways first, so they drain while NATS is still there).
 * ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` in the child makes the kernel kill it when
-  its parent dies, even by SIGKILL. Linux ties this to the *thread* that forked:
-  start children from a thread that outlives them (normally the main thread),
-  never from a short-lived worker thread.
+  its parent dies, even by SIGKILL. Linux ties this to the *thread* that forked,
+  so every child is forked from one spawner thread that lives as long as the
+  process: callers may start children from any thread (``asyncio.to_thread``
+  included) without the child dying when that worker thread ends.
 """
 
 from __future__ import annotations
@@ -21,9 +22,12 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from haws.cluster.deadline import wait_until
 from haws.cluster.errors import ClusterError, DeadlineExceeded, ProcessExited
@@ -38,8 +42,9 @@ _LIBC = (
 def die_with_parent() -> Callable[[], None]:
     """A ``preexec_fn`` that makes the child die with us, even if we are SIGKILLed.
 
-    Usable with any ``subprocess.Popen``; the child also exits at once if we
-    died between fork and ``prctl`` (no signal would come then).
+    The child also exits at once if we died between fork and ``prctl`` (no
+    signal would come then). Use it through ``spawn``, which forks from a thread
+    that lives as long as we do.
     """
     parent_pid = os.getpid()
 
@@ -50,6 +55,25 @@ def die_with_parent() -> Callable[[], None]:
             os._exit(1)
 
     return setup
+
+
+_spawner: ThreadPoolExecutor | None = None
+_spawner_lock = threading.Lock()
+
+
+def spawn(argv: Sequence[str], **popen_kwargs: Any) -> subprocess.Popen[Any]:
+    """``subprocess.Popen`` forked from the long-lived spawner thread, tied to our life."""
+    global _spawner
+    with _spawner_lock:
+        if _spawner is None:
+            _spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="haws-spawner")
+
+    def fork() -> subprocess.Popen[Any]:
+        return subprocess.Popen(
+            list(argv), start_new_session=True, preexec_fn=die_with_parent(), **popen_kwargs
+        )
+
+    return _spawner.submit(fork).result()
 
 
 class ManagedProcess:
@@ -85,15 +109,13 @@ class ManagedProcess:
         with self.log_path.open("ab") as log:
             log.write(f"--- start {time.strftime('%H:%M:%S')}: {' '.join(self.argv)}\n".encode())
             log.flush()
-            self._popen = subprocess.Popen(
+            self._popen = spawn(
                 self.argv,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=self.env,
                 cwd=self.cwd,
-                start_new_session=True,
-                preexec_fn=die_with_parent(),
             )
 
     @property

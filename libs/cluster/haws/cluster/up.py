@@ -92,7 +92,7 @@ class Signals:
 
     def __init__(self) -> None:
         self.received: list[int] = []
-        self.cluster: LocalCluster | None = None  # set while stopping: 2nd signal kills
+        self.cluster: LocalCluster | None = None  # what a second signal kills at once
 
     def install(self) -> None:
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -152,6 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signals.install()
     try:
         cluster = LocalCluster(args.data_dir, spec)
+        signals.cluster = cluster
         if not args.keep_data:
             cluster.clear()
         started = time.monotonic()
@@ -174,8 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         watch(cluster, signals)
     finally:
-        signals.cluster = cluster
-        log.info("stopping")
+        log.info("stopping (a second Ctrl-C kills everything at once)")
         cluster.stop()
     log.info("stopped")
     return 0

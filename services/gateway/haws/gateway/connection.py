@@ -76,6 +76,10 @@ class Connection:
         queue.on_overflow = self._on_overflow
 
     @property
+    def close_requested(self) -> bool:
+        return self._close_request is not None
+
+    @property
     def closing(self) -> bool:
         return self._close_request is not None or self.ws.closed
 
@@ -104,7 +108,8 @@ class Connection:
         queue = self.queue
         try:
             while True:
-                await queue.wait()
+                if self._close_request is None:
+                    await queue.wait()
                 if queue.overflowed:
                     await self._close_slow()
                     return int(CloseCode.SLOW_CONSUMER)
@@ -114,6 +119,7 @@ class Connection:
                     await self._write(frames)
                     self._sending = False
                 elif self._close_request is not None:
+                    # Everything queued before the close request is out: close now.
                     code, reason = self._close_request
                     await self._close_socket(code, reason)
                     return code

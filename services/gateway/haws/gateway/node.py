@@ -73,7 +73,7 @@ async def run_gateway(
             node=node,
             nc=nc,
             hub=hub,
-            publisher=Publisher(js, timeout=settings.request_timeout, node=node),
+            publisher=Publisher(nc, js, timeout=settings.request_timeout, node=node),
             reader=reader,
             metrics=metrics,
             log=log,

@@ -10,6 +10,7 @@ from typing import Any
 
 from nats.errors import ConnectionClosedError, NoRespondersError, OutboundBufferLimitError
 from nats.errors import TimeoutError as NatsTimeoutError
+from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.errors import APIError
 
@@ -20,7 +21,8 @@ from haws.common.telemetry import inject_headers
 
 
 class Publisher:
-    def __init__(self, js: JetStreamContext, *, timeout: float, node: str) -> None:
+    def __init__(self, nc: NatsClient, js: JetStreamContext, *, timeout: float, node: str) -> None:
+        self._nc = nc
         self._js = js
         self._timeout = timeout
         self._node = node
@@ -28,7 +30,15 @@ class Publisher:
     async def publish(
         self, topic: str, data: Any, *, mid: str | None, sender: str | None, request_id: int
     ) -> tuple[int, bool]:
-        """Store one message; returns ``(seq, duplicate)``."""
+        """Store one message; returns ``(seq, duplicate)``.
+
+        While NATS is away the publish fails at once: nats-py would otherwise
+        buffer it and store it after the reconnect, after the client was told
+        ``unavailable``. (A timeout while connected can still hide a stored
+        message; that is what retrying with the same ``mid`` is for.)
+        """
+        if not self._nc.is_connected:
+            raise Unavailable("message not stored: broker disconnected", request_id=request_id)
         headers: dict[str, str] = {names.HDR_NODE: self._node}
         if mid is not None:
             headers[names.HDR_MSG_ID] = mid

@@ -8,6 +8,7 @@ frames; undecodable frames and a bad or missing hello close with 4002.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from typing import Final
 
@@ -17,7 +18,7 @@ from haws.common import frames
 from haws.common.codec import CODECS, JSON, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, Codec
 from haws.common.errors import CloseCode, FrameDecodeError, ProtocolError
 from haws.common.protocol import Hello, Pub, parse_client_frame
-from haws.gateway.connection import Connection
+from haws.gateway.connection import CLOSE_TIMEOUT, Connection
 from haws.gateway.deps import GatewayDeps
 from haws.gateway.dispatcher import MAX_PUBS_IN_FLIGHT, Dispatcher, run_pub
 from haws.gateway.send_queue import SendQueue
@@ -131,9 +132,14 @@ class WsEndpoint:
                         self._error(conn, exc)
                 await self._read_loop(conn, tasks)
             finally:
-                # The reader is done, so the socket is closed or closing: stop writing.
+                # The reader is done: the peer closed, or our writer is closing (its
+                # close() broke the reader's receive) and must finish the handshake.
                 if not writer.done():
-                    writer.cancel()
+                    if conn.close_requested:
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(writer, CLOSE_TIMEOUT * 2)
+                    else:
+                        writer.cancel()
 
     async def _read_loop(self, conn: Connection, tasks: asyncio.TaskGroup) -> None:
         ws = conn.ws
