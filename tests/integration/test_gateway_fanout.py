@@ -59,7 +59,8 @@ async def test_unsub_stops_delivery_and_answers_the_last_seq(
     await client.wait_msgs(topic, 1)
 
     reply = await client.request({"op": "unsub", "topic": topic})
-    assert reply["op"] == "ok" and reply["seq"] == first["seq"]
+    assert reply["op"] == "ok"
+    assert reply["seq"] == first["seq"]
     second = await other.pub(topic, 2)
     await other.wait_msgs(topic, 2)
     assert [m["seq"] for m in client.msgs[topic]] == [first["seq"]]

@@ -60,7 +60,8 @@ async def test_sigterm_deregisters_then_drains_every_client_with_reconnect_and_4
         node.process.signal(signal.SIGTERM)
 
         first = await clients[0].recv("reconnect", timeout=5)
-        assert first["reason"] == "drain" and first["delay"] >= 0
+        assert first["reason"] == "drain"
+        assert first["delay"] >= 0
         # Deregistered before the first client was asked to move.
         assert name not in await passing_nodes(consul_agent.http_url)
         for client in clients[1:]:
@@ -98,7 +99,8 @@ async def test_ready_follows_nats_and_nothing_acked_is_lost_across_the_outage(
 
     await eventually(not_ready, timeout=10, message="/ready 503")
     during = await publisher.pub(topic, "during", mid="during")
-    assert during["op"] == "error" and during["code"] == "unavailable"
+    assert during["op"] == "error"
+    assert during["code"] == "unavailable"
 
     await asyncio.to_thread(nats_server.start)
 

@@ -16,7 +16,8 @@ async def test_ack_names_the_stored_seq(
 ) -> None:
     client = await connect(gateway.url)
     ack = await client.pub(topic, {"hello": "world"})
-    assert ack["op"] == "ack" and ack["dup"] is False
+    assert ack["op"] == "ack"
+    assert ack["dup"] is False
     stored = await gateway.deps.nc.jetstream().get_last_msg(
         names.STREAM, names.topic_subject(topic)
     )
@@ -39,4 +40,5 @@ async def test_retry_with_the_same_mid_returns_the_original_seq_and_stores_nothi
     msgs = await subscriber.wait_msgs(topic, 2)
     assert [m["data"] for m in msgs] == ["once", "next"]
     assert msgs[0]["mid"] == "order-42"
-    assert msgs[1]["prev"] == first["seq"] and msgs[1]["seq"] == after["seq"]
+    assert msgs[1]["prev"] == first["seq"]
+    assert msgs[1]["seq"] == after["seq"]

@@ -7,6 +7,7 @@ checks nothing itself, so tests assert exactly what a client would observe.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections import defaultdict
 from typing import Any
@@ -133,7 +134,7 @@ class WsClient:
 
 def assert_chain(msgs: list[dict[str, Any]], first_prev: int | None = None) -> None:
     """Guarantee 1 as a client checks it: seq increases, each prev is the last seq."""
-    for before, after in zip(msgs, msgs[1:], strict=False):
+    for before, after in itertools.pairwise(msgs):
         assert after["seq"] > before["seq"], (before, after)
         assert after["prev"] == before["seq"], (before, after)
     if first_prev is not None and msgs:

@@ -15,7 +15,9 @@ def test_frames_limit_overflows_and_drops_the_queue() -> None:
     q.on_overflow = lambda: seen.append(True)
     assert all(q.put(b"x") for _ in range(3))
     assert not q.put(b"x")
-    assert q.overflowed and len(q) == 0 and seen == [True]
+    assert q.overflowed
+    assert len(q) == 0
+    assert seen == [True]
     assert not q.put(b"x")  # stays overflowed: the connection is closing 4008
 
 
@@ -32,7 +34,8 @@ def test_take_all_empties_in_order() -> None:
     for n in range(3):
         q.put(bytes([n]))
     assert q.take_all() == [b"\x00", b"\x01", b"\x02"]
-    assert len(q) == 0 and q.queued_bytes == 0
+    assert len(q) == 0
+    assert q.queued_bytes == 0
 
 
 async def test_wait_returns_when_a_frame_arrives() -> None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from nats.aio.client import Client as NatsClient
 from nats.errors import ConnectionClosedError, NoRespondersError, OutboundBufferLimitError
 from nats.errors import TimeoutError as NatsTimeoutError
-from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.errors import APIError
 
