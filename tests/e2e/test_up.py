@@ -51,7 +51,7 @@ def pid_running(pid: int) -> bool:
 def processes_of(data_dir: Path) -> list[int]:
     """Every running process whose command line or environment names ``data_dir``."""
     needle = str(data_dir).encode()
-    marker = f"{RUN_DIR_ENV}={data_dir}\0".encode()
+    marker = f"{RUN_DIR_ENV}={data_dir.resolve()}\0".encode()
     found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit() or int(proc.name) == os.getpid():
@@ -78,6 +78,7 @@ class UpRun:
 
     process: subprocess.Popen[str]
     data_dir: Path
+    stderr_path: Path
     lines: queue.Queue[str | None] = field(default_factory=queue.Queue)
     info: dict[str, Any] = field(default_factory=dict)
 
@@ -92,7 +93,7 @@ class UpRun:
         return self.info
 
     def stderr(self) -> str:
-        return (self.data_dir.parent / "up.stderr").read_text()
+        return self.stderr_path.read_text()
 
     def child_pids(self) -> list[int]:
         info = self.info
@@ -114,14 +115,15 @@ def start_up(tmp_path: Path) -> Iterator[Any]:
     def start(*args: str) -> UpRun:
         """Spawn only (quick); ``read_info`` then waits for the JSON line."""
         data_dir = tmp_path / f"run{len(runs)}"
-        with (tmp_path / "up.stderr").open("w") as stderr:
+        stderr_path = tmp_path / f"up{len(runs)}.stderr"
+        with stderr_path.open("w") as stderr:
             process = spawn(  # dies with us: no cluster outlives a killed test run
                 [str(HAWS), "up", "--json", "--data-dir", str(data_dir), *args],
                 stdout=subprocess.PIPE,
                 stderr=stderr,
                 text=True,
             )
-        run = UpRun(process, data_dir)
+        run = UpRun(process, data_dir, stderr_path)
         runs.append(run)
         assert process.stdout is not None
         threading.Thread(target=_pump, args=(process.stdout, run.lines), daemon=True).start()

@@ -136,7 +136,10 @@ def watch(cluster: LocalCluster, signals: Signals) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.nats < 1 or min(args.gateways, args.presence, args.replay) < 0:
+        parser.error("--nats needs at least 1; --gateways, --presence, --replay at least 0")
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="haws up: %(message)s")
     use_haproxy = args.haproxy and shutil.which("haproxy") is not None
     if args.haproxy and not use_haproxy:
