@@ -1,27 +1,21 @@
-"""A real gateway in the test's event loop, on a free port, stopped in order.
-
-It runs the same ``run_gateway`` composition as ``haws gateway`` against real
-nats-server and Consul processes; only the process boundary is skipped.
-"""
+"""A real gateway in the test's event loop (see ``service_runner``)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import dataclasses
 from collections.abc import AsyncIterator
 from typing import Any
 
 from haws.gateway.deps import GatewayDeps
 from haws.gateway.node import run_gateway
 from haws.gateway.settings import GatewaySettings
+from tests.support.service_runner import RunningService, running_service
 
 
-@dataclasses.dataclass
-class RunningGateway:
-    deps: GatewayDeps
-    stop_event: asyncio.Event
-    task: asyncio.Task[None]
+class RunningGateway(RunningService[GatewayDeps]):
+    @property
+    def deps(self) -> GatewayDeps:
+        return self.value
 
     @property
     def url(self) -> str:
@@ -33,11 +27,6 @@ class RunningGateway:
         s = self.deps.settings
         return f"http://{s.host}:{s.port}"
 
-    async def stop(self, timeout: float = 15.0) -> None:
-        self.stop_event.set()
-        async with asyncio.timeout(timeout):
-            await self.task
-
 
 def gateway_settings(nats_url: str, consul_http: str, **overrides: Any) -> GatewaySettings:
     values: dict[str, Any] = {
@@ -48,6 +37,7 @@ def gateway_settings(nats_url: str, consul_http: str, **overrides: Any) -> Gatew
         "consul_ttl": 2.0,
         "drain_period": 0.5,
         "drain_timeout": 5.0,
+        "session_flush_interval": 0.2,
     }
     values.update(overrides)
     return GatewaySettings(**values)
@@ -55,20 +45,5 @@ def gateway_settings(nats_url: str, consul_http: str, **overrides: Any) -> Gatew
 
 @contextlib.asynccontextmanager
 async def running_gateway(settings: GatewaySettings) -> AsyncIterator[RunningGateway]:
-    stop = asyncio.Event()
-    ready: asyncio.Future[GatewayDeps] = asyncio.get_running_loop().create_future()
-    task = asyncio.create_task(run_gateway(settings, stop, started=ready.set_result))
-    waiter = asyncio.ensure_future(ready)
-    done, _ = await asyncio.wait({task, waiter}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
-    if waiter not in done:
-        waiter.cancel()
-        stop.set()
-        if task.done():
-            task.result()  # raise the start-up error
-        raise TimeoutError("gateway did not start")
-    gateway = RunningGateway(ready.result(), stop, task)
-    try:
-        yield gateway
-    finally:
-        if not task.done():
-            await gateway.stop()
+    async with running_service(run_gateway, settings) as service:
+        yield RunningGateway(service.value, service.stop_event, service.task)

@@ -19,6 +19,7 @@ SESSION_MAX_LEN: Final = 128
 TOKEN_MAX_LEN: Final = 8192
 
 _TOPIC_RE: Final = re.compile(r"[A-Za-z0-9_\-:]+(?:\.[A-Za-z0-9_\-:]+)*")
+_SESSION_RE: Final = re.compile(r"[A-Za-z0-9_\-]{1,128}")
 
 
 def valid_topic(topic: object) -> bool:
@@ -131,8 +132,10 @@ def _parse_hello(obj: dict[str, Any]) -> Hello:
     if token is not None:
         _check_str(token, "token", TOKEN_MAX_LEN, None)
     session = obj.get("session")
-    if session is not None:
-        _check_str(session, "session", SESSION_MAX_LEN, None)
+    if session is not None and (
+        not isinstance(session, str) or _SESSION_RE.fullmatch(session) is None
+    ):
+        raise BadRequest("session must be 1-128 characters of A-Z a-z 0-9 _ -")
     raw_cursors = obj.get("cursors")
     if raw_cursors is None:
         raw_cursors = {}

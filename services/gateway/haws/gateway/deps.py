@@ -9,10 +9,11 @@ import consul.aio
 from nats.aio.client import Client as NatsClient
 
 from haws.common.logs import EventLogger
-from haws.common.stream_reader import StreamReader
+from haws.gateway.history import History
 from haws.gateway.hub import Hub
 from haws.gateway.metrics import GatewayMetrics
 from haws.gateway.publisher import Publisher
+from haws.gateway.session_keeper import SessionKeeper
 from haws.gateway.settings import GatewaySettings
 
 
@@ -44,8 +45,9 @@ class GatewayDeps:
     nc: NatsClient
     hub: Hub
     publisher: Publisher
-    reader: StreamReader
+    history: History
     metrics: GatewayMetrics
     log: EventLogger
+    sessions: SessionKeeper
     consul: consul.aio.Consul | None = None
     state: NodeState = field(default_factory=NodeState)

@@ -14,6 +14,7 @@ from typing import Any
 from haws.common import frames
 from haws.common.errors import BadRequest, NotFound, ProtocolError, TooLarge, Unavailable
 from haws.common.protocol import ClientFrame, Hello, Ping, PresenceQuery, Pub, Sub, Unsub
+from haws.common.session_record import TopicState
 from haws.gateway.connection import Connection
 from haws.gateway.deps import GatewayDeps
 
@@ -39,14 +40,19 @@ class Dispatcher:
     async def dispatch(self, conn: Connection, frame: ClientFrame) -> None:
         await self._handlers[type(frame)](conn, frame)
 
-    async def restore(self, conn: Connection, cursors: dict[str, int]) -> None:
-        """Resume the subscriptions a ``hello`` names, each after its cursor."""
-        if len(cursors) > self._settings.max_subscriptions:
+    async def restore(self, conn: Connection, subs: dict[str, TopicState]) -> None:
+        """Resume subscriptions (from ``hello`` cursors and the session record),
+        each after its cursor; history then ``recovered`` per topic."""
+        if len(subs) > self._settings.max_subscriptions:
             self._metrics.limit_hits.labels("subscriptions").inc()
             raise TooLarge(f"at most {self._settings.max_subscriptions} subscriptions")
-        for topic, seq in cursors.items():
+        for topic, state in subs.items():
             await self._hub.subscribe(
-                conn, topic, since=seq, presence=False, room_timeout=self._room_timeout
+                conn,
+                topic,
+                since=state.seq,
+                presence=state.presence,
+                room_timeout=self._room_timeout,
             )
 
     @property
@@ -88,7 +94,7 @@ class Dispatcher:
         last = self._hub.unsubscribe(conn, frame.topic)
         if last is None:
             try:
-                last = await self._deps.reader.last_seq(frame.topic)
+                last = await self._deps.history.last_seq(frame.topic)
             except Exception:
                 last = 0
         conn.send_obj(frames.ok(frame.id, frame.topic, last))

@@ -15,8 +15,8 @@ from nats.aio.client import Client as NatsClient
 
 from haws.common.errors import HawsError, StreamError, Unavailable
 from haws.common.logs import EventLogger
-from haws.common.stream_reader import StreamReader
 from haws.gateway.connection import Connection
+from haws.gateway.history import History
 from haws.gateway.metrics import GatewayMetrics
 from haws.gateway.subscription import Subscription, catch_up
 from haws.gateway.topic import Topic
@@ -26,7 +26,7 @@ class Hub:
     def __init__(
         self,
         nc: NatsClient,
-        reader: StreamReader,
+        history: History,
         metrics: GatewayMetrics,
         log: EventLogger,
         *,
@@ -35,7 +35,7 @@ class Hub:
         self.connections: set[Connection] = set()
         self.topics: dict[str, Topic] = {}
         self._nc = nc
-        self._reader = reader
+        self._history = history
         self._metrics = metrics
         self._log = log
         self._timeout = timeout
@@ -61,7 +61,7 @@ class Hub:
         topic = self.topics.get(name)
         if topic is None:
             topic = Topic(
-                name, self._nc, self._reader, self._metrics, self._log, timeout=self._timeout
+                name, self._nc, self._history, self._metrics, self._log, timeout=self._timeout
             )
             self.topics[name] = topic
             self._metrics.topics.set(len(self.topics))
@@ -100,7 +100,13 @@ class Hub:
                 self._drop_topic(topic)
             raise Unavailable("connection closing")
         # No await from here on: registration and the ok seq are one step.
-        sub = Subscription(conn, name, live=since is None, presence=presence)
+        sub = Subscription(
+            conn,
+            name,
+            live=since is None,
+            presence=presence,
+            seq=topic.last_seq if since is None else since,
+        )
         topic.subscribers[conn] = sub
         conn.subs[name] = sub
         if since is not None:
@@ -111,7 +117,7 @@ class Hub:
 
     async def _run_catch_up(self, sub: Subscription, since: int, room_timeout: float) -> None:
         try:
-            pages = await catch_up(sub, since, self._reader, room_timeout=room_timeout)
+            pages = await catch_up(sub, since, self._history, room_timeout=room_timeout)
             self._metrics.history_reads.inc(pages)
         except (StreamError, TimeoutError) as exc:
             # The client cannot be served without a gap: make it come back and resume.
@@ -140,7 +146,7 @@ class Hub:
         """
         for topic in list(self.topics.values()):
             try:
-                stored = await self._reader.last_seq(topic.name)
+                stored = await self._history.last_seq(topic.name)
             except HawsError as exc:
                 self._log.warning("resync.failed", topic=topic.name, error=repr(exc))
                 continue

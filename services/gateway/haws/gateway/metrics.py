@@ -50,6 +50,17 @@ class GatewayMetrics:
         self.history_reads = Counter(
             "haws_gateway_history_reads_total", "History pages read for since/resume", registry=r
         )
+        self.replay_reads = Counter(
+            "haws_gateway_replay_reads_total",
+            "History pages served by the replay service",
+            registry=r,
+        )
+        self.replay_fallbacks = Counter(
+            "haws_gateway_replay_fallbacks_total",
+            "History pages read from the stream directly because replay did not answer",
+            ["reason"],
+            registry=r,
+        )
         self.limit_hits = Counter(
             "haws_gateway_limit_hits_total", "Requests refused by a limit", ["limit"], registry=r
         )

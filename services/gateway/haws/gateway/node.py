@@ -21,13 +21,16 @@ from haws.common.nats_connection import NatsState, connect
 from haws.common.ports import pick_free_port
 from haws.common.settings import nats_settings_of
 from haws.common.stream_reader import StreamReader
-from haws.common.streams import ensure_stream
+from haws.common.streams import ensure_kv, ensure_stream
 from haws.gateway.app import create_app
 from haws.gateway.deps import GatewayDeps, NodeState
 from haws.gateway.drain import drain_connections
+from haws.gateway.history import ReplayHistory
 from haws.gateway.hub import Hub
 from haws.gateway.metrics import GatewayMetrics
 from haws.gateway.publisher import Publisher
+from haws.gateway.session_keeper import SessionKeeper
+from haws.gateway.session_store import KvSessionStore
 from haws.gateway.settings import GatewaySettings
 
 Started = Callable[[GatewayDeps], None]
@@ -60,12 +63,23 @@ async def run_gateway(
         js = nc.jetstream(timeout=settings.request_timeout)
         await ensure_stream(js, nats_settings)
         state.stream_ok = True
-        reader = StreamReader(nc, timeout=settings.request_timeout)
-        await reader.start()
-        stack.push_async_callback(reader.stop)
-        hub = Hub(nc, reader, metrics, log, timeout=settings.request_timeout)
+        direct = StreamReader(nc, timeout=settings.request_timeout)
+        await direct.start()
+        stack.push_async_callback(direct.stop)
+        history = ReplayHistory(nc, direct, metrics, timeout=settings.replay_timeout)
+        hub = Hub(nc, history, metrics, log, timeout=settings.request_timeout)
         stack.push_async_callback(hub.close)
         stack.push_async_callback(_cancel_all, background)
+        kv = await ensure_kv(js, names.KV_SESSIONS, nats_settings, ttl=settings.session_ttl)
+        sessions = SessionKeeper(
+            KvSessionStore(kv, timeout=settings.request_timeout),
+            hub,
+            log,
+            node=node,
+            interval=settings.session_flush_interval,
+        )
+        sessions.start()
+        stack.push_async_callback(sessions.stop)
         consul = consul_client(settings.consul_http, settings.request_timeout)
         stack.push_async_callback(close_consul, consul)
         deps = GatewayDeps(
@@ -74,9 +88,10 @@ async def run_gateway(
             nc=nc,
             hub=hub,
             publisher=Publisher(nc, js, timeout=settings.request_timeout, node=node),
-            reader=reader,
+            history=history,
             metrics=metrics,
             log=log,
+            sessions=sessions,
             consul=consul,
             state=state,
         )

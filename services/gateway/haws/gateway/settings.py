@@ -25,12 +25,18 @@ class GatewaySettings(NatsSettings):
     max_subscriptions: int = setting(256, "subscriptions per connection")
     send_queue_frames: int = setting(4096, "frames queued per connection (then close 4008)")
     send_queue_bytes: int = setting(1 << 20, "bytes queued per connection (then close 4008)")
+    session_flush_interval: float = setting(
+        1.0, "seconds between batched writes of changed session records"
+    )
     slow_consumer_grace: float = setting(
         5.0, "seconds a 4008-closed peer has to read what was queued before the cut"
     )
     session_ttl: float = setting(3600.0, "seconds a session stays resumable")
     drain_period: float = setting(5.0, "seconds over which SIGTERM spreads reconnect frames")
     drain_timeout: float = setting(10.0, "seconds SIGTERM may take before the node exits")
+    replay_timeout: float = setting(
+        1.0, "seconds to wait for the replay service before reading the stream directly"
+    )
     log_level: str = setting("info", "debug, info, warning, error")
     trace_exporter: str = setting("none", "none, console or otlp")
 

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 from haws.common import frames
 from haws.common.messages import StoredMessage
-from haws.common.stream_reader import StreamReader
 from haws.gateway.frame_cache import FrameCache
+from haws.gateway.history import History
 
 if TYPE_CHECKING:
     from haws.gateway.connection import Connection
@@ -25,13 +25,17 @@ MAX_BUFFERED = 10_000
 
 
 class Subscription:
-    __slots__ = ("buffer", "conn", "live", "presence", "task", "topic")
+    __slots__ = ("buffer", "conn", "live", "presence", "seq", "task", "topic")
 
-    def __init__(self, conn: Connection, topic: str, *, live: bool, presence: bool) -> None:
+    def __init__(
+        self, conn: Connection, topic: str, *, live: bool, presence: bool, seq: int
+    ) -> None:
         self.conn = conn
         self.topic = topic
         self.live = live
         self.presence = presence
+        self.seq = seq
+        """Last seq queued to the client while catching up (live: the topic's)."""
         self.buffer: list[StoredMessage] = []
         self.task: asyncio.Task[None] | None = None
 
@@ -55,9 +59,7 @@ def _merge(gap: tuple[int, int] | None, more: tuple[int, int] | None) -> tuple[i
     return (min(gap[0], more[0]), max(gap[1], more[1]))
 
 
-async def catch_up(
-    sub: Subscription, after: int, reader: StreamReader, *, room_timeout: float
-) -> int:
+async def catch_up(sub: Subscription, after: int, history: History, *, room_timeout: float) -> int:
     """Deliver everything after ``after``, then go live; returns history pages read."""
     conn = sub.conn
     codec = conn.codec
@@ -67,12 +69,13 @@ async def catch_up(
     while True:
         pending = [m for m in sub.buffer if m.seq > last]
         until = pending[0].seq if pending and pending[0].prev > last else None
-        page = await reader.read(sub.topic, last, until=until)
+        page = await history.read(sub.topic, last, until=until)
         pages += 1
         gap = _merge(gap, page.gap)
         for message in page.messages:
             conn.send(FrameCache(message).encoded(codec))
             last = message.seq
+        sub.seq = last
         if conn.closing:
             return pages
         await conn.queue.room(room_timeout)

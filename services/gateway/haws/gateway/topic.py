@@ -19,8 +19,8 @@ from haws.common import frames, names
 from haws.common.errors import HawsError
 from haws.common.logs import EventLogger
 from haws.common.messages import StoredMessage
-from haws.common.stream_reader import StreamReader
 from haws.gateway.frame_cache import FrameCache
+from haws.gateway.history import History
 from haws.gateway.metrics import GatewayMetrics
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ class Topic:
         self,
         name: str,
         nc: NatsClient,
-        reader: StreamReader,
+        history: History,
         metrics: GatewayMetrics,
         log: EventLogger,
         *,
@@ -45,7 +45,7 @@ class Topic:
         self.subscribers: dict[Connection, Subscription] = {}
         self.last_seq = 0
         self._nc = nc
-        self._reader = reader
+        self._history = history
         self._metrics = metrics
         self._log = log.bind(topic=name)
         self._timeout = timeout
@@ -63,7 +63,7 @@ class Topic:
                 pending_bytes_limit=256 * 1024 * 1024,
             )
             await self._nc.flush(self._timeout)
-            self.last_seq = await self._reader.last_seq(self.name)
+            self.last_seq = await self._history.last_seq(self.name)
         except BaseException as exc:
             if not self._ready.done():
                 self._ready.set_exception(exc)
@@ -124,7 +124,7 @@ class Topic:
         delay = 0.05
         while True:
             try:
-                page = await self._reader.read(self.name, self.last_seq, until=until)
+                page = await self._history.read(self.name, self.last_seq, until=until)
             except HawsError as exc:
                 if not self.subscribers:
                     return

@@ -18,6 +18,7 @@ from haws.common import frames
 from haws.common.codec import CODECS, JSON, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, Codec
 from haws.common.errors import CloseCode, FrameDecodeError, ProtocolError
 from haws.common.protocol import Hello, Pub, parse_client_frame
+from haws.common.session_record import SessionRecord, TopicState
 from haws.gateway.connection import CLOSE_TIMEOUT, Connection
 from haws.gateway.deps import GatewayDeps
 from haws.gateway.dispatcher import MAX_PUBS_IN_FLIGHT, Dispatcher, run_pub
@@ -55,6 +56,16 @@ async def _read_hello(ws: web.WebSocketResponse, codec: Codec, timeout: float) -
     return frame
 
 
+def restore_plan(record: SessionRecord | None, cursors: dict[str, int]) -> dict[str, TopicState]:
+    """What a resume restores: the record's subscriptions, with the client's own
+    cursors taking precedence (and adding topics the record did not have yet)."""
+    plan = dict(record.subs) if record is not None else {}
+    for topic, seq in cursors.items():
+        known = plan.get(topic)
+        plan[topic] = TopicState(seq, known.presence if known is not None else False)
+    return plan
+
+
 class WsEndpoint:
     def __init__(self, deps: GatewayDeps) -> None:
         self._deps = deps
@@ -83,6 +94,7 @@ class WsEndpoint:
                 await ws.close(code=exc.code, message=exc.reason.encode())
                 deps.metrics.closes.labels(str(exc.code)).inc()
             return ws
+        record = await deps.sessions.load(hello.session) if hello.session else None
         session = hello.session or secrets.token_urlsafe(16)
         conn = Connection(
             ws,
@@ -96,19 +108,21 @@ class WsEndpoint:
             slow_grace=settings.slow_consumer_grace,
         )
         deps.hub.add(conn)
-        conn.log.info("ws.open", codec=codec.name, resumed=hello.session is not None)
+        resumed = record is not None
+        conn.log.info("ws.open", codec=codec.name, resumed=resumed)
         try:
             conn.send_obj(
                 frames.welcome(
                     session,
                     deps.node,
-                    resumed=hello.session is not None,
+                    resumed=resumed,
                     heartbeat=settings.heartbeat,
                     ttl=settings.session_ttl,
                 )
             )
-            await self._serve(conn, hello)
+            await self._serve(conn, restore_plan(record, hello.cursors))
         finally:
+            await deps.sessions.closed(conn)
             deps.hub.discard(conn)
             code = ws.close_code
             deps.metrics.closes.labels(str(code)).inc()
@@ -121,13 +135,13 @@ class WsEndpoint:
         self._deps.metrics.errors.labels(exc.code).inc()
         conn.send_obj(frames.error(exc))
 
-    async def _serve(self, conn: Connection, hello: Hello) -> None:
+    async def _serve(self, conn: Connection, restore: dict[str, TopicState]) -> None:
         async with asyncio.TaskGroup() as tasks:
             writer = tasks.create_task(conn.run_writer(), name=f"writer {conn.session}")
             try:
-                if hello.cursors:
+                if restore:
                     try:
-                        await self._dispatcher.restore(conn, hello.cursors)
+                        await self._dispatcher.restore(conn, restore)
                     except ProtocolError as exc:
                         self._error(conn, exc)
                 await self._read_loop(conn, tasks)

@@ -1,0 +1,64 @@
+"""What every ``haws <service>`` command does around its ``run`` coroutine.
+
+Read settings (flags over ``HAWS_*``), set up JSON logs, prefer uvloop, turn
+SIGTERM/SIGINT into the stop event, and bound the ordered shutdown in time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from haws.common.logs import setup_logging
+from haws.common.settings import SettingsError, load
+
+S = TypeVar("S")
+Run = Callable[[S, asyncio.Event], Awaitable[None]]
+
+
+async def _serve(run: Run[S], settings: S, stop_timeout: float) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    task = asyncio.create_task(run(settings, stop))
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        stopped.cancel()
+        task.result()  # a start-up failure exits non-zero with its traceback
+        return
+    # The ordered shutdown runs inside ``run``; it gets ``stop_timeout`` at most.
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(task, stop_timeout)
+
+
+def service_main(
+    cls: type[S],
+    run: Run[S],
+    argv: Sequence[str] | None,
+    *,
+    prog: str,
+    stop_timeout: Callable[[S], float] = lambda _: 10.0,
+) -> int:
+    try:
+        settings = load(cls, os.environ, list(argv or []), prog=prog)
+    except SettingsError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 2
+    level: Any = getattr(settings, "log_level", "info")
+    setup_logging(level)
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(run, settings, stop_timeout(settings)))
+    return 0

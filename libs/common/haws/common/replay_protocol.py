@@ -1,0 +1,81 @@
+"""The replay service's request and reply, as the gateway and the service share them.
+
+msgpack on the wire; a reply carries at most one page (``MAX_BATCH`` messages,
+``MAX_BATCH_BYTES``), so a request far behind pages instead of spiking memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+
+from haws.common.errors import BadRequest
+from haws.common.messages import StoredMessage
+from haws.common.stream_reader import HistoryPage
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayRequest:
+    topic: str
+    after: int
+    limit: int
+    until: int | None = None
+
+    def encode(self) -> bytes:
+        return msgpack.packb(
+            {"topic": self.topic, "after": self.after, "limit": self.limit, "until": self.until}
+        )
+
+    @classmethod
+    def decode(cls, raw: bytes) -> ReplayRequest:
+        try:
+            obj: Any = msgpack.unpackb(raw, raw=False)
+            request = cls(
+                topic=str(obj["topic"]),
+                after=int(obj["after"]),
+                limit=int(obj["limit"]),
+                until=None if obj.get("until") is None else int(obj["until"]),
+            )
+        except (ValueError, TypeError, KeyError, msgpack.UnpackException) as exc:
+            raise BadRequest(f"bad replay request: {exc!r}") from None
+        if request.after < 0 or request.limit < 1:
+            raise BadRequest("after must be >= 0 and limit >= 1")
+        return request
+
+
+def _message_to_wire(m: StoredMessage) -> list[Any]:
+    return [m.seq, m.prev, m.ts, m.body, m.sender, m.mid, m.traceparent]
+
+
+def _message_from_wire(topic: str, row: list[Any]) -> StoredMessage:
+    seq, prev, ts, body, sender, mid, traceparent = row
+    return StoredMessage(topic, seq, prev, ts, body, sender, mid, traceparent)
+
+
+def encode_page(page: HistoryPage) -> bytes:
+    return msgpack.packb(
+        {
+            "messages": [_message_to_wire(m) for m in page.messages],
+            "more": page.more,
+            "gap": list(page.gap) if page.gap else None,
+        },
+        use_bin_type=True,
+    )
+
+
+def encode_error(message: str) -> bytes:
+    return msgpack.packb({"error": message})
+
+
+def decode_page(topic: str, raw: bytes) -> HistoryPage:
+    obj: Any = msgpack.unpackb(raw, raw=False)
+    if "error" in obj:
+        raise BadRequest(f"replay service refused: {obj['error']}")
+    gap = obj.get("gap")
+    return HistoryPage(
+        messages=[_message_from_wire(topic, row) for row in obj["messages"]],
+        more=bool(obj["more"]),
+        gap=(int(gap[0]), int(gap[1])) if gap else None,
+    )

@@ -1,0 +1,66 @@
+"""Where the gateway reads history: the replay service first, the stream itself second.
+
+``History`` is the seam; ``StreamReader`` (direct reads) and ``ReplayHistory``
+(through the replay service, falling back to direct reads) both satisfy it.
+The fallback is degraded (every gateway reads the stream itself, no request
+sharing) but correct, and counted in ``haws_gateway_replay_fallbacks_total``.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from nats.aio.client import Client as NatsClient
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
+
+from haws.common import names
+from haws.common.errors import BadRequest
+from haws.common.replay_protocol import ReplayRequest, decode_page
+from haws.common.stream_reader import MAX_BATCH, HistoryPage, StreamReader
+from haws.gateway.metrics import GatewayMetrics
+
+
+class History(Protocol):
+    async def read(
+        self, topic: str, after: int, limit: int = MAX_BATCH, *, until: int | None = None
+    ) -> HistoryPage:
+        """Messages with ``after < seq (< until)`` in order, one bounded page."""
+        ...
+
+    async def last_seq(self, topic: str) -> int:
+        """The topic's last stored seq, 0 when none."""
+        ...
+
+
+class ReplayHistory:
+    def __init__(
+        self,
+        nc: NatsClient,
+        direct: StreamReader,
+        metrics: GatewayMetrics,
+        *,
+        timeout: float,
+    ) -> None:
+        self._nc = nc
+        self._direct = direct
+        self._metrics = metrics
+        self._timeout = timeout
+
+    async def read(
+        self, topic: str, after: int, limit: int = MAX_BATCH, *, until: int | None = None
+    ) -> HistoryPage:
+        request = ReplayRequest(topic=topic, after=after, limit=limit, until=until)
+        try:
+            reply = await self._nc.request(
+                names.REPLAY_SUBJECT, request.encode(), timeout=self._timeout
+            )
+            page = decode_page(topic, reply.data)
+        except (NatsTimeoutError, NoRespondersError, BadRequest) as exc:
+            self._metrics.replay_fallbacks.labels(type(exc).__name__).inc()
+            return await self._direct.read(topic, after, limit, until=until)
+        self._metrics.replay_reads.inc()
+        return page
+
+    async def last_seq(self, topic: str) -> int:
+        return await self._direct.last_seq(topic)

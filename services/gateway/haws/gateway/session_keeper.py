@@ -1,0 +1,94 @@
+"""Keeps each connection's session record current in the store, cheaply.
+
+One timer per node, not one write per message: every ``interval`` the keeper
+writes the records that changed since their last write (subscriptions, or a
+cursor that moved). A cursor is the last seq handed to the socket: while a
+connection's send queue still holds frames its cursors are not advanced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from haws.common.logs import EventLogger
+from haws.common.session_record import SessionRecord, TopicState
+from haws.gateway.connection import Connection
+from haws.gateway.hub import Hub
+from haws.gateway.session_store import SessionStore
+
+
+class SessionKeeper:
+    def __init__(
+        self, store: SessionStore, hub: Hub, log: EventLogger, *, node: str, interval: float
+    ) -> None:
+        self._store = store
+        self._hub = hub
+        self._log = log
+        self._node = node
+        self._interval = interval
+        self._written: dict[str, SessionRecord] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def load(self, session: str) -> SessionRecord | None:
+        try:
+            return await self._store.get(session)
+        except Exception as exc:  # KV away: resume from the client's cursors alone
+            self._log.warning("session.load_failed", session=session, error=repr(exc))
+            return None
+
+    def record_of(self, conn: Connection) -> SessionRecord:
+        previous = self._written.get(conn.session)
+        settled = len(conn.queue) == 0
+        subs: dict[str, TopicState] = {}
+        for name, sub in conn.subs.items():
+            if settled:
+                topic = self._hub.topics.get(name)
+                seq = topic.last_seq if sub.live and topic is not None else sub.seq
+            else:
+                old = previous.subs.get(name) if previous else None
+                seq = old.seq if old is not None else sub.seq
+            subs[name] = TopicState(seq, sub.presence)
+        return SessionRecord(subs=subs, node=self._node, user=conn.user)
+
+    async def _write(self, conn: Connection) -> None:
+        record = self.record_of(conn)
+        if self._written.get(conn.session) == record:
+            return
+        try:
+            await self._store.put(conn.session, record)
+            self._written[conn.session] = record
+        except Exception as exc:  # next round retries; the client's cursors still hold
+            self._log.warning("session.write_failed", session=conn.session, error=repr(exc))
+
+    async def flush(self) -> None:
+        for conn in list(self._hub.connections):
+            await self._write(conn)
+
+    async def closed(self, conn: Connection) -> None:
+        """Write the final record of a closed connection; it stays resumable for the TTL.
+
+        Skipped when another node has written the record since (the client already
+        resumed there): a late final write from here must not roll it back.
+        """
+        try:
+            current = await self.load(conn.session)
+            if current is None or current.node == self._node:
+                await self._write(conn)
+        finally:
+            self._written.pop(conn.session, None)
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            await self.flush()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="session-keeper")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None

@@ -1,0 +1,1 @@
+"""The replay service: incremental history pulls from JetStream after a reconnect."""

@@ -1,0 +1,72 @@
+"""The replay replica's composition: connect, declare, serve; stop in reverse."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import socket
+from collections.abc import Callable
+
+from haws.common.health_http import health_app, serve
+from haws.common.logs import get_logger
+from haws.common.nats_connection import NatsState, connect
+from haws.common.ports import pick_free_port
+from haws.common.settings import nats_settings_of
+from haws.common.stream_reader import StreamReader
+from haws.common.streams import ensure_stream
+from haws.replay.metrics import ReplayMetrics
+from haws.replay.service import ReplayService
+from haws.replay.settings import ReplaySettings
+
+
+@dataclasses.dataclass(frozen=True)
+class ReplayNode:
+    """What a started replica shows its caller (tests read the metrics)."""
+
+    name: str
+    settings: ReplaySettings
+    metrics: ReplayMetrics
+
+
+async def run_replay(
+    settings: ReplaySettings,
+    stop: asyncio.Event,
+    *,
+    started: Callable[[ReplayNode], None] | None = None,
+) -> None:
+    if settings.http_port == 0:
+        settings = dataclasses.replace(settings, http_port=pick_free_port(settings.http_host))
+    name = settings.name or f"{socket.gethostname()}-{settings.http_port}"
+    log = get_logger("replay", node=name)
+    metrics = ReplayMetrics()
+    connected = False
+
+    async def on_nats_state(state: NatsState) -> None:
+        nonlocal connected
+        connected = state in ("connected", "reconnected")
+
+    def not_ready() -> str | None:
+        return None if connected else "nats disconnected"
+
+    async with contextlib.AsyncExitStack() as stack:
+        nats_settings = nats_settings_of(settings)
+        nc = await connect(nats_settings, name=f"haws-replay {name}", on_state=on_nats_state)
+        stack.push_async_callback(nc.close)
+        await ensure_stream(nc.jetstream(timeout=settings.request_timeout), nats_settings)
+        reader = StreamReader(nc, timeout=settings.request_timeout)
+        await reader.start()
+        stack.push_async_callback(reader.stop)
+        service = ReplayService(nc, reader, metrics, log, max_inflight=settings.max_inflight)
+        await service.start()
+        stack.push_async_callback(service.stop)
+        runner = await serve(
+            health_app(not_ready, metrics.registry), settings.http_host, settings.http_port
+        )
+        stack.push_async_callback(runner.cleanup)
+        log.info("replay.ready", http=f"http://{settings.http_host}:{settings.http_port}")
+        if started is not None:
+            started(ReplayNode(name, settings, metrics))
+        await stop.wait()
+        log.info("replay.stopping")
+    log.info("replay.stopped")

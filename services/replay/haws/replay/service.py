@@ -1,0 +1,92 @@
+"""The request-reply endpoint, in a queue group so replicas share the load.
+
+Each request runs in its own task (the NATS callback must not serialise reads);
+``max_inflight`` bounds them, and the tasks are owned here and cancelled on stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Any
+
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+
+from haws.common import names
+from haws.common.errors import HawsError, ProtocolError
+from haws.common.logs import EventLogger
+from haws.common.replay_protocol import ReplayRequest, encode_error, encode_page
+from haws.common.stream_reader import MAX_BATCH, HistoryPage, StreamReader
+from haws.replay.coalescer import Coalescer
+from haws.replay.metrics import ReplayMetrics
+
+
+class ReplayService:
+    def __init__(
+        self,
+        nc: NatsClient,
+        reader: StreamReader,
+        metrics: ReplayMetrics,
+        log: EventLogger,
+        *,
+        max_inflight: int,
+    ) -> None:
+        self._nc = nc
+        self._reader = reader
+        self._metrics = metrics
+        self._log = log
+        self._slots = asyncio.Semaphore(max_inflight)
+        self._coalescer: Coalescer[tuple[Any, ...], HistoryPage] = Coalescer()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._sub: Subscription | None = None
+
+    async def start(self) -> None:
+        self._sub = await self._nc.subscribe(
+            names.REPLAY_SUBJECT, queue=names.REPLAY_QUEUE, cb=self._on_request
+        )
+
+    async def stop(self) -> None:
+        if self._sub is not None:
+            with contextlib.suppress(Exception):
+                await self._sub.unsubscribe()
+            self._sub = None
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _on_request(self, msg: Msg) -> None:
+        await self._slots.acquire()
+        task = asyncio.create_task(self._serve(msg))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _serve(self, msg: Msg) -> None:
+        started = time.perf_counter()
+        try:
+            request = ReplayRequest.decode(msg.data)
+            limit = min(request.limit, MAX_BATCH)
+            key = (request.topic, request.after, limit, request.until)
+            page, shared = await self._coalescer.run(
+                key,
+                lambda: self._reader.read(request.topic, request.after, limit, until=request.until),
+            )
+            if shared:
+                self._metrics.coalesced.inc()
+            reply = encode_page(page)
+            self._metrics.messages.inc(len(page.messages))
+            outcome = "ok"
+        except ProtocolError as exc:
+            reply, outcome = encode_error(exc.message), "bad_request"
+        except HawsError as exc:
+            self._log.warning("replay.read_failed", error=repr(exc))
+            reply, outcome = encode_error("stream unavailable"), "error"
+        finally:
+            self._slots.release()
+        self._metrics.requests.labels(outcome).inc()
+        self._metrics.seconds.observe(time.perf_counter() - started)
+        if msg.reply:
+            with contextlib.suppress(Exception):
+                await msg.respond(reply)
