@@ -33,9 +33,14 @@ async def _serve(run: Run[S], settings: S, stop_timeout: float) -> None:
         stopped.cancel()
         task.result()  # a start-up failure exits non-zero with its traceback
         return
-    # The ordered shutdown runs inside ``run``; it gets ``stop_timeout`` at most.
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(task, stop_timeout)
+    # The ordered shutdown runs inside ``run``; it gets ``stop_timeout`` at most,
+    # then it is cancelled (a start-up still waiting for NATS ends here too).
+    done, _ = await asyncio.wait({task}, timeout=stop_timeout)
+    if not done:
+        task.cancel()
+        await asyncio.wait({task}, timeout=2.0)
+    elif not task.cancelled() and task.exception() is not None:
+        task.result()
 
 
 def service_main(

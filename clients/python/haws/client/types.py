@@ -1,0 +1,129 @@
+"""What the SDK hands to applications: messages, acks, states, counters, errors.
+
+Errors hang off ``haws.common.errors.HawsError`` so one ``except HawsError``
+catches everything haws raises; a failed request raises the same
+``ProtocolError`` subclass the gateway raised (``BadRequest``, ``Forbidden``...).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any, Final
+
+from haws.common.errors import (
+    BadRequest,
+    Forbidden,
+    HawsError,
+    Internal,
+    NotFound,
+    ProtocolError,
+    RateLimited,
+    TooLarge,
+    Unauthorized,
+    Unavailable,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One ``msg`` as the application sees it, exactly once per topic and seq."""
+
+    topic: str
+    seq: int
+    prev: int
+    ts: int
+    data: Any
+    mid: str | None = None
+    sender: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PubAck:
+    """The stored position of a publish; ``dup`` says a retry found it already stored."""
+
+    seq: int
+    dup: bool
+
+
+class State(enum.Enum):
+    IDLE = "idle"
+    """Created; ``connect()`` / ``start()`` not called yet."""
+    CONNECTING = "connecting"
+    """Opening the first connection."""
+    CONNECTED = "connected"
+    """A gateway welcomed us; requests flow."""
+    RECONNECTING = "reconnecting"
+    """The connection was lost; backing off or opening the next one."""
+    CLOSED = "closed"
+    """Final: closed by the application, or a close code that forbids retrying."""
+
+
+@dataclass(slots=True)
+class Stats:
+    """Counters since the client was created (``Client.stats`` returns a copy)."""
+
+    connects: int = 0
+    """Connections that got a ``welcome`` (the first one included)."""
+    reconnects: int = 0
+    """Connections after the first one."""
+    resumes: int = 0
+    """Reconnects that presented the session and cursors in ``hello``."""
+    delivered: int = 0
+    """Messages handed to the application."""
+    duplicates_dropped: int = 0
+    """Messages dropped because their seq was at or below the topic's cursor."""
+    gaps: int = 0
+    """``prev`` breaks plus ``recovered complete:false`` reports (see ``on_gap``)."""
+    sent: int = 0
+    """``pub`` frames written, retries included."""
+    acked: int = 0
+    """Publishes acknowledged (each counted once)."""
+
+
+class ClientError(HawsError):
+    """Root of the errors the SDK raises itself."""
+
+
+class ClientClosed(ClientError):
+    """The client is closed; waits on it (publish, subscribe, iterators) end with this."""
+
+
+class AuthenticationFailed(ClientClosed):
+    """The gateway closed with 4001: the credentials are wrong; retrying will not help."""
+
+
+class SessionTakenOver(ClientClosed):
+    """The gateway closed with 4009: a newer connection owns this session now."""
+
+
+class OutboxFull(ClientError):
+    """``outbox_limit`` publishes already wait for their ack."""
+
+
+_ERRORS: Final[dict[str, type[ProtocolError]]] = {
+    cls.code: cls
+    for cls in (
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        TooLarge,
+        RateLimited,
+        Unavailable,
+        Internal,
+    )
+}
+
+
+def error_of(frame: dict[str, Any]) -> ProtocolError:
+    """The typed error an ``error`` frame stands for (unknown codes: ``ProtocolError``)."""
+    code = str(frame.get("code", ""))
+    message = str(frame.get("message", code))
+    rid = frame.get("id")
+    cls = _ERRORS.get(code)
+    if cls is None:
+        exc = ProtocolError(message, request_id=rid if isinstance(rid, int) else None)
+        exc.code = code
+        return exc
+    return cls(message, request_id=rid if isinstance(rid, int) else None)
