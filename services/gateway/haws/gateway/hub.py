@@ -139,12 +139,16 @@ class Hub:
             self._drop_topic(topic)
         return last
 
-    async def resync(self) -> None:
-        """After a NATS reconnect: deliver what each topic missed while away.
-
-        A quiet topic would otherwise hide a lost last message until the next one.
+    async def resync(self, quiet_for: float = 0.0) -> None:
+        """Deliver what topics missed: after a NATS reconnect (all topics) and
+        periodically (topics quiet for ``quiet_for`` s). Core NATS is at-most-once
+        and a quiet topic would hide a lost last message until the next one; a busy
+        topic finds its gaps through the prev chain of its next message.
         """
+        now = asyncio.get_running_loop().time()
         for topic in list(self.topics.values()):
+            if quiet_for and now - topic.heard < quiet_for:
+                continue
             try:
                 stored = await self._history.last_seq(topic.name)
             except HawsError as exc:
@@ -152,6 +156,15 @@ class Hub:
                 continue
             if stored > topic.last_seq:
                 await topic.catch_up_to(stored)
+
+    async def check_quiet_topics(self, interval: float) -> None:
+        """Run ``resync`` for quiet topics every ``interval`` s until cancelled."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.resync(quiet_for=interval)
+            except Exception as exc:  # next round tries again
+                self._log.warning("resync.round_failed", error=repr(exc))
 
     async def close(self) -> None:
         for topic in list(self.topics.values()):

@@ -70,6 +70,10 @@ async def run_gateway(
         hub = Hub(nc, history, metrics, log, timeout=settings.request_timeout)
         stack.push_async_callback(hub.close)
         stack.push_async_callback(_cancel_all, background)
+        checker = asyncio.create_task(
+            hub.check_quiet_topics(settings.topic_check_interval), name="quiet-topics"
+        )
+        background.add(checker)
         kv = await ensure_kv(js, names.KV_SESSIONS, nats_settings, ttl=settings.session_ttl)
         sessions = SessionKeeper(
             KvSessionStore(kv, timeout=settings.request_timeout),

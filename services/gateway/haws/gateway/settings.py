@@ -34,6 +34,9 @@ class GatewaySettings(NatsSettings):
     session_ttl: float = setting(3600.0, "seconds a session stays resumable")
     drain_period: float = setting(5.0, "seconds over which SIGTERM spreads reconnect frames")
     drain_timeout: float = setting(10.0, "seconds SIGTERM may take before the node exits")
+    topic_check_interval: float = setting(
+        5.0, "seconds between checks of quiet topics against the stream's last seq"
+    )
     replay_timeout: float = setting(
         1.0, "seconds to wait for the replay service before reading the stream directly"
     )

@@ -52,6 +52,8 @@ class Topic:
         self._ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._nats_sub: NatsSubscription | None = None
         self._lock = asyncio.Lock()
+        self.heard = asyncio.get_running_loop().time()
+        """When the last live message arrived (quiet topics are checked against the stream)."""
 
     async def start(self) -> None:
         """Subscribe live first, then read the stored last seq: nothing falls between."""
@@ -91,6 +93,7 @@ class Topic:
             self._log.warning("topic.bad_live_message", error=repr(exc))
             return
         self._metrics.received.inc()
+        self.heard = asyncio.get_running_loop().time()
         try:
             await self._ready
         except Exception:
