@@ -73,20 +73,28 @@ class Cursors:
             state.cursor = seq
         state.confirmed = True
 
-    def accept(self, topic: str, seq: int, prev: int) -> Verdict:
-        """Check one ``msg`` against its topic's cursor and advance the cursor."""
+    def check(self, topic: str, seq: int) -> Verdict:
+        """Whether a ``msg`` is new; a duplicate is counted here and must be dropped."""
         state = self._topics.get(topic)
         if state is None:
             return Verdict.UNKNOWN
-        cursor = state.cursor
-        if cursor is not None:
-            if seq <= cursor:
-                self.duplicates += 1
-                return Verdict.DUPLICATE
-            if prev != cursor:
-                self._gap(topic, cursor, prev)
-        state.cursor = seq
+        if state.cursor is not None and seq <= state.cursor:
+            self.duplicates += 1
+            return Verdict.DUPLICATE
         return Verdict.DELIVER
+
+    def advance(self, topic: str, seq: int, prev: int) -> None:
+        """A checked message was handed over: move the cursor, report a ``prev`` break.
+
+        Separate from ``check`` so a connection lost while the application's
+        queue is full never counts a message that was not handed over.
+        """
+        state = self._topics.get(topic)
+        if state is None:
+            return
+        if state.cursor is not None and prev != state.cursor:
+            self._gap(topic, state.cursor, prev)
+        state.cursor = seq
 
     def lost(self, topic: str, first: int, last: int) -> None:
         """``recovered`` with ``complete: false``: retention no longer held ``first..last``."""
@@ -94,11 +102,15 @@ class Cursors:
             self._gap(topic, first - 1, last)
 
     def resumable(self) -> dict[str, int]:
-        """The ``hello`` cursors: every confirmed subscription with a known position."""
+        """The ``hello`` cursors: every confirmed subscription with a known position.
+
+        Presence subscriptions are left out: a restore by cursor does not carry the
+        presence flag, so the client subscribes them again (``since`` its cursor).
+        """
         return {
             topic: state.cursor
             for topic, state in self._topics.items()
-            if state.confirmed and state.cursor is not None
+            if state.confirmed and state.cursor is not None and not state.presence
         }
 
     def _gap(self, topic: str, expected_prev: int, got_prev: int) -> None:

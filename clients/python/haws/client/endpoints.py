@@ -63,10 +63,7 @@ class Endpoints:
         """Known URLs in the order to try them: round-robin after the last pick,
         ``avoid`` (the node that just failed) last unless it is the only one."""
         urls = self.urls
-        if self._last in urls:
-            start = urls.index(self._last) + 1
-        else:
-            start = self._last_index + 1
+        start = urls.index(self._last) + 1 if self._last in urls else self._last_index + 1
         start %= len(urls)
         ordered = urls[start:] + urls[:start]
         if avoid in ordered and len(ordered) > 1:
@@ -81,9 +78,7 @@ class Endpoints:
         self._last_index = self.urls.index(url)
         return url
 
-    async def refresh(
-        self, http: aiohttp.ClientSession, avoid: str | None, timeout: float
-    ) -> bool:
+    async def refresh(self, http: aiohttp.ClientSession, avoid: str | None, timeout: float) -> bool:
         """Ask known nodes (``avoid`` last) for ``/v1/gateways`` until one answers.
 
         Failures are ignored (the known list stays); returns whether a list came back.

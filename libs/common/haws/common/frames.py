@@ -53,6 +53,10 @@ def recovered(topic: str, gap: tuple[int, int] | None) -> dict[str, Any]:
     return {"op": "recovered", "topic": topic, "complete": False, "from": gap[0], "to": gap[1]}
 
 
+def presence(request_id: int, topic: str, members: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"op": "presence", "id": request_id, "topic": topic, "members": members}
+
+
 def pong(request_id: int | None) -> dict[str, Any]:
     return {"op": "pong"} if request_id is None else {"op": "pong", "id": request_id}
 

@@ -35,6 +35,29 @@ HDR_FROM = "Haws-From"
 HDR_NODE = "Haws-Node"
 
 
+PRESENCE_CLAIM = "haws.presence.claim"
+"""Request: a gateway claims a session for one connection (queue group)."""
+PRESENCE_EVENT = "haws.presence.event"
+"""Request: a connection event (presence sub/unsub, close), acked by the service."""
+PRESENCE_HEARTBEAT = "haws.presence.hb"
+"""Request: a gateway's node heartbeat; the reply renews the node's lease."""
+PRESENCE_QUERY = "haws.presence.query"
+"""Request: who is on a topic now."""
+PRESENCE_QUEUE = "haws-presence"
+PRESENCE_CHANGES_PREFIX = "haws.pres."
+KV_PRESENCE_OWNER_PREFIX = "own."
+KV_PRESENCE_LEADER = "leader"
+
+
+def presence_changes_subject(topic: str) -> str:
+    """Join/leave of one topic, published by the presence leader to every gateway."""
+    return PRESENCE_CHANGES_PREFIX + topic
+
+
+def presence_owner_key(session: str) -> str:
+    return KV_PRESENCE_OWNER_PREFIX + session
+
+
 def topic_subject(topic: str) -> str:
     """Subject a topic is stored under in the stream."""
     return TOPIC_PREFIX + topic

@@ -10,6 +10,7 @@ from aiohttp import web
 from haws.common.health_http import health_routes
 from haws.gateway.deps import GatewayDeps
 from haws.gateway.gateways_http import gateways_route
+from haws.gateway.presence_http import presence_route
 from haws.gateway.ws_endpoint import WsEndpoint
 
 DEPS = web.AppKey("haws_gateway_deps", GatewayDeps)
@@ -23,6 +24,7 @@ def create_app(deps: GatewayDeps) -> web.Application:
         [
             web.get("/ws", endpoint.handle),
             gateways_route(deps),
+            presence_route(deps),
             *health_routes(deps.state.not_ready_reason, deps.metrics.registry),
         ]
     )

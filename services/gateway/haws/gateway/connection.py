@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
@@ -36,6 +37,8 @@ class Connection:
         "_writer",
         "batch",
         "codec",
+        "conn_id",
+        "epoch",
         "log",
         "queue",
         "session",
@@ -65,6 +68,9 @@ class Connection:
         self.queue = queue
         self.log = log
         self.subs: dict[str, Subscription] = {}
+        self.conn_id = secrets.token_hex(8)
+        self.epoch = 0
+        """Fencing epoch from the presence service's claim (0: no presence service)."""
         self._transport = transport
         self._opcode = WSMsgType.BINARY if codec.binary else WSMsgType.TEXT
         self._close_request: tuple[int, str] | None = None

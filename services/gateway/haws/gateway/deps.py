@@ -12,6 +12,7 @@ from haws.common.logs import EventLogger
 from haws.gateway.history import History
 from haws.gateway.hub import Hub
 from haws.gateway.metrics import GatewayMetrics
+from haws.gateway.presence_link import PresenceLink
 from haws.gateway.publisher import Publisher
 from haws.gateway.session_keeper import SessionKeeper
 from haws.gateway.settings import GatewaySettings
@@ -49,5 +50,6 @@ class GatewayDeps:
     metrics: GatewayMetrics
     log: EventLogger
     sessions: SessionKeeper
+    presence: PresenceLink
     consul: consul.aio.Consul | None = None
     state: NodeState = field(default_factory=NodeState)

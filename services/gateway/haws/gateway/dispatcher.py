@@ -9,14 +9,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 from haws.common import frames
-from haws.common.errors import BadRequest, NotFound, ProtocolError, TooLarge, Unavailable
+from haws.common import presence_protocol as pp
+from haws.common.errors import BadRequest, NotFound, ProtocolError, TooLarge
 from haws.common.protocol import ClientFrame, Hello, Ping, PresenceQuery, Pub, Sub, Unsub
 from haws.common.session_record import TopicState
 from haws.gateway.connection import Connection
 from haws.gateway.deps import GatewayDeps
+
+PresenceKind = Literal["sub", "unsub", "close"]
 
 MAX_PUBS_IN_FLIGHT = 256
 """Publishes a connection may have waiting for their PubAck; the reader waits beyond."""
@@ -83,14 +86,24 @@ class Dispatcher:
             raise
         # The ok goes out before any history: the catch-up task queues after us.
         conn.send_obj(frames.ok(frame.id, frame.topic, seq))
+        if frame.presence:
+            self._presence_event(conn, "sub", frame.topic)
+
+    def _presence_event(self, conn: Connection, kind: PresenceKind, topic: str) -> None:
+        self._deps.presence.event(
+            pp.Event(kind, conn.session, self._deps.node, conn.conn_id, conn.epoch, topic)
+        )
 
     def _topic_seq(self, topic: str) -> int:
         t = self._hub.topics.get(topic)
         return t.last_seq if t is not None else 0
 
     async def on_unsub(self, conn: Connection, frame: Unsub) -> None:
-        if frame.topic not in conn.subs:
+        sub = conn.subs.get(frame.topic)
+        if sub is None:
             raise NotFound(f"not subscribed to {frame.topic}", request_id=frame.id)
+        if sub.presence:
+            self._presence_event(conn, "unsub", frame.topic)
         last = self._hub.unsubscribe(conn, frame.topic)
         if last is None:
             try:
@@ -109,7 +122,8 @@ class Dispatcher:
         conn.send_obj(frames.ack(frame.id, seq, dup))
 
     async def on_presence(self, conn: Connection, frame: PresenceQuery) -> None:
-        raise Unavailable("presence service not available on this node", request_id=frame.id)
+        members = await self._deps.presence.query(frame.topic, frame.id)
+        conn.send_obj(frames.presence(frame.id, frame.topic, members))
 
     async def on_ping(self, conn: Connection, frame: Ping) -> None:
         conn.send_obj(frames.pong(frame.id))

@@ -16,6 +16,7 @@ from nats.aio.client import Client as NatsClient
 from haws.common.errors import HawsError, StreamError, Unavailable
 from haws.common.logs import EventLogger
 from haws.gateway.connection import Connection
+from haws.gateway.fence import Fence
 from haws.gateway.history import History
 from haws.gateway.metrics import GatewayMetrics
 from haws.gateway.subscription import Subscription, catch_up
@@ -31,14 +32,17 @@ class Hub:
         log: EventLogger,
         *,
         timeout: float,
+        fence: Fence | None = None,
     ) -> None:
         self.connections: set[Connection] = set()
+        self.by_session: dict[str, Connection] = {}
         self.topics: dict[str, Topic] = {}
         self._nc = nc
         self._history = history
         self._metrics = metrics
         self._log = log
         self._timeout = timeout
+        self.fence = fence
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
@@ -49,19 +53,28 @@ class Hub:
 
     def add(self, conn: Connection) -> None:
         self.connections.add(conn)
+        self.by_session[conn.session] = conn
         self._metrics.connections.set(len(self.connections))
 
     def discard(self, conn: Connection) -> None:
         for topic in list(conn.subs):
             self.unsubscribe(conn, topic)
         self.connections.discard(conn)
+        if self.by_session.get(conn.session) is conn:
+            del self.by_session[conn.session]
         self._metrics.connections.set(len(self.connections))
 
     async def _topic(self, name: str) -> Topic:
         topic = self.topics.get(name)
         if topic is None:
             topic = Topic(
-                name, self._nc, self._history, self._metrics, self._log, timeout=self._timeout
+                name,
+                self._nc,
+                self._history,
+                self._metrics,
+                self._log,
+                timeout=self._timeout,
+                fence=self.fence,
             )
             self.topics[name] = topic
             self._metrics.topics.set(len(self.topics))
@@ -99,6 +112,8 @@ class Hub:
             if not topic.subscribers:
                 self._drop_topic(topic)
             raise Unavailable("connection closing")
+        if presence:
+            await topic.watch_presence()
         # No await from here on: registration and the ok seq are one step.
         sub = Subscription(
             conn,
@@ -117,7 +132,9 @@ class Hub:
 
     async def _run_catch_up(self, sub: Subscription, since: int, room_timeout: float) -> None:
         try:
-            pages = await catch_up(sub, since, self._history, room_timeout=room_timeout)
+            pages = await catch_up(
+                sub, since, self._history, room_timeout=room_timeout, fence=self.fence
+            )
             self._metrics.history_reads.inc(pages)
         except (StreamError, TimeoutError) as exc:
             # The client cannot be served without a gap: make it come back and resume.

@@ -25,9 +25,12 @@ from haws.common.streams import ensure_kv, ensure_stream
 from haws.gateway.app import create_app
 from haws.gateway.deps import GatewayDeps, NodeState
 from haws.gateway.drain import drain_connections
+from haws.gateway.fence import Fence
 from haws.gateway.history import ReplayHistory
 from haws.gateway.hub import Hub
 from haws.gateway.metrics import GatewayMetrics
+from haws.gateway.ownership import on_fenced, on_takeover
+from haws.gateway.presence_link import PresenceLink
 from haws.gateway.publisher import Publisher
 from haws.gateway.session_keeper import SessionKeeper
 from haws.gateway.session_store import KvSessionStore
@@ -67,7 +70,8 @@ async def run_gateway(
         await direct.start()
         stack.push_async_callback(direct.stop)
         history = ReplayHistory(nc, direct, metrics, timeout=settings.replay_timeout)
-        hub = Hub(nc, history, metrics, log, timeout=settings.request_timeout)
+        fence = Fence(settings.pause_threshold)
+        hub = Hub(nc, history, metrics, log, timeout=settings.request_timeout, fence=fence)
         stack.push_async_callback(hub.close)
         stack.push_async_callback(_cancel_all, background)
         checker = asyncio.create_task(
@@ -84,6 +88,21 @@ async def run_gateway(
         )
         sessions.start()
         stack.push_async_callback(sessions.stop)
+        presence = PresenceLink(
+            nc,
+            log,
+            node=node,
+            timeout=settings.request_timeout,
+            fence=fence,
+            heartbeat_interval=settings.presence_heartbeat,
+        )
+        await presence.start(
+            on_takeover=lambda command: on_takeover(hub, command),
+            connections=lambda: len(hub.connections),
+            sessions=lambda: list(hub.by_session),
+            fenced=lambda lost: on_fenced(hub, lost),
+        )
+        stack.push_async_callback(presence.stop)
         consul = consul_client(settings.consul_http, settings.request_timeout)
         stack.push_async_callback(close_consul, consul)
         deps = GatewayDeps(
@@ -96,6 +115,7 @@ async def run_gateway(
             metrics=metrics,
             log=log,
             sessions=sessions,
+            presence=presence,
             consul=consul,
             state=state,
         )

@@ -37,6 +37,10 @@ class GatewaySettings(NatsSettings):
     topic_check_interval: float = setting(
         5.0, "seconds between checks of quiet topics against the stream's last seq"
     )
+    presence_heartbeat: float = setting(1.0, "seconds between node heartbeats to presence")
+    pause_threshold: float = setting(
+        3.0, "seconds without a heartbeat tick after which the node fences itself"
+    )
     replay_timeout: float = setting(
         1.0, "seconds to wait for the replay service before reading the stream directly"
     )

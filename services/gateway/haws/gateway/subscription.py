@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from haws.common import frames
 from haws.common.messages import StoredMessage
+from haws.gateway.fence import Fence
 from haws.gateway.frame_cache import FrameCache
 from haws.gateway.history import History
 
@@ -59,7 +60,14 @@ def _merge(gap: tuple[int, int] | None, more: tuple[int, int] | None) -> tuple[i
     return (min(gap[0], more[0]), max(gap[1], more[1]))
 
 
-async def catch_up(sub: Subscription, after: int, history: History, *, room_timeout: float) -> int:
+async def catch_up(
+    sub: Subscription,
+    after: int,
+    history: History,
+    *,
+    room_timeout: float,
+    fence: Fence | None = None,
+) -> int:
     """Deliver everything after ``after``, then go live; returns history pages read."""
     conn = sub.conn
     codec = conn.codec
@@ -69,6 +77,8 @@ async def catch_up(sub: Subscription, after: int, history: History, *, room_time
     while True:
         pending = [m for m in sub.buffer if m.seq > last]
         until = pending[0].seq if pending and pending[0].prev > last else None
+        if fence is not None:
+            await fence.wait_open()
         page = await history.read(sub.topic, last, until=until)
         pages += 1
         gap = _merge(gap, page.gap)

@@ -8,6 +8,7 @@ is read from the stream and delivered, so subscribers never see a silent gap.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -16,9 +17,11 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription as NatsSubscription
 
 from haws.common import frames, names
+from haws.common import presence_protocol as pp
 from haws.common.errors import HawsError
 from haws.common.logs import EventLogger
 from haws.common.messages import StoredMessage
+from haws.gateway.fence import Fence
 from haws.gateway.frame_cache import FrameCache
 from haws.gateway.history import History
 from haws.gateway.metrics import GatewayMetrics
@@ -40,6 +43,7 @@ class Topic:
         log: EventLogger,
         *,
         timeout: float,
+        fence: Fence | None = None,
     ) -> None:
         self.name = name
         self.subscribers: dict[Connection, Subscription] = {}
@@ -51,6 +55,8 @@ class Topic:
         self._timeout = timeout
         self._ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._nats_sub: NatsSubscription | None = None
+        self._presence_sub: NatsSubscription | None = None
+        self._fence = fence
         self._lock = asyncio.Lock()
         self.heard = asyncio.get_running_loop().time()
         """When the last live message arrived (quiet topics are checked against the stream)."""
@@ -76,7 +82,32 @@ class Topic:
     async def ready(self) -> None:
         await asyncio.shield(self._ready)
 
+    async def watch_presence(self) -> None:
+        """Subscribe to the topic's join/leave once a local subscriber wants them."""
+        if self._presence_sub is None:
+            self._presence_sub = await self._nc.subscribe(
+                names.presence_changes_subject(self.name), cb=self._on_presence
+            )
+
+    async def _on_presence(self, msg: Msg) -> None:
+        try:
+            change = pp.decode(pp.Change, msg.data)
+        except HawsError as exc:
+            self._log.warning("topic.bad_presence_change", error=repr(exc))
+            return
+        who: dict[str, str] = {"session": change.session}
+        if change.user:
+            who["user"] = change.user
+        frame = {"op": change.kind, "topic": self.name, "who": who}
+        for sub in self.subscribers.values():
+            if sub.presence:
+                sub.conn.send_obj(frame)
+
     async def stop(self) -> None:
+        if self._presence_sub is not None:
+            psub, self._presence_sub = self._presence_sub, None
+            with contextlib.suppress(Exception):
+                await psub.unsubscribe()
         if self._nats_sub is not None:
             sub, self._nats_sub = self._nats_sub, None
             try:
@@ -102,6 +133,8 @@ class Topic:
 
     async def advance(self, message: StoredMessage) -> None:
         """Fan out ``message`` after filling any gap before it; drops duplicates."""
+        if self._fence is not None:
+            await self._fence.wait_open()
         async with self._lock:
             if message.seq <= self.last_seq:
                 return

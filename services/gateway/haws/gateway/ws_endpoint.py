@@ -15,6 +15,7 @@ from typing import Final
 from aiohttp import WSMsgType, web
 
 from haws.common import frames
+from haws.common import presence_protocol as pp
 from haws.common.codec import CODECS, JSON, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, Codec
 from haws.common.errors import CloseCode, FrameDecodeError, ProtocolError
 from haws.common.protocol import Hello, Pub, parse_client_frame
@@ -22,6 +23,7 @@ from haws.common.session_record import SessionRecord, TopicState
 from haws.gateway.connection import CLOSE_TIMEOUT, Connection
 from haws.gateway.deps import GatewayDeps
 from haws.gateway.dispatcher import MAX_PUBS_IN_FLIGHT, Dispatcher, run_pub
+from haws.gateway.ownership import take_over
 from haws.gateway.send_queue import SendQueue
 
 SUBPROTOCOLS: Final = (SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK)
@@ -107,7 +109,20 @@ class WsEndpoint:
             log=self._log.bind(session=session),
             slow_grace=settings.slow_consumer_grace,
         )
+        previous = deps.hub.by_session.get(session)
+        if previous is not None:
+            take_over(previous, "newer hello on this node")
         deps.hub.add(conn)
+        plan = restore_plan(record, hello.cursors)
+        conn.epoch = await deps.presence.claim(
+            pp.Claim(
+                session=session,
+                node=deps.node,
+                conn=conn.conn_id,
+                user=conn.user,
+                topics=[topic for topic, state in plan.items() if state.presence],
+            )
+        )
         resumed = record is not None
         conn.log.info("ws.open", codec=codec.name, resumed=resumed)
         try:
@@ -120,8 +135,9 @@ class WsEndpoint:
                     ttl=settings.session_ttl,
                 )
             )
-            await self._serve(conn, restore_plan(record, hello.cursors))
+            await self._serve(conn, plan)
         finally:
+            deps.presence.event(pp.Event("close", session, deps.node, conn.conn_id, conn.epoch))
             await deps.sessions.closed(conn)
             deps.hub.discard(conn)
             code = ws.close_code
