@@ -1,8 +1,9 @@
 """HAProxy in front of the gateways, configured from the shared template.
 
 The template in ``deploy/haproxy/haproxy.cfg.tmpl`` is the one docker compose
-uses; here its ``${...}`` placeholders are filled from a dict, the result is
-checked with ``haproxy -c`` and HAProxy runs in the foreground (``-db``).
+uses; here its ``${...}`` placeholders are filled from a dict, two loopback
+necessities are added (``for_loopback``), the result is checked with
+``haproxy -c`` and HAProxy runs in the foreground (``-db``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import io
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
+from dataclasses import dataclass
 from string import Template
 from typing import Any
 
@@ -33,6 +35,50 @@ def render_config(values: Mapping[str, str], template: Path = TEMPLATE) -> str:
         raise ClusterError(f"{template}: no value for placeholder {exc}") from None
     except OSError as exc:
         raise ClusterError(f"cannot read the HAProxy template: {exc}") from None
+
+
+def for_loopback(config: str) -> str:
+    """The rendered template made fit for gateways that all listen on 127.0.0.1.
+
+    * ``resolve-opts allow-dup-ip``: HAProxy refuses by default to give a second
+      server an address another server already got from DNS. In compose every
+      gateway has its own address; locally they differ only by port, and
+      without the option a third gateway never joins the backend.
+    * ``stats show-legends``: fills the ``addr`` column of the stats CSV, so the
+      launcher can tell which server slot is which gateway (by port).
+
+    Each is added only where missing, so a template that already says it is
+    left as it is.
+    """
+    lines = []
+    for line in config.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("server-template") and "allow-dup-ip" not in line:
+            line = f"{line} resolve-opts allow-dup-ip"
+        lines.append(line)
+        if stripped == "stats enable" and "stats show-legends" not in config:
+            lines.append(line.replace("stats enable", "stats show-legends"))
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerState:
+    """One backend server slot as HAProxy's stats CSV reports it."""
+
+    slot: str
+    addr: str
+    status: str
+    check_status: str
+
+    @property
+    def up(self) -> bool:
+        """HAProxy sends new connections here ("UP", or "UP 1/2" while a check fails)."""
+        return self.status.startswith("UP")
+
+    @property
+    def checked_up(self) -> bool:
+        """UP and HAProxy's own last health check passed (not just assumed at start)."""
+        return self.up and self.check_status.startswith("L7OK")
 
 
 def check_config(path: Path, binary: str | None = None) -> None:
@@ -101,25 +147,42 @@ class HAProxy(Component):
 
     def prepare(self) -> None:
         super().prepare()
-        self.config_path.write_text(render_config(self.values(), self.template))
+        self.config_path.write_text(for_loopback(render_config(self.values(), self.template)))
         check_config(self.config_path, self.binary)
 
     def argv(self) -> list[str]:
         return [self.binary, "-f", str(self.config_path), "-db"]
 
-    def servers_up(self) -> int:
-        """How many gateway servers HAProxy's own checks see UP right now."""
+    def servers(self) -> list[ServerState]:
+        """Every gateway server slot, from the stats CSV; empty when HAProxy does not answer."""
         reply = http_get(f"{self.stats_url};csv")
         if reply is None or reply[0] != 200:
-            return 0
+            return []
         rows = csv.DictReader(io.StringIO(reply[1].decode().lstrip("# ")))
-        return sum(
-            1
+        return [
+            ServerState(
+                slot=row.get("svname") or "",
+                addr=row.get("addr") or "",
+                status=row.get("status") or "",
+                check_status=row.get("check_status") or "",
+            )
             for row in rows
-            if row.get("pxname") == BACKEND
-            and row.get("svname") not in ("FRONTEND", "BACKEND")
-            and (row.get("status") or "").startswith("UP")
-        )
+            if row.get("pxname") == BACKEND and row.get("svname") not in ("FRONTEND", "BACKEND")
+        ]
+
+    def servers_up(self) -> int:
+        """How many gateway servers HAProxy sends new connections to right now."""
+        return sum(1 for server in self.servers() if server.up)
+
+    def server_at(self, port: int, host: str = LOOPBACK) -> ServerState | None:
+        """The slot HAProxy resolved to ``host:port``, if any (a gateway, by its port)."""
+        addr = f"{host}:{port}"
+        return next((s for s in self.servers() if s.addr == addr), None)
+
+    def sees_up(self, port: int, host: str = LOOPBACK) -> bool:
+        """True once HAProxy resolved ``host:port`` and its own check passed there."""
+        server = self.server_at(port, host)
+        return server is not None and server.checked_up
 
     def ready(self) -> bool:
         if not http_ok(f"{self.http_url}/haproxy-health"):

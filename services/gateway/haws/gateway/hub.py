@@ -13,7 +13,7 @@ from typing import Any
 
 from nats.aio.client import Client as NatsClient
 
-from haws.common.errors import HawsError, StreamError, Unavailable
+from haws.common.errors import CloseCode, HawsError, Unavailable
 from haws.common.logs import EventLogger
 from haws.gateway.connection import Connection
 from haws.gateway.fence import Fence
@@ -136,12 +136,16 @@ class Hub:
                 sub, since, self._history, room_timeout=room_timeout, fence=self.fence
             )
             self._metrics.history_reads.inc(pages)
-        except (StreamError, TimeoutError) as exc:
-            # The client cannot be served without a gap: make it come back and resume.
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # The client cannot be served without a gap: make it come back and resume
+            # (4008 when it could not take the history fast enough).
             self._log.warning(
                 "catch_up.failed", session=sub.conn.session, topic=sub.topic, error=repr(exc)
             )
-            sub.conn.close(4000 if isinstance(exc, StreamError) else 4008, "history unavailable")
+            code = CloseCode.SLOW_CONSUMER if isinstance(exc, TimeoutError) else CloseCode.DRAINED
+            sub.conn.close(code, "history unavailable")
 
     def unsubscribe(self, conn: Connection, name: str) -> int | None:
         sub = conn.subs.pop(name, None)
