@@ -17,6 +17,7 @@ manual_help() {
 install: on a system without Debian's apt, install these by hand and re-run:
   - consul  (HashiCorp Consul 1.8 or later, `consul` on PATH)
   - haproxy (2.2 or later, `haproxy` on PATH; optional for `make run`, needed by its tests)
+  - docker-compose (v1, only to validate docker-compose.yml in the tests)
 MSG
 }
 
@@ -77,8 +78,19 @@ install_haproxy() {
   if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now haproxy >/dev/null 2>&1 || true; fi
 }
 
+install_compose_checker() {
+  # Debian's docker-compose (v1) validates docker-compose.yml offline, with no engine.
+  if command -v docker-compose >/dev/null 2>&1; then
+    return
+  fi
+  apt_update
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose \
+    || die "apt-get install docker-compose failed"
+}
+
 if ! command -v apt-get >/dev/null 2>&1; then
-  if command -v consul >/dev/null 2>&1 && command -v haproxy >/dev/null 2>&1; then
+  if command -v consul >/dev/null 2>&1 && command -v haproxy >/dev/null 2>&1 \
+     && command -v docker-compose >/dev/null 2>&1; then
     exit 0
   fi
   manual_help
@@ -86,6 +98,7 @@ if ! command -v apt-get >/dev/null 2>&1; then
 fi
 install_consul
 install_haproxy
+install_compose_checker
 command -v consul >/dev/null 2>&1 || die "consul still not on PATH"
 say "consul: $(consul version | head -n 1)"
 command -v haproxy >/dev/null 2>&1 && say "haproxy: $(haproxy -v | head -n 1)"

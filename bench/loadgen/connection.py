@@ -92,8 +92,7 @@ class WsConnection(asyncio.Protocol):
         return conn
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment]  # a TCP transport
         sock = transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -175,8 +174,7 @@ class WsConnection(asyncio.Protocol):
         """Send a close frame and close our side (no wait for the server's echo)."""
         if self.is_open:
             self.send(frames.close_frame(code))
-            assert self.transport is not None
-            self.transport.close()
+            self.transport.close()  # type: ignore[union-attr]  # is_open checked it
 
     def abort(self) -> None:
         if self.transport is not None:

@@ -154,6 +154,11 @@ class Client:
         return [topic for topic, _ in self._session.cursors.items()]
 
     @property
+    def pending(self) -> int:
+        """Requests (publishes, subscriptions) sent or queued, waiting for their reply."""
+        return len(self._session.outbox)
+
+    @property
     def error(self) -> ClientClosed | None:
         """Why the client closed itself (4001, 4009), if it did."""
         return self._error

@@ -57,11 +57,14 @@ class Ended:
     """No frame came back within ``ping_timeout`` of a ``ping``."""
 
 
-def decode_frames(codec: Codec, message: aiohttp.WSMessage) -> list[dict[str, Any]]:
-    """The server frames in one WebSocket message, batched or not.
+def decode_frames(
+    codec: Codec, message: aiohttp.WSMessage, *, batch: bool = True
+) -> list[dict[str, Any]]:
+    """The server frames in one WebSocket message.
 
-    A JSON batch is newline-separated objects in one text frame (compact JSON
-    never contains a raw newline); a msgpack batch is one array of maps.
+    With ``batch`` (asked for in ``hello``) a JSON message may hold several
+    newline-separated objects, a msgpack one an array of maps; without it a
+    message is exactly one object.
     """
     if codec.binary:
         if message.type is not WSMsgType.BINARY:
@@ -70,13 +73,16 @@ def decode_frames(codec: Codec, message: aiohttp.WSMessage) -> list[dict[str, An
             obj = msgpack.unpackb(message.data, raw=False)
         except (ValueError, TypeError, msgpack.UnpackException) as exc:
             raise FrameDecodeError(f"frame is not valid msgpack: {exc}") from None
-        frames = obj if isinstance(obj, list) else [obj]
+        frames = obj if isinstance(obj, list) and batch else [obj]
         if not all(isinstance(f, dict) for f in frames):
             raise FrameDecodeError("frame must be a msgpack map or an array of maps")
         return frames
-    if message.type is not WSMsgType.TEXT:
-        raise FrameDecodeError("haws.v1.json sends text frames")
-    return [codec.decode(line) for line in message.data.split("\n") if line]
+    data = message.data
+    if not batch:
+        return [codec.decode(data)]
+    if isinstance(data, bytes):  # binary frames holding UTF-8 JSON: accepted, as the server does
+        return [codec.decode(line) for line in data.split(b"\n") if line]
+    return [codec.decode(line) for line in data.split("\n") if line]
 
 
 def _opcode(codec: Codec) -> WSMsgType:
@@ -98,8 +104,11 @@ class Connection:
         url: str,
         welcome: dict[str, Any],
         leftover: list[dict[str, Any]],
+        *,
+        batch: bool,
     ) -> None:
         self.ws = ws
+        self.batch = batch
         self.codec = codec
         self.url = url
         self.welcome = welcome
@@ -125,6 +134,7 @@ class Connection:
     ) -> Connection:
         """Connect, send ``hello`` and wait for ``welcome``, all within ``timeout``."""
         ws: aiohttp.ClientWebSocketResponse | None = None
+        batch = bool(hello.get("batch", False))
         try:
             async with asyncio.timeout(timeout):
                 ws = await http.ws_connect(
@@ -136,25 +146,25 @@ class Connection:
                 if ws.protocol != codec.name:
                     raise ConnectFailed(url, f"the node does not speak {codec.name}")
                 await ws.send_frame(codec.encode(hello), _opcode(codec))
-                welcome, leftover = await cls._read_welcome(ws, codec, url)
+                welcome, leftover = await cls._read_welcome(ws, codec, url, batch)
         except BaseException as exc:
             if ws is not None:
                 await _discard(ws, _PROTOCOL_ERROR, CLOSE_TIMEOUT)
             if isinstance(exc, aiohttp.ClientError | OSError | TimeoutError | FrameDecodeError):
                 raise ConnectFailed(url, repr(exc)) from exc
             raise
-        return cls(ws, codec, url, welcome, leftover)
+        return cls(ws, codec, url, welcome, leftover, batch=batch)
 
     @staticmethod
     async def _read_welcome(
-        ws: aiohttp.ClientWebSocketResponse, codec: Codec, url: str
+        ws: aiohttp.ClientWebSocketResponse, codec: Codec, url: str, batch: bool
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         while True:
             message = await ws.receive()
             if message.type not in _DATA:
                 reason = message.extra if isinstance(message.extra, str) else ""
                 raise ConnectFailed(url, f"closed before welcome: {reason}", ws.close_code)
-            frames = decode_frames(codec, message)
+            frames = decode_frames(codec, message, batch=batch)
             for i, frame in enumerate(frames):
                 if frame.get("op") == "welcome":
                     return frame, frames[i + 1 :]
@@ -229,7 +239,7 @@ class Connection:
                 return
             self._activity.set()
             try:
-                frames = decode_frames(self.codec, message)
+                frames = decode_frames(self.codec, message, batch=self.batch)
             except FrameDecodeError as exc:
                 log.warning("undecodable frame from %s: %s", self.url, exc)
                 self._close_reason = "undecodable frame"

@@ -20,6 +20,7 @@ from haws.cluster.local import ClusterSpec, LocalCluster
 from haws.cluster.nats import NatsCluster, NatsServer
 from haws.cluster.ports import free_port, free_ports
 from haws.cluster.process import ManagedProcess
+from haws.cluster.rolling import GatewayRestart, RollingRestartFailed
 from haws.cluster.services import Gateway, HawsService, service_available
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "ConsulAgent",
     "DeadlineExceeded",
     "Gateway",
+    "GatewayRestart",
     "HAProxy",
     "HawsService",
     "LocalCluster",
@@ -38,6 +40,7 @@ __all__ = [
     "NatsCluster",
     "NatsServer",
     "ProcessExited",
+    "RollingRestartFailed",
     "free_port",
     "free_ports",
     "service_available",

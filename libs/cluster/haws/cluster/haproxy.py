@@ -12,8 +12,8 @@ import csv
 import io
 import subprocess
 from collections.abc import Mapping
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from string import Template
 from typing import Any
 
@@ -98,7 +98,8 @@ class HAProxy(Component):
     """HAProxy resolving gateways through Consul DNS.
 
     Ready when the frontend answers its monitor URI and at least ``expect_servers``
-    gateways are UP in the backend, so the URL works as soon as startup returns.
+    gateways are UP in the backend with a passed health check (not only the UP
+    HAProxy assumes on resolution), so the URL works as soon as startup returns.
     """
 
     def __init__(
@@ -187,7 +188,9 @@ class HAProxy(Component):
     def ready(self) -> bool:
         if not http_ok(f"{self.http_url}/haproxy-health"):
             return False
-        return self.expect_servers <= 0 or self.servers_up() >= self.expect_servers
+        if self.expect_servers <= 0:
+            return True
+        return sum(1 for s in self.servers() if s.checked_up) >= self.expect_servers
 
     def describe(self) -> dict[str, Any]:
         return {"url": self.ws_url, "http": self.http_url, "stats": self.stats_url, "pid": self.pid}

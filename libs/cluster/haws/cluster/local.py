@@ -3,7 +3,8 @@
 Start order follows dependencies: Consul and NATS (together), then presence and
 replay, then the gateways with HAProxy in front. Each stage spawns all its
 members at once and waits for all of them under one overall deadline. Stop runs
-in reverse, so gateways drain while NATS and Consul are still there.
+in reverse, so gateways drain while NATS and Consul are still there. While it
+runs, ``rolling_restart`` replaces the gateways one by one (see ``rolling``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from haws.cluster.consul import ConsulAgent
 from haws.cluster.haproxy import HAProxy
 from haws.cluster.nats import NatsCluster
 from haws.cluster.process import stop_all
+from haws.cluster.rolling import GatewayRestart, Progress
+from haws.cluster.rolling import rolling_restart as _rolling_restart
 from haws.cluster.services import Gateway, HawsService, backend_service, service_available
 
 
@@ -33,6 +36,8 @@ class ClusterSpec:
     presence: int = 2
     replay: int = 2
     haproxy: bool = True
+    gateway_args: tuple[str, ...] = ()
+    """Extra flags for every gateway, e.g. ``("--consul-ttl", "2", "--drain-period", "1")``."""
     gateway_stop_timeout: float = 15.0
     """SIGTERM lets a gateway deregister and drain (its own drain timeout is 10 s)."""
     stop_timeout: float = 10.0
@@ -61,6 +66,7 @@ class LocalCluster:
                 nats_url=self.nats.url,
                 consul_http=self.consul.http_url,
                 stream_replicas=replicas,
+                extra_args=spec.gateway_args,
             )
             for i in range(1, spec.gateways + 1)
         ]
@@ -69,7 +75,7 @@ class LocalCluster:
             self.haproxy = HAProxy(
                 self.data_dir, consul_dns=self.consul.dns_address, expect_servers=spec.gateways
             )
-        self._reported: set[str] = set()
+        self._reported: set[int] = set()
 
     def _backends(self, command: str, count: int, replicas: int | None) -> list[HawsService]:
         if not service_available(command):
@@ -142,14 +148,42 @@ class LocalCluster:
             component.kill()
 
     def newly_exited(self) -> list[Component]:
-        """Components that died since the last call (each reported once)."""
+        """Components that died since the last call (each process reported once).
+
+        Keyed by pid, not name: a gateway that was restarted and dies again is news.
+        """
         dead = [
             c
             for c in self.components()
-            if c.pid is not None and not c.alive and c.name not in self._reported
+            if c.pid is not None and not c.alive and c.pid not in self._reported
         ]
-        self._reported.update(c.name for c in dead)
+        self._reported.update(c.pid for c in dead if c.pid is not None)
         return dead
+
+    def rolling_restart(
+        self,
+        timeout: float = 120.0,
+        *,
+        abort: Callable[[], bool] | None = None,
+        progress: Progress | None = None,
+    ) -> list[GatewayRestart]:
+        """Replace every gateway, one at a time, with a new process on the same port and name.
+
+        Each step: SIGTERM (the node deregisters and drains its clients with
+        ``reconnect`` and 4000), start it again, wait for ``/ready`` 200 and, when
+        HAProxy runs, for HAProxy's own check to pass on it; then the next. The
+        whole procedure is under ``timeout``; the module ``haws.cluster.rolling``
+        tells the details. Raises ``RollingRestartFailed`` if a node does not
+        come back, ``Aborted`` when ``abort()`` turns true.
+        """
+        return _rolling_restart(
+            self.gateways,
+            self.haproxy,
+            timeout=timeout,
+            stop_timeout=self.spec.gateway_stop_timeout,
+            abort=abort,
+            progress=progress,
+        )
 
     def describe(self) -> dict[str, Any]:
         """The ``haws up --json`` document."""

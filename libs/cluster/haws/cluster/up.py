@@ -1,17 +1,27 @@
 """``haws up``: run the local cluster in the foreground until SIGINT or SIGTERM.
 
 Output contract: with ``--json`` stdout carries exactly one JSON line (the
-cluster's addresses and pids) once everything is ready, and every other word
-goes to stderr; without it a summary for humans goes to stdout. The first
-SIGINT/SIGTERM stops the parts in reverse order and exits 0; a second one
-kills them at once. Children die with this process even if it is SIGKILLed.
+cluster's addresses and pids, and ``pid`` of ``haws up`` itself) once everything
+is ready, and every other word goes to stderr; without it a summary for humans
+goes to stdout. The first SIGINT/SIGTERM stops the parts in reverse order and
+exits 0; a second one kills them at once. Children die with this process even
+if it is SIGKILLed.
+
+Control while running: SIGUSR1 asks for a rolling restart of the gateways
+(``kill -USR1 $(cat <data-dir>/up.pid)``); see ``haws.cluster.rolling`` for the
+procedure. Progress goes to stderr, ending with "rolling restart done" or
+"rolling restart failed". Requests that arrive during a restart are served by
+one more restart after it; requests during start-up are ignored. The pid file
+exists while ``haws up`` is ready to take requests.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import os
 import shutil
 import signal
 import sys
@@ -25,6 +35,7 @@ from haws.cluster.local import ClusterSpec, LocalCluster
 
 log = logging.getLogger("haws.up")
 WATCH_INTERVAL = 0.1
+PID_FILE = "up.pid"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,28 +91,55 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seconds for everything to become ready (default 60)",
     )
+    parser.add_argument(
+        "--restart-timeout",
+        type=float,
+        default=120.0,
+        metavar="S",
+        help="seconds a rolling restart (SIGUSR1) may take in all (default 120)",
+    )
+    parser.epilog = (
+        "While it runs, SIGUSR1 restarts the gateways one at a time (drain, start, "
+        "ready, back in HAProxy): kill -USR1 $(cat DATA_DIR/up.pid)"
+    )
     return parser
 
 
 class Signals:
-    """Records SIGINT/SIGTERM/SIGHUP; the main loop polls it.
+    """Records SIGINT/SIGTERM/SIGHUP (stop) and SIGUSR1 (rolling restart); the main loop polls.
 
-    The handler only appends to a list: taking locks (``threading.Event``) inside
-    a handler can deadlock against the very code it interrupted.
+    The handlers only append to lists: taking locks (``threading.Event``) inside
+    a handler can deadlock against the very code it interrupted. Restart
+    requests are counted, not flagged, so one that arrives while the main loop
+    is taking the previous one is never lost.
     """
 
     def __init__(self) -> None:
         self.received: list[int] = []
+        self.restarts: list[int] = []
+        self.restarts_taken = 0
         self.cluster: LocalCluster | None = None  # what a second signal kills at once
 
     def install(self) -> None:
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, self._handle)
+        signal.signal(signal.SIGUSR1, self._restart)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.received.append(signum)
         if self.cluster is not None and len(self.received) > 1:
             self.cluster.kill()
+
+    def _restart(self, signum: int, frame: FrameType | None) -> None:
+        self.restarts.append(signum)
+
+    def take_restart(self) -> bool:
+        """True once per batch of SIGUSR1 received since the last call."""
+        pending = len(self.restarts)
+        if pending == self.restarts_taken:
+            return False
+        self.restarts_taken = pending
+        return True
 
     def __bool__(self) -> bool:
         return bool(self.received)
@@ -120,18 +158,34 @@ def summary(cluster: LocalCluster) -> str:
         lines.append(f"  {svc.command:<7} {svc.name:<10} {svc.http_url}   pid {svc.pid}")
     lines.append(f"  consul             {cluster.consul.ui_url}   pid {cluster.consul.pid}")
     lines.append(f"  logs               {cluster.data_dir / 'logs'}")
-    lines.append("Ctrl-C stops everything.")
+    lines.append(f"Ctrl-C stops everything; kill -USR1 {os.getpid()} restarts the gateways.")
     return "\n".join(lines)
 
 
-def watch(cluster: LocalCluster, signals: Signals) -> None:
-    """Until a signal: report any part that dies, and keep the others running."""
+def restart_gateways(cluster: LocalCluster, signals: Signals, timeout: float) -> None:
+    """One rolling restart on request; a failure is reported and the cluster keeps running."""
+    if not cluster.gateways:
+        log.info("rolling restart requested, but this cluster has no gateways")
+        return
+    try:
+        cluster.rolling_restart(timeout, abort=lambda: bool(signals), progress=log.info)
+    except Aborted:
+        log.info("rolling restart interrupted")
+    except ClusterError as exc:
+        log.error("rolling restart failed: %s", exc)
+
+
+def watch(cluster: LocalCluster, signals: Signals, restart_timeout: float) -> None:
+    """Until a stop signal: report any part that dies, restart gateways on SIGUSR1."""
     while not signals:
         for component in cluster.newly_exited():
             log.error(
                 "%s (pid %s) exited with %s; see %s",
                 component.name, component.pid, component.process.returncode, component.log_path,
             )  # fmt: skip
+        if signals.take_restart():
+            restart_gateways(cluster, signals, restart_timeout)
+            continue
         time.sleep(WATCH_INTERVAL)
 
 
@@ -171,13 +225,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error("start-up failed: %s", exc)
         return 1
     log.info("ready in %.1f s; logs in %s", time.monotonic() - started, cluster.data_dir / "logs")
-    if args.json:
-        print(json.dumps(cluster.describe(), separators=(",", ":")), flush=True)
-    else:
-        print(summary(cluster), flush=True)
+    if signals.take_restart():
+        log.info("ignoring SIGUSR1 received during start-up: the gateways are new")
+    pid_file = cluster.data_dir / PID_FILE
     try:
-        watch(cluster, signals)
+        pid_file.write_text(f"{os.getpid()}\n")
+        if args.json:
+            info = {**cluster.describe(), "pid": os.getpid()}
+            print(json.dumps(info, separators=(",", ":")), flush=True)
+        else:
+            print(summary(cluster), flush=True)
+        watch(cluster, signals, args.restart_timeout)
     finally:
+        with contextlib.suppress(OSError):
+            pid_file.unlink()
         log.info("stopping (a second Ctrl-C kills everything at once)")
         cluster.stop()
     log.info("stopped")

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from haws.common.logs import setup_logging
 from haws.common.settings import SettingsError, load
+from haws.common.telemetry import setup_tracing
 
 S = TypeVar("S")
 Run = Callable[[S, asyncio.Event], Awaitable[None]]
@@ -58,6 +59,7 @@ def service_main(
         return 2
     level: Any = getattr(settings, "log_level", "info")
     setup_logging(level)
+    setup_tracing(prog.split()[-1], getattr(settings, "trace_exporter", "none"))
     try:
         import uvloop
 

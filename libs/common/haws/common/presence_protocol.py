@@ -106,6 +106,10 @@ class Change:
     topic: str
     session: str
     user: str | None = None
+    revision: int = 0
+    """KV revision of the record update behind it. A new leader re-sends what its
+    predecessor may not have published, with the same revision, so a receiver may
+    drop a (topic, session) change at a revision it has already seen."""
 
 
 @dataclass(frozen=True, slots=True)

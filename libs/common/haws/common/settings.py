@@ -128,6 +128,7 @@ class NatsSettings:
     stream_max_msgs_per_subject: int = setting(100_000, "messages kept per topic")
     stream_duplicate_window: float = setting(120.0, "seconds a pub mid is remembered")
     request_timeout: float = setting(2.0, "seconds for one NATS request or JetStream call")
+    trace_exporter: str = setting("none", "traces: none, console, or otlp (OTEL_EXPORTER_OTLP_*)")
 
 
 def nats_fields() -> set[str]:

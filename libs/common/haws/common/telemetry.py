@@ -15,24 +15,23 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 
 
-def setup_tracing(service: str, node: str, exporter: str) -> None:
-    """``exporter``: ``none`` (default), ``console``, or ``otlp`` (needs the OTLP package)."""
+def setup_tracing(service: str, exporter: str) -> None:
+    """``exporter``: ``none`` (default), ``console``, or ``otlp`` (the ``otlp`` extra;
+    endpoint and headers from the standard ``OTEL_EXPORTER_OTLP_*`` variables)."""
     if exporter in ("", "none"):
         return
     span_exporter: SpanExporter
     if exporter == "console":
         span_exporter = ConsoleSpanExporter()
     elif exporter == "otlp":
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (  # type: ignore[import-not-found]
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # type: ignore[import-not-found]
             OTLPSpanExporter,
         )
 
         span_exporter = OTLPSpanExporter()
     else:
         raise ValueError(f"unknown trace exporter {exporter!r}")
-    provider = TracerProvider(
-        resource=Resource.create({"service.name": f"haws-{service}", "service.instance.id": node})
-    )
+    provider = TracerProvider(resource=Resource.create({"service.name": f"haws-{service}"}))
     provider.add_span_processor(BatchSpanProcessor(span_exporter))
     trace.set_tracer_provider(provider)
 

@@ -13,12 +13,16 @@ from typing import Protocol
 from nats.aio.client import Client as NatsClient
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
+from opentelemetry.trace import SpanKind
 
 from haws.common import names
 from haws.common.errors import BadRequest
 from haws.common.replay_protocol import ReplayRequest, decode_page
 from haws.common.stream_reader import MAX_BATCH, HistoryPage, StreamReader
+from haws.common.telemetry import inject_headers, tracer
 from haws.gateway.metrics import GatewayMetrics
+
+_tracer = tracer("gateway")
 
 
 class History(Protocol):
@@ -51,9 +55,20 @@ class ReplayHistory:
         self, topic: str, after: int, limit: int = MAX_BATCH, *, until: int | None = None
     ) -> HistoryPage:
         request = ReplayRequest(topic=topic, after=after, limit=limit, until=until)
+        with _tracer.start_as_current_span(
+            "haws.replay.read", kind=SpanKind.CLIENT, attributes={"haws.topic": topic}
+        ):
+            return await self._read(request, topic, after, limit, until)
+
+    async def _read(
+        self, request: ReplayRequest, topic: str, after: int, limit: int, until: int | None
+    ) -> HistoryPage:
         try:
             reply = await self._nc.request(
-                names.REPLAY_SUBJECT, request.encode(), timeout=self._timeout
+                names.REPLAY_SUBJECT,
+                request.encode(),
+                timeout=self._timeout,
+                headers=inject_headers({}),
             )
             page = decode_page(topic, reply.data)
         except (NatsTimeoutError, NoRespondersError, BadRequest) as exc:

@@ -19,6 +19,12 @@ class GatewayMetrics:
         self.connections_total = Counter(
             "haws_gateway_connections_opened_total", "WebSocket connections accepted", registry=r
         )
+        self.hellos = Counter(
+            "haws_gateway_hellos_total",
+            "Sessions opened, by whether a stored session was resumed",
+            ["resumed"],
+            registry=r,
+        )
         self.closes = Counter(
             "haws_gateway_closes_total", "Connections closed, by close code", ["code"], registry=r
         )

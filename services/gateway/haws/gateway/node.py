@@ -45,7 +45,7 @@ async def run_gateway(
     if settings.port == 0:
         settings = dataclasses.replace(settings, port=pick_free_port(settings.host))
     node = settings.node_name
-    url = settings.public_url or f"ws://{settings.host}:{settings.port}/ws"
+    url = settings.public_url or f"ws://{settings.advertised_host}:{settings.port}/ws"
     log = get_logger("gateway", node=node)
     state = NodeState()
     metrics = GatewayMetrics()
@@ -126,7 +126,7 @@ async def run_gateway(
             ServiceInstance(
                 names.GATEWAY_SERVICE,
                 node,
-                settings.host,
+                settings.advertised_host,
                 settings.port,
                 {"node": node, "url": url},
             ),

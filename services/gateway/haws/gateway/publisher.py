@@ -13,11 +13,14 @@ from nats.errors import ConnectionClosedError, NoRespondersError, OutboundBuffer
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.errors import APIError
+from opentelemetry.trace import SpanKind
 
 from haws.common import names
 from haws.common.codec import encode_payload
 from haws.common.errors import Internal, Unavailable
-from haws.common.telemetry import inject_headers
+from haws.common.telemetry import inject_headers, tracer
+
+_tracer = tracer("gateway")
 
 
 class Publisher:
@@ -39,11 +42,24 @@ class Publisher:
         """
         if not self._nc.is_connected:
             raise Unavailable("message not stored: broker disconnected", request_id=request_id)
+        with _tracer.start_as_current_span(
+            "haws.pub", kind=SpanKind.PRODUCER, attributes={"haws.topic": topic}
+        ) as span:
+            seq, dup = await self._store(topic, data, mid, sender, request_id)
+            span.set_attribute("haws.seq", seq)
+            span.set_attribute("haws.dup", dup)
+            return seq, dup
+
+    async def _store(
+        self, topic: str, data: Any, mid: str | None, sender: str | None, request_id: int
+    ) -> tuple[int, bool]:
         headers: dict[str, str] = {names.HDR_NODE: self._node}
         if mid is not None:
             headers[names.HDR_MSG_ID] = mid
         if sender is not None:
             headers[names.HDR_FROM] = sender
+        # The trace context travels with the stored message: the delivering node,
+        # whichever it is, continues this trace.
         inject_headers(headers)
         try:
             body = encode_payload(data)

@@ -15,6 +15,9 @@ class GatewaySettings(NatsSettings):
     node: str = setting("", "node name, unique in the cluster (default: host-port)")
     host: str = setting("127.0.0.1", "address to listen on")
     port: int = setting(8080, "port for /ws and HTTP (0: any free port)")
+    advertise_host: str = setting(
+        "", "address registered in Consul for other hosts to reach (default: host)"
+    )
     public_url: str = setting("", "ws URL clients use for this node (default: from host/port)")
     consul_http: str = setting("http://127.0.0.1:8500", "Consul agent HTTP address")
     consul_ttl: float = setting(5.0, "seconds of the Consul TTL check (passed every ttl/3)")
@@ -45,7 +48,6 @@ class GatewaySettings(NatsSettings):
         1.0, "seconds to wait for the replay service before reading the stream directly"
     )
     log_level: str = setting("info", "debug, info, warning, error")
-    trace_exporter: str = setting("none", "none, console or otlp")
 
     def validate(self) -> None:
         if self.max_frame_bytes < 1024:
@@ -54,6 +56,15 @@ class GatewaySettings(NatsSettings):
             raise SettingsError("send queue limits must allow at least one frame")
         if self.drain_period >= self.drain_timeout:
             raise SettingsError("HAWS_DRAIN_PERIOD must be shorter than HAWS_DRAIN_TIMEOUT")
+
+    @property
+    def advertised_host(self) -> str:
+        if self.advertise_host:
+            return self.advertise_host
+        if self.host in ("0.0.0.0", "::", ""):
+            # A wildcard is no address to reach: use the one routing to the outside.
+            return socket.gethostbyname(socket.gethostname())
+        return self.host
 
     @property
     def node_name(self) -> str:

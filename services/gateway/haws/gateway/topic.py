@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription as NatsSubscription
+from opentelemetry.trace import SpanKind
 
 from haws.common import frames, names
 from haws.common import presence_protocol as pp
 from haws.common.errors import HawsError
 from haws.common.logs import EventLogger
 from haws.common.messages import StoredMessage
+from haws.common.telemetry import extract_context, tracer
 from haws.gateway.fence import Fence
 from haws.gateway.frame_cache import FrameCache
 from haws.gateway.history import History
@@ -31,6 +33,8 @@ if TYPE_CHECKING:
     from haws.gateway.subscription import Subscription
 
 FILL_RETRY_MAX = 1.0
+
+_tracer = tracer("gateway")
 
 
 class Topic:
@@ -181,6 +185,19 @@ class Topic:
                 sub.conn.send_obj(frames.recovered(self.name, gap))
 
     def _fan_out(self, message: StoredMessage) -> None:
+        if message.traceparent is not None:
+            # Only traced publishes carry a traceparent: untraced delivery costs nothing.
+            with _tracer.start_as_current_span(
+                "haws.deliver",
+                context=extract_context({"traceparent": message.traceparent}),
+                kind=SpanKind.CONSUMER,
+                attributes={"haws.topic": self.name, "haws.seq": message.seq},
+            ) as span:
+                span.set_attribute("haws.subscribers", self._deliver(message))
+        else:
+            self._deliver(message)
+
+    def _deliver(self, message: StoredMessage) -> int:
         self.last_seq = message.seq
         cache = FrameCache(message)
         delivered = 0
@@ -192,3 +209,4 @@ class Topic:
                 sub.hold(message)
         if delivered:
             self._metrics.delivered.inc(delivered)
+        return delivered

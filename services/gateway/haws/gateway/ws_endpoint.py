@@ -20,12 +20,14 @@ from haws.common.codec import CODECS, JSON, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPAC
 from haws.common.errors import CloseCode, FrameDecodeError, ProtocolError
 from haws.common.protocol import Hello, Pub, parse_client_frame
 from haws.common.session_record import SessionRecord, TopicState
+from haws.common.telemetry import tracer
 from haws.gateway.connection import CLOSE_TIMEOUT, Connection
 from haws.gateway.deps import GatewayDeps
 from haws.gateway.dispatcher import MAX_PUBS_IN_FLIGHT, Dispatcher, run_pub
 from haws.gateway.ownership import take_over
 from haws.gateway.send_queue import SendQueue
 
+_tracer = tracer("gateway")
 SUBPROTOCOLS: Final = (SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK)
 _DATA_TYPES: Final = (WSMsgType.TEXT, WSMsgType.BINARY)
 
@@ -96,7 +98,9 @@ class WsEndpoint:
                 await ws.close(code=exc.code, message=exc.reason.encode())
                 deps.metrics.closes.labels(str(exc.code)).inc()
             return ws
-        record = await deps.sessions.load(hello.session) if hello.session else None
+        with _tracer.start_as_current_span("haws.hello") as span:
+            record = await deps.sessions.load(hello.session) if hello.session else None
+            span.set_attribute("haws.resumed", record is not None)
         session = hello.session or secrets.token_urlsafe(16)
         conn = Connection(
             ws,
@@ -124,6 +128,7 @@ class WsEndpoint:
             )
         )
         resumed = record is not None
+        deps.metrics.hellos.labels(str(resumed).lower()).inc()
         conn.log.info("ws.open", codec=codec.name, resumed=resumed)
         try:
             conn.send_obj(

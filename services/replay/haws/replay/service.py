@@ -14,14 +14,18 @@ from typing import Any
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from opentelemetry.trace import SpanKind
 
 from haws.common import names
 from haws.common.errors import HawsError, ProtocolError
 from haws.common.logs import EventLogger
 from haws.common.replay_protocol import ReplayRequest, encode_error, encode_page
 from haws.common.stream_reader import MAX_BATCH, HistoryPage, StreamReader
+from haws.common.telemetry import extract_context, tracer
 from haws.replay.coalescer import Coalescer
 from haws.replay.metrics import ReplayMetrics
+
+_tracer = tracer("replay")
 
 
 class ReplayService:
@@ -64,6 +68,12 @@ class ReplayService:
         task.add_done_callback(self._tasks.discard)
 
     async def _serve(self, msg: Msg) -> None:
+        with _tracer.start_as_current_span(
+            "haws.replay.serve", context=extract_context(msg.headers), kind=SpanKind.SERVER
+        ):
+            await self._serve_traced(msg)
+
+    async def _serve_traced(self, msg: Msg) -> None:
         started = time.perf_counter()
         try:
             request = ReplayRequest.decode(msg.data)

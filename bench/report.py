@@ -1,0 +1,135 @@
+"""The run's one table (absolute figures and haws/baseline ratios), targets, JSON.
+
+Rows pair each haws figure (subject) with each baseline figure of the same
+scenario and metric; a scenario without baselines (failover) gets one row.
+``limit`` says which side was saturated during the window, from CPU shares.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.figures import Figure
+
+RESULTS = Path(__file__).resolve().parent / "results"
+NOISY = 0.15
+"""Other processes' CPU (plus steal), in cores, above which a figure is flagged."""
+
+
+def fmt(value: float | None, unit: str = "") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if abs(value) >= 1000:
+        text = f"{value:,.0f}"
+    elif abs(value) >= 100:
+        text = f"{value:.0f}"
+    elif abs(value) >= 10:
+        text = f"{value:.1f}"
+    else:
+        text = f"{value:.2f}"
+    return f"{text} {unit}".rstrip()
+
+
+def _limit(figure: Figure) -> str:
+    d = figure.details
+    if not d:
+        return ""
+    parts = []
+    if "bottleneck" in d and d["bottleneck"] != "neither":
+        parts.append(f"{d['bottleneck']}-bound")
+    if "server_cpu" in d:
+        parts.append(f"srv {d['server_cpu']:.0%} lg {d.get('loadgen_cpu', 0):.0%}")
+    if d.get("other_cpu", 0) + d.get("steal", 0) >= NOISY:
+        parts.append(f"NOISY: other {d['other_cpu']:.0%} steal {d.get('steal', 0):.0%}")
+    if d.get("lost"):
+        parts.append(f"lost {d['lost']}")
+    if d.get("duplicates"):
+        parts.append(f"dup {d['duplicates']}")
+    if d.get("subscribers_closed"):
+        parts.append(f"closed {d['subscribers_closed']} {d.get('close_codes')}")
+    if d.get("publish_stalls"):
+        parts.append(f"stalls {d['publish_stalls']}")
+    return ", ".join(parts)
+
+
+def rows(figures: Sequence[Figure]) -> list[list[str]]:
+    out: list[list[str]] = []
+    groups: dict[tuple[str, str], list[Figure]] = {}
+    for figure in figures:
+        groups.setdefault((figure.scenario, figure.metric), []).append(figure)
+    for (scenario, metric), group in groups.items():
+        subjects = [f for f in group if f.role == "subject"]
+        baselines = [f for f in group if f.role == "baseline"]
+        for s in subjects:
+            value = fmt(s.value, s.unit) if s.skipped is None else f"skipped ({s.skipped})"
+            if not baselines:
+                out.append([scenario, metric, s.system, value, "-", "-", "-", _limit(s)])
+            for b in baselines:
+                base = fmt(b.value, b.unit) if b.skipped is None else f"skipped ({b.skipped})"
+                ratio = "-"
+                if s.value is not None and b.value:
+                    ratio = f"{s.value / b.value:.2f}x"
+                out.append([scenario, metric, s.system, value, b.system, base, ratio, _limit(s)])
+        if not subjects:
+            for b in baselines:
+                base = fmt(b.value, b.unit) if b.skipped is None else f"skipped ({b.skipped})"
+                out.append([scenario, metric, "-", "-", b.system, base, "-", _limit(b)])
+    return out
+
+
+HEADER = ["scenario", "metric", "haws", "value", "baseline", "value", "haws/base", "limit / notes"]
+
+
+def table(figures: Sequence[Figure]) -> str:
+    body = rows(figures)
+    cells = [HEADER, *body]
+    widths = [min(40, max(len(r[i]) for r in cells)) for i in range(len(HEADER) - 1)]
+
+    def line(r: list[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1]
+
+    rule = "  ".join("-" * w for w in widths) + "  " + "-" * 13
+    return "\n".join([line(HEADER), rule, *(line(r) for r in body)])
+
+
+def markdown(figures: Sequence[Figure]) -> str:
+    """The same table as Markdown, for ``docs/performance.md``."""
+    body = rows(figures)
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines += ["| " + " | ".join(c.replace("|", "/") for c in r) + " |" for r in body]
+    return "\n".join(lines)
+
+
+def verdicts(judged: Sequence[dict[str, Any]]) -> str:
+    lines = []
+    for v in judged:
+        mark = {"met": "MET   ", "missed": "MISSED", "n/a": "n/a   "}[v["verdict"]]
+        detail = f"{v['value']}" if v["value"] is not None else v.get("why", "")
+        lines.append(f"  [{mark}] {v['target']}: {detail}")
+    return "\n".join(lines)
+
+
+def hot_spots(profiles: Sequence[Any], top: int = 12) -> str:
+    lines = []
+    for p in profiles:
+        summary = p.summary
+        if "skipped" in summary:
+            lines.append(f"profile {p.scenario} {p.system}: skipped ({summary['skipped']})")
+            continue
+        lines.append(f"profile {p.scenario} {p.system}: {summary['samples']} samples on CPU")
+        for title, key in (("self time by line", "self_by_line"), ("inclusive by function", "inclusive_by_function")):
+            lines.append(f"  {title}:")
+            lines += [f"    {e['percent']:5.1f}%  {e['where']}" for e in summary[key][:top]]
+    return "\n".join(lines)
+
+
+def write_json(payload: dict[str, Any], started: float) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{time.strftime('%Y%m%d-%H%M%S', time.localtime(started))}.json"
+    path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    return path

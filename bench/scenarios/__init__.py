@@ -1,0 +1,25 @@
+"""The scenarios, one module each; ``SCENARIOS`` lists them in run order.
+
+Each module has ``NAME`` and ``run(lab) -> list[Figure]``: it starts what it
+measures through the ``Lab``, runs the load, and reports figures, never
+pass/fail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bench.figures import Figure
+from bench.lab import Lab
+from bench.scenarios import capacity, cluster, failover, fanout, latency, replay
+
+Scenario = Callable[[Lab], list[Figure]]
+
+SCENARIOS: dict[str, Scenario] = {
+    fanout.NAME: fanout.run,
+    latency.NAME: latency.run,
+    capacity.NAME: capacity.run,
+    failover.NAME: failover.run,
+    replay.NAME: replay.run,
+    cluster.NAME: cluster.run,
+}

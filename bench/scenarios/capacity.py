@@ -1,0 +1,82 @@
+"""Capacity: 5,000 idle connections to one node. Figures: KiB of server RSS per
+connection and connections opened per second.
+
+A connection counts once its greeting is done (haws and raw: ``hello`` ->
+``welcome``; socket.io: engine.io open -> namespace connected); it subscribes
+to nothing. RSS is ``VmRSS`` of the WebSocket process, read after the server
+settled before the first connection and again once all are open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from bench.figures import Figure, role_of, skipped
+from bench.lab import SYSTEMS, Lab
+from bench.loadgen.crowd import close_all, open_all
+from bench.loadgen.peer import Peer
+from bench.systems import Running, Skipped
+from bench.usage import CpuMeter, rss_kib
+
+NAME = "capacity"
+SYSTEMS_MEASURED = ("haws", "raw-aiohttp", "python-socketio", "node-socketio")
+SETTLE = 1.0
+
+
+class TooFewConnections(Exception):
+    pass
+
+
+def run(lab: Lab) -> list[Figure]:
+    figures: list[Figure] = []
+    n = lab.sizes.capacity_connections
+    scenario = f"{NAME}-{n}"
+    for system in SYSTEMS:
+        if system not in SYSTEMS_MEASURED or not lab.wants(system):
+            continue
+        print(f"  {scenario} {system} ...", flush=True)
+        role = role_of(system)
+        try:
+            with lab.system(system) as target:
+                details = lab.run(_measure(lab, target, n))
+        except (Skipped, TooFewConnections) as exc:
+            for metric, unit, better in (("memory/conn", "KiB", "lower"), ("connect rate", "conn/s", "higher")):
+                figures.append(skipped(scenario, metric, system, unit, str(exc), role=role, better=better))  # type: ignore[arg-type]
+            continue
+        figures.append(
+            Figure(scenario, "memory/conn", system, details["kib_per_connection"], "KiB",
+                   better="lower", role=role, details=details)
+        )  # fmt: skip
+        figures.append(
+            Figure(scenario, "connect rate", system, details["connections_per_s"], "conn/s",
+                   role=role, details=details)
+        )  # fmt: skip
+    return figures
+
+
+async def _measure(lab: Lab, target: Running, n: int) -> dict[str, object]:
+    await asyncio.sleep(SETTLE)
+    before = rss_kib(target.rss_pid)
+    meter = CpuMeter(target.server_pids())
+    peers = [Peer(target.dialect) for _ in range(n)]
+    start = meter.sample()
+    try:
+        opened = await open_all(peers, [target.url], concurrency=lab.sizes.connect_concurrency)
+        end = meter.sample()
+        if opened.failed > n // 100:
+            raise TooFewConnections(f"{opened.failed} of {n} failed: {opened.first_error}")
+        await asyncio.sleep(SETTLE * 2)
+        after = rss_kib(target.rss_pid)
+    finally:
+        await close_all(peers)
+    usage = CpuMeter.between(start, end)
+    ok = n - opened.failed
+    return {
+        "kib_per_connection": (after - before) / ok,
+        "connections_per_s": ok / opened.seconds,
+        "rss_before_kib": before,
+        "rss_after_kib": after,
+        "connections": ok,
+        "failed": opened.failed,
+        **usage.details(),
+    }

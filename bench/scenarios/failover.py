@@ -1,0 +1,194 @@
+"""Failover: SIGKILL the gateway holding N subscribed clients during a steady stream.
+
+Two gateways and a replay replica. The clients sit on gateway A, the
+publisher on gateway B at a fixed rate. At the kill the target is the last
+seq acked so far; every client, as its socket drops, reconnects to B with
+``hello {session, cursors}`` (at most ``connect_concurrency`` handshakes at a
+time, no back-off). A client has *caught up* once it got ``recovered`` for
+the topic and holds the target seq. Figures: time from the kill until caught
+up (p50/p99/max), and messages lost and duplicated, counted at the wire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from typing import Any
+
+from bench.figures import Figure
+from bench.lab import HAWS_DIALECTS, Lab
+from bench.loadgen.dialects import Dialect
+from bench.loadgen.flow import Flow
+from bench.loadgen.peer import Reply
+from bench.loadgen.subscriber import Subscriber
+from bench.loadgen.tally import summarize
+from bench.scenarios.traffic import (
+    SetupFailed,
+    TopicLoad,
+    accounting,
+    drain,
+    new_topic,
+    setup_topic,
+    teardown,
+)
+from bench.systems import Skipped
+from bench.usage import CpuMeter
+
+NAME = "failover"
+RETRY_DELAY = 0.1
+
+
+class ResumingSubscriber(Subscriber):
+    """Reconnects to ``fallback`` with its session and cursor once ``armed``."""
+
+    def __init__(self, dialect: Dialect, *, topic: str, flow: Flow) -> None:
+        super().__init__(dialect, flow=flow)
+        self.topic = topic
+        self.fallback = ""
+        self.slots: asyncio.Semaphore | None = None
+        self.deadline = 0.0
+        self.target = 0
+        self.armed = False
+        self.resumed: bool | None = None
+        self.cut_at = self.welcome_at = self.recovered_at = self.caught_up_at = 0
+        self.resume_error: str | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def arm(self, fallback: str, target: int, slots: asyncio.Semaphore, deadline: float) -> None:
+        self.fallback, self.target, self.slots, self.deadline = fallback, target, slots, deadline
+        self.armed = True
+
+    def on_closed(self, conn: Any) -> None:
+        super().on_closed(conn)
+        if self.armed and not self.cut_at:
+            self.cut_at = time.monotonic_ns()
+            self._task = asyncio.get_running_loop().create_task(self._resume())
+
+    async def _resume(self) -> None:
+        assert self.slots is not None
+        loop = asyncio.get_running_loop()
+        while loop.time() < self.deadline:
+            async with self.slots:
+                try:
+                    welcome = await self.connect(
+                        self.fallback,
+                        session=self.session,
+                        cursors={self.topic: self.tally.last},
+                        timeout=max(0.1, self.deadline - loop.time()),
+                    )
+                except Exception as exc:  # retried until the deadline, then reported
+                    self.resume_error = f"{type(exc).__name__}: {exc}"
+                else:
+                    self.welcome_at = time.monotonic_ns()
+                    self.resumed = bool(welcome.get("resumed"))
+                    return
+            await asyncio.sleep(RETRY_DELAY)
+
+    def on_control(self, reply: Reply, now: int) -> None:
+        if reply.get("op") == "recovered" and self.cut_at:
+            self.recovered_at = now
+        super().on_control(reply, now)
+        self._check(now)
+
+    def on_frames(self, conn: Any, received: list[tuple[int, bytes]], now: int) -> None:
+        super().on_frames(conn, received, now)
+        if self.recovered_at and not self.caught_up_at:
+            self._check(now)
+
+    def _check(self, now: int) -> None:
+        if self.recovered_at and not self.caught_up_at and self.tally.last >= self.target:
+            self.caught_up_at = now
+
+
+def run(lab: Lab) -> list[Figure]:
+    n = lab.sizes.failover_clients
+    scenario = f"{NAME}-{n}"
+    if not lab.wants("haws"):
+        return []
+    print(f"  {scenario} haws ...", flush=True)
+    try:
+        with lab.haws(gateways=2, replay=True) as stack:
+            details = lab.run(_measure(lab, stack, n))
+    except (Skipped, SetupFailed) as exc:
+        return [
+            Figure(scenario, metric, "haws", None, unit, better="lower", skipped=str(exc))
+            for metric, unit in (("caught up p99", "ms"), ("lost", "msgs"))
+        ]
+    caught = details["caught_up_ms"]
+    figures = [
+        Figure(scenario, f"caught up {k}", "haws", caught[k], "ms", better="lower", details=details)
+        for k in ("p50", "p99", "max")
+    ]
+    for metric in ("lost", "duplicates"):
+        figures.append(
+            Figure(scenario, metric, "haws", details[metric], "msgs", better="lower", details=details)
+        )
+    return figures
+
+
+async def _measure(lab: Lab, stack: Any, n: int) -> dict[str, Any]:
+    sizes = lab.sizes
+    node_a, node_b = stack.gateways
+    url_a, url_b = (f"ws://127.0.0.1:{g.port}" for g in (node_a, node_b))
+    dialect = HAWS_DIALECTS["haws"]
+    topic = new_topic(NAME)
+
+    def make(d: Dialect, flow: Flow) -> Subscriber:
+        return ResumingSubscriber(d, topic=topic, flow=flow)
+
+    load = await setup_topic(dialect, topic, n, [url_a], url_b, sizes, make=make)
+    subs = [s for s in load.subscribers if isinstance(s, ResumingSubscriber)]
+    try:
+        return await _kill_and_watch(lab, stack, node_a, url_b, load, subs)
+    finally:
+        await teardown([load])
+
+
+async def _kill_and_watch(
+    lab: Lab, stack: Any, node_a: Any, url_b: str, load: TopicLoad, subs: list[ResumingSubscriber]
+) -> dict[str, Any]:
+    sizes = lab.sizes
+    loop = asyncio.get_running_loop()
+    until = loop.time() + sizes.warmup + sizes.failover_after_kill
+    publishing = asyncio.create_task(
+        load.publisher.run_rate(sizes.failover_rate, until=until, max_messages=sizes.max_messages)
+    )
+    await asyncio.sleep(sizes.warmup)
+    meter = CpuMeter(stack.pids())
+    start = meter.sample()
+    slots = asyncio.Semaphore(sizes.connect_concurrency)
+    target = load.publisher.max_acked
+    for sub in subs:
+        sub.arm(url_b, target, slots, until)
+    killed_at = time.monotonic_ns()
+    node_a.process.signal(signal.SIGKILL)
+    while loop.time() < until and not all(s.caught_up_at for s in subs):
+        await asyncio.sleep(0.02)
+    end = meter.sample()
+    for sub in subs:
+        sub.armed = False  # closing at the end is not a failure to resume from
+    await publishing
+    await drain([load], sizes.drain_timeout)
+    node_a.kill()  # reap
+    usage = CpuMeter.between(start, end)
+
+    def after_kill(stamps: list[int]) -> dict[str, float]:
+        return {k: round(v, 1) for k, v in summarize((t - killed_at) / 1e6 for t in stamps).items()}
+
+    caught = [s.caught_up_at for s in subs if s.caught_up_at]
+    errors = [s.resume_error for s in subs if s.resume_error and not s.welcome_at]
+    return {
+        "clients": len(subs),
+        "target_seq": target,
+        "publish_rate": sizes.failover_rate,
+        "caught_up": len(caught),
+        "not_caught_up": len(subs) - len(caught),
+        "caught_up_ms": after_kill(caught),
+        "reconnected_ms": after_kill([s.welcome_at for s in subs if s.welcome_at]),
+        "resumed_true": sum(1 for s in subs if s.resumed),
+        "resume_errors": len(errors),
+        "first_resume_error": errors[0] if errors else None,
+        **accounting([load]),
+        **usage.details(),
+    }

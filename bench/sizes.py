@@ -1,0 +1,56 @@
+"""How big each scenario runs: the full run (the issue's numbers) and ``--quick``.
+
+The full run uses the sizes the targets are stated at (1,000 subscribers,
+20,000 deliveries/s, 5,000 idle connections, 100,000 messages behind) and fits
+in about ten minutes; ``--quick`` checks the harness end to end in one or two.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Sizes:
+    warmup: float = 2.0
+    """Seconds of load before a measurement window opens."""
+    window: float = 8.0
+    """Seconds a throughput or latency window lasts."""
+    fanout_subscribers: tuple[int, ...] = (100, 1000)
+    flow_window: int = 256
+    """Messages per subscriber between publish and arrival (see ``Flow``)."""
+    max_messages: int = 2_000_000
+    """Bound on pubs of any one run, whatever the time."""
+    latency_deliveries: int = 20_000
+    """Deliveries per second of the latency scenario (publish rate x subscribers)."""
+    latency_subscribers: tuple[int, ...] = (1000,)
+    capacity_connections: int = 5000
+    failover_clients: int = 1000
+    failover_rate: float = 50.0
+    """Messages per second during failover (x clients = deliveries per second)."""
+    failover_after_kill: float = 8.0
+    replay_messages: int = 100_000
+    cluster_subscribers: int = 600
+    cluster_topics: int = 3
+    cluster_gateways: int = 3
+    connect_concurrency: int = 64
+    """Handshakes in flight at once (the servers' listen backlog is 128)."""
+    drain_timeout: float = 10.0
+    """Seconds to wait, after the last pub, for every subscriber to catch up."""
+
+
+FULL = Sizes()
+
+QUICK = Sizes(
+    warmup=0.5,
+    window=2.0,
+    fanout_subscribers=(100,),
+    latency_deliveries=5000,
+    latency_subscribers=(100,),
+    capacity_connections=500,
+    failover_clients=100,
+    failover_after_kill=4.0,
+    replay_messages=10_000,
+    cluster_subscribers=60,
+    drain_timeout=5.0,
+)

@@ -1,0 +1,136 @@
+"""haws as it runs for real: nats-server, Consul, gateways, the replay service.
+
+NATS and Consul are started once per invocation (``HawsInfra``) and shared;
+every scenario gets fresh gateway processes (``HawsStack``), so one scenario's
+connections, topics and memory never leak into the next one's figures. All of
+them run on the server core: the broker is part of the system under test.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from pathlib import Path
+
+from haws.cluster import (
+    ClusterError,
+    Component,
+    ConsulAgent,
+    Gateway,
+    NatsServer,
+    service_available,
+)
+from haws.cluster.component import wait_ready_all
+from haws.cluster.services import backend_service
+
+from bench.loadgen.dialects import Dialect
+from bench.machine import Machine
+from bench.systems import Running, Skipped
+
+_names = itertools.count(1)
+
+
+class HawsInfra:
+    """The shared broker and registry of one bench run."""
+
+    def __init__(self, data_dir: Path, machine: Machine) -> None:
+        self.machine = machine
+        self.data_dir = data_dir
+        try:
+            self.nats = NatsServer(data_dir, name="nats")
+            self.consul = ConsulAgent(data_dir, name="consul", node="haws-bench")
+        except ClusterError as exc:
+            raise Skipped(str(exc)) from None
+        self.started = False
+
+    def start(self) -> None:
+        try:
+            self.nats.spawn()
+            self.consul.spawn()
+            wait_ready_all([self.nats, self.consul], 60.0)
+        except ClusterError as exc:
+            self.stop()
+            raise Skipped(f"nats/consul did not start: {str(exc).splitlines()[0]}") from None
+        for component in (self.nats, self.consul):
+            self.machine.pin_server(component.pid)
+        self.started = True
+
+    def pids(self) -> list[int]:
+        return [c.pid for c in (self.nats, self.consul) if c.pid is not None and c.alive]
+
+    def stop(self) -> None:
+        for component in (self.consul, self.nats):
+            component.stop(5.0)
+
+
+class HawsStack:
+    """``gateways`` gateway nodes (and a replay replica) on the shared infra."""
+
+    def __init__(
+        self,
+        infra: HawsInfra,
+        *,
+        gateways: int = 1,
+        replay: bool = False,
+        extra_args: Sequence[str] = (),
+    ) -> None:
+        self.infra = infra
+        run = next(_names)
+        self.gateways = [
+            Gateway(
+                infra.data_dir,
+                name=f"gw-{run}-{i}",
+                nats_url=infra.nats.url,
+                consul_http=infra.consul.http_url,
+                extra_args=list(extra_args),
+            )
+            for i in range(1, gateways + 1)
+        ]
+        self.backends: list[Component] = []
+        if replay:
+            if not service_available("replay"):
+                raise Skipped("the replay service is not installed")
+            self.backends.append(
+                backend_service(
+                    infra.data_dir, "replay", name=f"replay-{run}", nats_url=infra.nats.url
+                )
+            )
+
+    @property
+    def components(self) -> list[Component]:
+        return [*self.backends, *self.gateways]
+
+    def start(self) -> None:
+        try:
+            for component in self.backends:
+                component.spawn()
+            wait_ready_all(self.backends, 30.0)
+            for gateway in self.gateways:
+                gateway.spawn()
+            wait_ready_all(self.gateways, 30.0)
+        except ClusterError as exc:
+            self.stop()
+            raise Skipped(f"haws did not start: {str(exc).splitlines()[0]}") from None
+        for component in self.components:
+            self.infra.machine.pin_server(component.pid)
+
+    def pids(self) -> list[int]:
+        own = [c.pid for c in self.components if c.pid is not None and c.alive]
+        return own + self.infra.pids()
+
+    def running(self, name: str, dialect: Dialect) -> Running:
+        pid = self.gateways[0].pid
+        if pid is None:
+            raise Skipped("gateway not started")
+        return Running(
+            name=name,
+            dialect=dialect,
+            urls=[f"ws://127.0.0.1:{g.port}" for g in self.gateways],
+            rss_pid=pid,
+            server_pids=self.pids,
+        )
+
+    def stop(self) -> None:
+        # No drain wait: the load generator has closed its clients already.
+        for component in reversed(self.components):
+            component.stop(3.0)

@@ -1,0 +1,69 @@
+"""The targets of issue 6, judged against a run's figures (never asserted).
+
+Each target names the figure it reads (at the sizes the run used) and either a
+baseline to divide by or an absolute bound. ``judge`` says met, missed, or
+n/a with the reason (a figure is missing or was skipped).
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bench.figures import Figure
+from bench.sizes import Sizes
+
+_OPS: dict[str, Callable[[float, float], bool]] = {">=": operator.ge, "<=": operator.le}
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    text: str
+    scenario: str
+    metric: str
+    subject: str
+    baseline: str | None
+    op: str
+    bound: float
+
+    def judge(self, figures: Sequence[Figure]) -> dict[str, Any]:
+        found = {(f.scenario, f.metric, f.system): f for f in figures}
+        subject = found.get((self.scenario, self.metric, self.subject))
+        verdict: dict[str, Any] = {"target": self.text, "verdict": "n/a", "value": None}
+        if subject is None or subject.value is None:
+            verdict["why"] = subject.skipped if subject is not None else "not run"
+            return verdict
+        value = subject.value
+        if self.baseline is not None:
+            base = found.get((self.scenario, self.metric, self.baseline))
+            if base is None or base.value is None or base.value == 0:
+                verdict["why"] = f"{self.baseline}: " + (
+                    (base.skipped or "no value") if base is not None else "not run"
+                )
+                return verdict
+            value = subject.value / base.value
+        verdict["value"] = round(value, 3)
+        verdict["verdict"] = "met" if _OPS[self.op](value, self.bound) else "missed"
+        return verdict
+
+
+def targets(sizes: Sizes) -> list[Target]:
+    fan = f"fanout-{max(sizes.fanout_subscribers)}"
+    lat_n = max(sizes.latency_subscribers)
+    lat = f"latency-{lat_n}@{sizes.latency_deliveries // 1000}k/s"
+    cap = f"capacity-{sizes.capacity_connections}"
+    fail = f"failover-{sizes.failover_clients}"
+    rep = f"replay-{sizes.replay_messages}"
+    d = "delivered msg/s"
+    return [
+        Target(f"{fan}: haws >= 0.8x raw aiohttp", fan, d, "haws", "raw-aiohttp", ">=", 0.8),
+        Target(f"{fan}: haws >= 5x python-socketio", fan, d, "haws", "python-socketio", ">=", 5.0),
+        Target(f"{lat}: haws p99 <= 2x raw aiohttp", lat, "p99", "haws", "raw-aiohttp", "<=", 2.0),
+        Target(f"{cap}: haws memory/conn <= 1.3x raw", cap, "memory/conn", "haws", "raw-aiohttp", "<=", 1.3),
+        Target(f"{fail}: last client caught up <= 2000 ms", fail, "caught up max", "haws", None, "<=", 2000.0),
+        Target(f"{fail}: nothing lost", fail, "lost", "haws", None, "<=", 0.0),
+        Target(f"{rep}: haws >= 50,000 msg/s", rep, "replayed msg/s", "haws", None, ">=", 50_000.0),
+        Target(f"{fan}: haws batch >= 1.0x raw aiohttp", fan, d, "haws-batch", "raw-aiohttp", ">=", 1.0),
+    ]  # fmt: skip

@@ -1,0 +1,176 @@
+"""The presence replica's composition: connect, declare, load, lead or follow, serve.
+
+Resources enter one ``AsyncExitStack`` so a stop unwinds in reverse: the
+endpoints stop taking requests, the leader hands its lease over, then the
+HTTP health app, the KV watch and the NATS connection go.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import socket
+from collections.abc import Callable
+
+from haws.common import names
+from haws.common.health_http import health_app, serve
+from haws.common.logs import EventLogger, get_logger
+from haws.common.nats_connection import NatsState, connect
+from haws.common.ports import pick_free_port
+from haws.common.settings import nats_settings_of
+from haws.common.streams import ensure_kv
+from haws.presence.emitter import ChangeEmitter, NatsChangeSink
+from haws.presence.feed import IndexFeed
+from haws.presence.index import PresenceIndex
+from haws.presence.leader import Leadership, LeaderTimings
+from haws.presence.lease import LeaderLease
+from haws.presence.liveness import NodeLiveness
+from haws.presence.metrics import PresenceMetrics
+from haws.presence.ownership import Ownership
+from haws.presence.service import PresenceService
+from haws.presence.settings import PresenceSettings
+from haws.presence.store_kv import KvStore
+from haws.presence.tombstones import Tombstones
+
+
+@dataclasses.dataclass(frozen=True)
+class PresenceNode:
+    """What a started replica shows its caller (tests read these)."""
+
+    name: str
+    settings: PresenceSettings
+    metrics: PresenceMetrics
+    index: PresenceIndex
+    leadership: Leadership
+
+
+async def _loaded_or_stopped(feed: IndexFeed, stop: asyncio.Event) -> bool:
+    """Wait for the first initial load; False if asked to stop first."""
+    waiters = [asyncio.create_task(feed.loaded.wait()), asyncio.create_task(stop.wait())]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)
+    return feed.loaded.is_set() and not stop.is_set()
+
+
+async def run_presence(
+    settings: PresenceSettings,
+    stop: asyncio.Event,
+    *,
+    started: Callable[[PresenceNode], None] | None = None,
+) -> None:
+    settings.validate()
+    if settings.http_port == 0:
+        settings = dataclasses.replace(settings, http_port=pick_free_port(settings.http_host))
+    name = settings.name or f"{socket.gethostname()}-{settings.http_port}"
+    log = get_logger("presence", replica=name)
+    metrics = PresenceMetrics()
+    index = PresenceIndex()
+    liveness = NodeLiveness()
+    tombstones = Tombstones()
+    connected = False
+    feed: IndexFeed | None = None
+    leadership: Leadership | None = None
+
+    async def on_nats_state(state: NatsState) -> None:
+        nonlocal connected
+        connected = state in ("connected", "reconnected")
+        if state == "reconnected":
+            # Heartbeats and KV updates may have been missed while disconnected.
+            if feed is not None:
+                feed.resync()
+            if leadership is not None:
+                leadership.allow_all()
+
+    def not_ready() -> str | None:
+        if not connected:
+            return "nats disconnected"
+        if feed is None or not feed.loaded.is_set():
+            return "loading presence records"
+        return None
+
+    async with contextlib.AsyncExitStack() as stack:
+        nats_settings = nats_settings_of(settings)
+        nc = await connect(nats_settings, name=f"haws-presence {name}", on_state=on_nats_state)
+        stack.push_async_callback(nc.close)
+        js = nc.jetstream(timeout=settings.request_timeout)
+        kv = await ensure_kv(js, names.KV_PRESENCE, nats_settings)
+        store = KvStore(js, kv, names.KV_PRESENCE)
+        sink = NatsChangeSink(nc, flush_timeout=settings.request_timeout)
+        emitter = ChangeEmitter(sink, metrics, log, log_size=settings.change_log_size)
+        feed = IndexFeed(store, index, emitter, tombstones, log)
+        feed.start()
+        stack.push_async_callback(feed.stop)
+        runner = await serve(
+            health_app(not_ready, metrics.registry), settings.http_host, settings.http_port
+        )
+        stack.push_async_callback(runner.cleanup)
+        if not await _loaded_or_stopped(feed, stop):
+            log.info("presence.stopped_while_loading")
+            return
+        ownership = Ownership(
+            store, index, metrics, log, grace=settings.grace, attempts=settings.cas_attempts
+        )
+        leadership = _leadership(
+            settings, name, store, emitter, index, liveness, ownership, tombstones, metrics, log
+        )
+        leadership.start()
+        stack.push_async_callback(leadership.stop)
+        service = PresenceService(
+            nc,
+            index=index,
+            ownership=ownership,
+            liveness=liveness,
+            leadership=leadership,
+            metrics=metrics,
+            log=log,
+            grace=settings.grace,
+            heartbeat_timeout=settings.heartbeat_timeout,
+            max_inflight=settings.max_inflight,
+        )
+        await service.start()
+        stack.push_async_callback(service.stop)
+        log.info("presence.ready", http=f"http://{settings.http_host}:{settings.http_port}")
+        if started is not None:
+            started(PresenceNode(name, settings, metrics, index, leadership))
+        await stop.wait()
+        log.info("presence.stopping")
+    log.info("presence.stopped")
+
+
+def _leadership(
+    settings: PresenceSettings,
+    name: str,
+    store: KvStore,
+    emitter: ChangeEmitter,
+    index: PresenceIndex,
+    liveness: NodeLiveness,
+    ownership: Ownership,
+    tombstones: Tombstones,
+    metrics: PresenceMetrics,
+    log: EventLogger,
+) -> Leadership:
+    lease = LeaderLease(store, log, holder=name, ttl=settings.leader_ttl)
+    timings = LeaderTimings(
+        heartbeat_timeout=settings.heartbeat_timeout,
+        grace=settings.grace,
+        sweep_interval=settings.sweep_interval,
+        tombstone_age=settings.tombstone_age,
+        flush_timeout=settings.request_timeout,
+    )
+    return Leadership(
+        lease=lease,
+        emitter=emitter,
+        index=index,
+        liveness=liveness,
+        ownership=ownership,
+        tombstones=tombstones,
+        store=store,
+        metrics=metrics,
+        log=log,
+        timings=timings,
+    )

@@ -1,0 +1,238 @@
+"""The presence endpoints on NATS: claim, event and query in a queue group, heartbeat in none.
+
+Claims and events are compare-and-set writes of one record, answered by
+whichever replica gets them; queries are answered from the index. Every replica
+hears every heartbeat (no queue group) so all of them know which nodes live;
+the gateway takes the first reply. Each request runs in its own task, owned
+here; writes and reads have separate bounds so a burst of claims never delays
+the heartbeats that keep nodes alive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+
+from haws.common import names
+from haws.common import presence_protocol as pp
+from haws.common.errors import BadRequest
+from haws.common.logs import EventLogger
+from haws.common.protocol import valid_topic
+from haws.presence.index import PresenceIndex
+from haws.presence.leader import Leadership
+from haws.presence.liveness import NodeLiveness
+from haws.presence.metrics import PresenceMetrics
+from haws.presence.ownership import Ownership
+from haws.presence.store import StoreError
+from haws.presence.transitions import StaleEvent
+
+Handler = Callable[[Msg], Awaitable[None]]
+# Session ids as the gateway accepts them: also always valid KV keys.
+_SESSION_RE = re.compile(r"[A-Za-z0-9_\-]{1,128}")
+# Node names end up in a subject token (haws.ctl.gateway.<node>).
+_NODE_RE = re.compile(r"[A-Za-z0-9_\-:]{1,128}")
+
+
+def _check_claim(claim: pp.Claim) -> None:
+    if not _SESSION_RE.fullmatch(claim.session):
+        raise BadRequest(f"bad session {claim.session!r}")
+    if not _NODE_RE.fullmatch(claim.node) or not claim.conn:
+        raise BadRequest("claim needs a node name and a connection id")
+    if not all(valid_topic(t) for t in claim.topics):
+        raise BadRequest("bad topic in claim")
+
+
+def _check_event(event: pp.Event) -> None:
+    if event.kind not in ("sub", "unsub", "close"):
+        raise BadRequest(f"bad event kind {event.kind!r}")
+    if event.kind != "close" and not valid_topic(event.topic):
+        raise BadRequest(f"{event.kind} needs a valid topic")
+
+
+class PresenceService:
+    def __init__(
+        self,
+        nc: NatsClient,
+        *,
+        index: PresenceIndex,
+        ownership: Ownership,
+        liveness: NodeLiveness,
+        leadership: Leadership,
+        metrics: PresenceMetrics,
+        log: EventLogger,
+        grace: float,
+        heartbeat_timeout: float,
+        max_inflight: int,
+    ) -> None:
+        self._nc = nc
+        self._index = index
+        self._ownership = ownership
+        self._liveness = liveness
+        self._leadership = leadership
+        self._metrics = metrics
+        self._log = log
+        self._grace = grace
+        self._heartbeat_timeout = heartbeat_timeout
+        self._writes = asyncio.Semaphore(max_inflight)
+        self._reads = asyncio.Semaphore(max_inflight)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._subs: list[Subscription] = []
+
+    async def start(self) -> None:
+        queue = names.PRESENCE_QUEUE
+        nc = self._nc
+        self._subs = [
+            await nc.subscribe(
+                names.PRESENCE_CLAIM, queue=queue, cb=self._spawner(self._claim, self._writes)
+            ),
+            await nc.subscribe(
+                names.PRESENCE_EVENT, queue=queue, cb=self._spawner(self._event, self._writes)
+            ),
+            await nc.subscribe(
+                names.PRESENCE_QUERY, queue=queue, cb=self._spawner(self._query, self._reads)
+            ),
+            await nc.subscribe(
+                names.PRESENCE_HEARTBEAT, cb=self._spawner(self._heartbeat, self._reads)
+            ),
+        ]
+
+    async def stop(self) -> None:
+        for sub in self._subs:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+        self._subs = []
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _spawner(self, handler: Handler, slots: asyncio.Semaphore) -> Handler:
+        async def on_message(msg: Msg) -> None:
+            await slots.acquire()  # back-pressure: the subscription waits, not memory
+            task = asyncio.create_task(self._handle(handler, msg, slots))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+        return on_message
+
+    async def _handle(self, handler: Handler, msg: Msg, slots: asyncio.Semaphore) -> None:
+        try:
+            await handler(msg)
+        except Exception:
+            self._log.exception("presence.handler_crashed", subject=msg.subject)
+        finally:
+            slots.release()
+
+    async def _respond(self, msg: Msg, message: object) -> None:
+        if msg.reply:
+            with contextlib.suppress(Exception):  # the requester gave up or NATS is down
+                await msg.respond(pp.encode(message))
+
+    async def _claim(self, msg: Msg) -> None:
+        try:
+            claim = pp.decode(pp.Claim, msg.data)
+            _check_claim(claim)
+        except BadRequest as exc:
+            self._log.warning("presence.bad_claim", error=exc.message)
+            self._metrics.claims.labels("bad_request").inc()
+            await self._respond(msg, pp.ClaimReply(epoch=0))
+            return
+        log = self._log.bind(session=claim.session, node=claim.node)
+        try:
+            outcome = await self._ownership.claim(claim.session, claim)
+        except StoreError as exc:
+            log.warning("presence.claim_failed", error=str(exc))
+            self._metrics.claims.labels("error").inc()
+            await self._respond(msg, pp.ClaimReply(epoch=0))  # 0: not claimed, degrade
+            return
+        old, takeover = outcome.old, outcome.takeover
+        if takeover is not None and old is not None:
+            with contextlib.suppress(Exception):
+                await self._nc.publish(names.gateway_control_subject(old.node), pp.encode(takeover))
+            self._metrics.takeovers.inc()
+            log.info("presence.takeover", old_node=old.node, conn=old.conn, epoch=takeover.epoch)
+        self._metrics.claims.labels("ok").inc()
+        log.debug("presence.claimed", epoch=outcome.new.epoch, topics=len(outcome.new.topics))
+        previous = old.node if old is not None else None
+        await self._respond(msg, pp.ClaimReply(epoch=outcome.new.epoch, previous_node=previous))
+
+    async def _event(self, msg: Msg) -> None:
+        try:
+            event = pp.decode(pp.Event, msg.data)
+            _check_event(event)
+        except BadRequest as exc:
+            self._log.warning("presence.bad_event", error=exc.message)
+            self._metrics.events.labels("bad", "bad_request").inc()
+            await self._respond(msg, pp.EventReply(ok=False))
+            return
+        log = self._log.bind(session=event.session, node=event.node, topic=event.topic)
+        try:
+            await self._ownership.event(event)
+        except StaleEvent:
+            log.info("presence.stale_event", kind=event.kind, epoch=event.epoch)
+            self._metrics.events.labels(event.kind, "stale").inc()
+            await self._respond(msg, pp.EventReply(ok=False, stale=True))
+            return
+        except StoreError as exc:
+            log.warning("presence.event_failed", kind=event.kind, error=str(exc))
+            self._metrics.events.labels(event.kind, "error").inc()
+            await self._respond(msg, pp.EventReply(ok=False))  # not applied; may retry
+            return
+        self._metrics.events.labels(event.kind, "ok").inc()
+        log.debug("presence.event", kind=event.kind)
+        await self._respond(msg, pp.EventReply(ok=True))
+
+    async def _query(self, msg: Msg) -> None:
+        try:
+            query = pp.decode(pp.Query, msg.data)
+        except BadRequest as exc:
+            self._log.warning("presence.bad_query", error=exc.message)
+            await self._respond(msg, pp.QueryReply(members=[]))
+            return
+        members = self._index.members(query.topic, time.time(), self._grace)
+        self._metrics.queries.inc()
+        await self._respond(msg, pp.QueryReply(members=[asdict(m) for m in members]))
+
+    async def _heartbeat(self, msg: Msg) -> None:
+        try:
+            beat = pp.decode(pp.Heartbeat, msg.data)
+        except BadRequest as exc:
+            self._log.warning("presence.bad_heartbeat", error=exc.message)
+            return
+        self._liveness.heard(beat.node)
+        self._metrics.heartbeats.inc()
+        lost = await self._lost(beat) if beat.sessions else []
+        await self._respond(msg, pp.HeartbeatReply(lease=self._heartbeat_timeout, lost=lost))
+        if beat.sessions:
+            self._log.info("presence.node_checked", node=beat.node, lost=len(lost))
+            kept = set(beat.sessions) - set(lost)
+            await self._leadership.revive(beat.node, sorted(kept))
+
+    async def _lost(self, beat: pp.Heartbeat) -> list[str]:
+        """Sessions ``beat.node`` still holds that are now another node's, or gone.
+
+        The index may lag a claim by a moment, so each suspect is confirmed on a
+        fresh read: a node must never close a connection it still owns.
+        """
+        suspects = [
+            s
+            for s in beat.sessions
+            if (e := self._index.get(s)) is None or e.record.node != beat.node
+        ]
+
+        async def confirmed(session: str) -> bool:
+            try:
+                record = await self._ownership.read(session)
+            except StoreError:
+                return False  # cannot tell: keep the connection
+            return record is None or record.node != beat.node
+
+        verdicts = await asyncio.gather(*(confirmed(s) for s in suspects))
+        return [s for s, lost in zip(suspects, verdicts, strict=True) if lost]

@@ -1,0 +1,42 @@
+"""Presence service settings (``HAWS_*`` or flags)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from haws.common.settings import NatsSettings, SettingsError, setting
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceSettings(NatsSettings):
+    """haws presence: session ownership, node liveness and join/leave over NATS and KV."""
+
+    name: str = setting("", "replica name, unique in the cluster (default: host-port)")
+    http_host: str = setting("127.0.0.1", "address of /health, /ready, /metrics")
+    http_port: int = setting(8092, "port of /health, /ready, /metrics (0: any free port)")
+    heartbeat_timeout: float = setting(
+        3.0, "seconds without a node heartbeat before its sessions go offline"
+    )
+    grace: float = setting(5.0, "seconds an offline session stays a member before it leaves")
+    leader_ttl: float = setting(
+        3.0, "seconds the leader lease may stay unrenewed before a follower takes it"
+    )
+    sweep_interval: float = setting(0.25, "seconds between the leader's liveness/expiry passes")
+    max_inflight: int = setting(512, "requests handled at once; more wait")
+    cas_attempts: int = setting(20, "compare-and-set attempts on one record before giving up")
+    change_log_size: int = setting(
+        100_000, "recent join/leave kept so a new leader can re-send what was not published"
+    )
+    tombstone_age: float = setting(
+        600.0, "seconds a deleted record's marker stays in KV before the leader purges it"
+    )
+    log_level: str = setting("info", "debug, info, warning, error")
+
+    def validate(self) -> None:
+        positive = ("heartbeat_timeout", "grace", "leader_ttl", "sweep_interval", "tombstone_age")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"{name} must be > 0")
+        for name in ("max_inflight", "cas_attempts", "change_log_size"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{name} must be >= 1")

@@ -1,0 +1,155 @@
+"""Gateways simulated over NATS, and a recorder of what presence publishes.
+
+A ``GatewayDouble`` speaks the presence contract exactly as a gateway node
+does (claims, events, heartbeats, queries) without any WebSocket; the
+``Recorder`` keeps every join/leave on ``haws.pres.>`` and every command on
+``haws.ctl.gateway.>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import nats.errors
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+
+from haws.common import names
+from haws.common import presence_protocol as pp
+from haws.presence.settings import PresenceSettings
+from tests.support.waiting import eventually
+
+T = TypeVar("T")
+
+FAST = {
+    "heartbeat_timeout": 1.0,
+    "grace": 1.0,
+    "leader_ttl": 1.0,
+    "sweep_interval": 0.05,
+}
+"""Short timings for tests: a dead node's sessions leave ~2 s after its last beat."""
+FAST_FLAGS = [f"--{k.replace('_', '-')}={v}" for k, v in FAST.items()]
+
+
+def presence_settings(nats_url: str, **overrides: Any) -> PresenceSettings:
+    values: dict[str, Any] = {"nats_url": (nats_url,), "http_port": 0, **FAST}
+    values.update(overrides)
+    return PresenceSettings(**values)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(frozen=True)
+class Held:
+    """A connection that claimed a session: what its events must carry."""
+
+    session: str
+    conn: str
+    epoch: int
+    previous_node: str | None
+
+
+class GatewayDouble:
+    def __init__(self, nc: NatsClient, node: str | None = None) -> None:
+        self.nc = nc
+        self.node = node or unique("gw-")
+
+    async def _request(self, subject: str, message: Any, reply: type[T]) -> T:
+        response = await self.nc.request(subject, pp.encode(message), timeout=3.0)
+        return pp.decode(reply, response.data)
+
+    async def claim(
+        self, session: str, *, user: str | None = None, topics: Iterable[str] = ()
+    ) -> Held:
+        conn = unique("c-")
+        claim = pp.Claim(session, self.node, conn, user, list(topics))
+        reply = await self._request(names.PRESENCE_CLAIM, claim, pp.ClaimReply)
+        assert reply.epoch > 0, reply
+        return Held(session, conn, reply.epoch, reply.previous_node)
+
+    async def event(self, kind: str, held: Held, topic: str | None = None) -> pp.EventReply:
+        event = pp.Event(kind, held.session, self.node, held.conn, held.epoch, topic)  # type: ignore[arg-type]
+        return await self._request(names.PRESENCE_EVENT, event, pp.EventReply)
+
+    async def sub(self, held: Held, topic: str) -> None:
+        assert (await self.event("sub", held, topic)).ok
+
+    async def unsub(self, held: Held, topic: str) -> None:
+        assert (await self.event("unsub", held, topic)).ok
+
+    async def close(self, held: Held) -> None:
+        assert (await self.event("close", held)).ok
+
+    async def heartbeat(self, sessions: Iterable[str] = ()) -> pp.HeartbeatReply:
+        beat = pp.Heartbeat(self.node, 0, list(sessions))
+        return await self._request(names.PRESENCE_HEARTBEAT, beat, pp.HeartbeatReply)
+
+    async def query(self, topic: str) -> list[dict[str, Any]]:
+        reply = await self._request(names.PRESENCE_QUERY, pp.Query(topic), pp.QueryReply)
+        return reply.members
+
+    async def members(self, topic: str) -> set[str]:
+        return {m["session"] for m in await self.query(topic)}
+
+    @contextlib.asynccontextmanager
+    async def beating(self, interval: float = 0.2) -> AsyncIterator[None]:
+        """Heartbeat every ``interval`` until the block ends (a node that is alive)."""
+
+        async def beat() -> None:
+            while True:
+                with contextlib.suppress(nats.errors.Error):
+                    await self.heartbeat()
+                await asyncio.sleep(interval)  # the heartbeat period, not a synchronisation
+
+        task = asyncio.create_task(beat())
+        try:
+            yield
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+@dataclass
+class Recorder:
+    """Everything presence publishes to gateways, in arrival order."""
+
+    changes: list[pp.Change] = field(default_factory=list)
+    takeovers: list[tuple[str, pp.Takeover]] = field(default_factory=list)
+
+    async def start(self, nc: NatsClient) -> None:
+        async def on_change(msg: Msg) -> None:
+            self.changes.append(pp.decode(pp.Change, msg.data))
+
+        async def on_control(msg: Msg) -> None:
+            node = msg.subject[len(names.gateway_control_subject("")) :]
+            self.takeovers.append((node, pp.decode(pp.Takeover, msg.data)))
+
+        await nc.subscribe(names.PRESENCE_CHANGES_PREFIX + ">", cb=on_change)
+        await nc.subscribe(names.gateway_control_subject(">"), cb=on_control)
+        await nc.flush()
+
+    def of(self, session: str, topic: str | None = None) -> list[str]:
+        """The kinds of change seen for ``session`` (on ``topic``), in order."""
+        return [
+            c.kind
+            for c in self.changes
+            if c.session == session and (topic is None or c.topic == topic)
+        ]
+
+    def distinct(self, topic: str) -> list[tuple[str, str, int]]:
+        """Changes on ``topic`` with re-sends (same kind, session and revision) dropped."""
+        seen = dict.fromkeys((c.kind, c.session, c.revision) for c in self.changes if c.topic == topic)
+        return list(seen)
+
+    async def wait(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+        await eventually(predicate, timeout=timeout, message="presence change")
+
+    async def wait_for(self, kind: str, session: str, timeout: float = 10.0) -> None:
+        await self.wait(lambda: kind in self.of(session), timeout)

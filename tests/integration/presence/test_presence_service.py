@@ -1,0 +1,202 @@
+"""Presence with one replica, gateways simulated over NATS: guarantees 5 and 6."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from haws.common import names
+from haws.common import presence_protocol as pp
+from haws.presence.node import PresenceNode
+from tests.integration.presence.presence_support import FAST, GatewayDouble, Recorder, unique
+from tests.support.waiting import eventually
+
+GRACE = FAST["grace"]
+HEARTBEAT_TIMEOUT = FAST["heartbeat_timeout"]
+
+
+async def test_join_on_first_presence_sub_and_leave_on_unsub(
+    presence: PresenceNode, gw1: GatewayDouble, recorder: Recorder, topic: str, session_id: str
+) -> None:
+    async with gw1.beating():
+        held = await gw1.claim(session_id, user="ann")
+        await gw1.sub(held, topic)
+        await gw1.sub(held, topic)  # a second sub of the same topic is no second join
+        await recorder.wait_for("join", session_id)
+        join = next(c for c in recorder.changes if c.session == session_id)
+        assert (join.topic, join.user) == (topic, "ann") and join.revision > 0
+        assert await gw1.query(topic) == [{"session": session_id, "node": gw1.node, "user": "ann"}]
+        await gw1.unsub(held, topic)
+        await recorder.wait_for("leave", session_id)
+        assert recorder.of(session_id) == ["join", "leave"]
+        assert await gw1.members(topic) == set()
+
+
+async def test_close_leaves_only_after_the_grace(
+    presence: PresenceNode, gw1: GatewayDouble, recorder: Recorder, topic: str, session_id: str
+) -> None:
+    async with gw1.beating():
+        held = await gw1.claim(session_id)
+        await gw1.sub(held, topic)
+        await recorder.wait_for("join", session_id)
+        closed_at = time.monotonic()
+        await gw1.close(held)
+        assert await gw1.members(topic) == {session_id}  # offline, still within the grace
+        await recorder.wait_for("leave", session_id, timeout=GRACE + 5)
+        assert time.monotonic() - closed_at >= GRACE - 0.05
+        assert await gw1.members(topic) == set()
+
+
+async def test_reconnect_within_grace_on_another_node_emits_neither(
+    presence: PresenceNode,
+    gw1: GatewayDouble,
+    gw2: GatewayDouble,
+    recorder: Recorder,
+    topic: str,
+    session_id: str,
+) -> None:
+    sentinel = unique("sentinel-")
+    async with gw1.beating(), gw2.beating():
+        held = await gw1.claim(session_id, user="ann")
+        other = await gw1.claim(sentinel)
+        for h in (held, other):
+            await gw1.sub(h, topic)
+        await recorder.wait(lambda: len(recorder.of(sentinel) + recorder.of(session_id)) == 2)
+        await gw1.close(held)
+        await gw1.close(other)
+        again = await gw2.claim(session_id, user="ann", topics=[topic])  # the resume
+        assert again.epoch == held.epoch + 1 and again.previous_node == gw1.node
+        # The sentinel closed at the same moment and nobody resumed it: once its
+        # leave is out, the leader's expiry has passed over our session too.
+        await recorder.wait_for("leave", sentinel, timeout=GRACE + 5)
+        assert recorder.of(session_id) == ["join"]
+        assert await gw2.query(topic) == [{"session": session_id, "node": gw2.node, "user": "ann"}]
+        assert recorder.takeovers == []  # the old connection had closed: nothing to take over
+
+
+async def test_newer_claim_takes_over_and_fences_the_old_connection(
+    presence: PresenceNode,
+    gw1: GatewayDouble,
+    gw2: GatewayDouble,
+    recorder: Recorder,
+    topic: str,
+    session_id: str,
+) -> None:
+    async with gw1.beating(), gw2.beating():
+        old = await gw1.claim(session_id)
+        await gw1.sub(old, topic)
+        new = await gw2.claim(session_id)
+        assert new.epoch == old.epoch + 1 and new.previous_node == gw1.node
+        await recorder.wait(lambda: len(recorder.takeovers) == 1)
+        assert recorder.takeovers == [(gw1.node, pp.Takeover(session_id, old.conn, new.epoch))]
+        # The old connection is fenced: its events are stale, the new one's are not.
+        stale = await gw1.event("sub", old, "other.topic")
+        assert (stale.ok, stale.stale) == (False, True)
+        assert (await gw1.event("close", old)).stale
+        forged = pp.Event("sub", session_id, gw2.node, old.conn, new.epoch, topic)
+        reply = await gw2.nc.request(names.PRESENCE_EVENT, pp.encode(forged), timeout=3)
+        assert pp.decode(pp.EventReply, reply.data).stale  # right epoch, wrong connection
+        assert (await gw2.event("sub", new, "other.topic")).ok
+        # A second claim on the same node, from another connection, takes over there.
+        newest = await gw2.claim(session_id)
+        await recorder.wait(lambda: len(recorder.takeovers) == 2)
+        assert recorder.takeovers[1] == (gw2.node, pp.Takeover(session_id, new.conn, newest.epoch))
+        assert recorder.of(session_id, topic) == ["join"]  # the topic followed the session
+
+
+async def test_dead_node_sessions_leave_unless_reclaimed_elsewhere(
+    presence: PresenceNode,
+    gw1: GatewayDouble,
+    gw2: GatewayDouble,
+    recorder: Recorder,
+    topic: str,
+) -> None:
+    stays, moves = unique("stays-"), unique("moves-")
+    async with gw2.beating():
+        async with gw1.beating():
+            held = {s: await gw1.claim(s) for s in (stays, moves)}
+            for h in held.values():
+                await gw1.sub(h, topic)
+            await recorder.wait(lambda: len(recorder.changes) == 2)
+        silent_since = time.monotonic()  # gw1 is "killed": no more heartbeats
+        await gw2.claim(moves, topics=[topic])  # its client reconnected to gw2
+        await recorder.wait_for("leave", stays, timeout=HEARTBEAT_TIMEOUT + GRACE + 5)
+        took = time.monotonic() - silent_since
+        assert HEARTBEAT_TIMEOUT + GRACE - 0.3 <= took <= HEARTBEAT_TIMEOUT + GRACE + 2.0, took
+        assert recorder.of(moves) == ["join"]
+        assert await gw2.members(topic) == {moves}
+        # gw1 comes back and checks its sessions: both are lost to it now.
+        reply = await gw1.heartbeat(sessions=[stays, moves])
+        assert sorted(reply.lost) == sorted([stays, moves]) and reply.lease == HEARTBEAT_TIMEOUT
+
+
+async def test_paused_node_back_within_grace_keeps_its_sessions(
+    presence: PresenceNode, gw1: GatewayDouble, recorder: Recorder, topic: str, session_id: str
+) -> None:
+    sentinel = unique("sentinel-")
+    async with gw1.beating():
+        held = await gw1.claim(session_id)
+        other = await gw1.claim(sentinel)
+        for h in (held, other):
+            await gw1.sub(h, topic)
+        await recorder.wait(lambda: len(recorder.changes) == 2)
+
+    def offline() -> bool:
+        entry = presence.index.get(session_id)
+        return entry is not None and not entry.record.online
+
+    await eventually(offline, timeout=HEARTBEAT_TIMEOUT + 3)  # the leader declared gw1 dead
+    reply = await gw1.heartbeat(sessions=[session_id])  # back: "I still hold this one"
+    assert reply.lost == []
+    await eventually(lambda: not offline(), timeout=3)
+    async with gw1.beating():
+        await recorder.wait_for("leave", sentinel, timeout=GRACE + 5)
+        assert recorder.of(session_id) == ["join"]
+        assert await gw1.members(topic) == {session_id}
+
+
+async def test_bad_requests_get_a_negative_answer(presence: PresenceNode, gw1: GatewayDouble) -> None:
+    claim = pp.Claim("not a session!", gw1.node, "c")
+    reply = await gw1.nc.request(names.PRESENCE_CLAIM, pp.encode(claim), timeout=3)
+    assert pp.decode(pp.ClaimReply, reply.data).epoch == 0
+    reply = await gw1.nc.request(names.PRESENCE_EVENT, b"\x01garbage", timeout=3)
+    assert pp.decode(pp.EventReply, reply.data) == pp.EventReply(ok=False)
+    assert await gw1.query("nobody.here") == []
+
+
+async def test_a_thousand_sessions_join_and_leave_and_the_members_converge(
+    presence: PresenceNode, gw1: GatewayDouble, recorder: Recorder, topic: str
+) -> None:
+    sessions = [unique(f"k{i}-") for i in range(1000)]
+    slots = asyncio.Semaphore(100)
+
+    async def bounded(work: asyncio.Future[None] | object) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    async def join(session: str) -> pp.Claim | None:
+        async with slots:
+            held = await gw1.claim(session, user=session[:4])
+            await gw1.sub(held, topic)
+            helds[session] = held
+        return None
+
+    helds: dict[str, object] = {}
+
+    async def leave(session: str, index: int) -> None:
+        held = helds[session]
+        async with slots:
+            if index % 2:
+                await gw1.unsub(held, topic)  # type: ignore[arg-type]
+            else:
+                await gw1.close(held)  # type: ignore[arg-type]
+
+    async with gw1.beating():
+        await asyncio.gather(*(join(s) for s in sessions))
+        assert await gw1.members(topic) == set(sessions)
+        await recorder.wait(lambda: len(recorder.changes) == 1000)
+        await asyncio.gather(*(leave(s, i) for i, s in enumerate(sessions)))
+        await recorder.wait(lambda: len(recorder.changes) == 2000, timeout=GRACE + 10)
+        assert await gw1.members(topic) == set()
+    joins = sorted(c.session for c in recorder.changes if c.kind == "join")
+    leaves = sorted(c.session for c in recorder.changes if c.kind == "leave")
+    assert joins == leaves == sorted(sessions)
