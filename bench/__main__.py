@@ -26,14 +26,34 @@ from bench.targets import targets
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small counts, about 1-2 minutes")
-    parser.add_argument("--only", action="append", choices=list(SCENARIOS), default=[],
-                        metavar="SCENARIO", help=f"run only these: {', '.join(SCENARIOS)}")
-    parser.add_argument("--system", action="append", choices=list(SYSTEMS), default=[],
-                        metavar="NAME", help=f"only these systems: {', '.join(SYSTEMS)}")
-    parser.add_argument("--profile", action="store_true",
-                        help="py-spy the haws gateway during an extra fan-out pass")
-    parser.add_argument("--gateway-arg", action="append", default=[], metavar="ARG",
-                        help="extra flag for every haws gateway (repeatable)")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=list(SCENARIOS),
+        default=[],
+        metavar="SCENARIO",
+        help=f"run only these: {', '.join(SCENARIOS)}",
+    )
+    parser.add_argument(
+        "--system",
+        action="append",
+        choices=list(SYSTEMS),
+        default=[],
+        metavar="NAME",
+        help=f"only these systems: {', '.join(SYSTEMS)}",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy the haws gateway during an extra fan-out pass",
+    )
+    parser.add_argument(
+        "--gateway-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="extra flag for every haws gateway (repeatable)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the run folder (logs)")
     return parser.parse_args(argv)  # fmt: skip
 
@@ -53,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
         keep_dir=args.keep,
     )
     lab = Lab(options, machine)
-    print(f"bench: {machine.nproc} CPUs ({machine.cpu}), Python {machine.python}; {machine.pinning}")
+    print(
+        f"bench: {machine.nproc} CPUs ({machine.cpu}), Python {machine.python}; {machine.pinning}"
+    )
     print(f"bench: {'quick' if args.quick else 'full'} run, files under {lab.data_dir}", flush=True)
     figures: list[Figure] = []
     failures: dict[str, str] = {}
@@ -75,7 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     text = report.table(figures)
     print()
     print(text)
-    print("\ntargets (issue 6):" + (" (quick sizes are smaller than the targets')" if args.quick else ""))
+    print(
+        "\ntargets (issue 6):"
+        + (" (quick sizes are smaller than the targets')" if args.quick else "")
+    )
     print(report.verdicts(judged))
     if lab.profiles:
         print()
@@ -91,7 +116,9 @@ def main(argv: list[str] | None = None) -> int:
         "sizes": {k: getattr(sizes, k) for k in sizes.__dataclass_fields__},
         "figures": [f.as_dict() for f in figures],
         "targets": judged,
-        "profiles": [{"scenario": p.scenario, "system": p.system, **p.summary} for p in lab.profiles],
+        "profiles": [
+            {"scenario": p.scenario, "system": p.system, **p.summary} for p in lab.profiles
+        ],
         "failures": failures,
         "table": text,
         "markdown": report.markdown(figures),

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import shutil
 import tempfile
+import time
 from collections.abc import Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +25,12 @@ from bench.systems import Running, Skipped
 from bench.systems.baselines import node_socketio, python_socketio, raw_aiohttp
 from bench.systems.haws import HawsInfra, HawsStack
 from bench.systems.process import ServerProcess
+from bench.usage import machine_busy
 
 T = TypeVar("T")
+
+QUIET = 0.25
+"""Busy cores (whole machine, ours idle) under which the machine counts as quiet."""
 
 HAWS_DIALECTS: dict[str, Dialect] = {
     "haws": Dialect(),
@@ -72,6 +77,23 @@ class Lab:
         self._infra: HawsInfra | None = None
         self._infra_failure: str | None = None
         self._runner = asyncio.Runner(loop_factory=_loop_factory())
+        self.quiet_waited = 0.0
+
+    def wait_quiet(self) -> None:
+        """Wait, bounded by ``quiet_wait`` and what is left of ``quiet_budget``,
+        until the machine's busy CPU (other sessions, builds) drops under ``QUIET``."""
+        budget = min(self.sizes.quiet_wait, self.sizes.quiet_budget - self.quiet_waited)
+        started = time.monotonic()
+        while True:
+            before = machine_busy()[0]
+            time.sleep(0.5)
+            busy = (machine_busy()[0] - before) / 0.5
+            waited = time.monotonic() - started
+            if busy < QUIET or waited >= budget:
+                break
+        if waited > 0.6:
+            self.quiet_waited += waited
+            print(f"    (waited {waited:.0f} s for the machine to calm down)", flush=True)
 
     def wants(self, system: str) -> bool:
         return not self.options.systems or system in self.options.systems
@@ -99,6 +121,7 @@ class Lab:
         stack = HawsStack(
             self.infra(), gateways=gateways, replay=replay, extra_args=self.options.gateway_args
         )
+        self.wait_quiet()
         stack.start()
         try:
             yield stack
@@ -118,6 +141,7 @@ class Lab:
             "node-socketio": node_socketio,
         }
         server: ServerProcess = factories[name](self.log_dir)
+        self.wait_quiet()
         server.start()
         try:
             self.machine.pin_server(server.pid)

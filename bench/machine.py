@@ -79,7 +79,9 @@ class Machine:
         if self.can_pin:
             os.sched_setaffinity(0, {LOADGEN_CORE})
             tool = "taskset" if shutil.which("taskset") else "sched_setaffinity"
-            self.pinning = f"servers on core {SERVER_CORE} ({tool}), load generator on core {LOADGEN_CORE}"
+            self.pinning = (
+                f"servers on core {SERVER_CORE} ({tool}), load generator on core {LOADGEN_CORE}"
+            )
         else:
             self.pinning = "none (fewer than 2 CPUs available)"
             self.notes.append("no pinning: servers and load generator share the CPU")

@@ -65,7 +65,9 @@ class Recording:
             self._process.kill()
             self._process.wait(5)
         if not self.folded.is_file():
-            return {"skipped": f"py-spy wrote nothing: {self.log.read_text(errors='replace')[-300:]}"}
+            return {
+                "skipped": f"py-spy wrote nothing: {self.log.read_text(errors='replace')[-300:]}"
+            }
         return summarize(self.folded.read_text().splitlines())
 
 

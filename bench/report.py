@@ -51,44 +51,38 @@ def _limit(figure: Figure) -> str:
     if d.get("duplicates"):
         parts.append(f"dup {d['duplicates']}")
     if d.get("subscribers_closed"):
-        parts.append(f"closed {d['subscribers_closed']} {d.get('close_codes')}")
+        codes = ", ".join(f"{n}x {code}" for code, n in d.get("close_codes", {}).items())
+        parts.append(f"{d['subscribers_closed']} subscribers closed ({codes})")
     if d.get("publish_stalls"):
         parts.append(f"stalls {d['publish_stalls']}")
     return ", ".join(parts)
 
 
 def rows(figures: Sequence[Figure]) -> list[list[str]]:
+    """One row per figure; ``haws/this`` divides the scenario's first haws figure
+    (plain haws, or 3 gateways in the cluster scenario) by this row's value."""
     out: list[list[str]] = []
     groups: dict[tuple[str, str], list[Figure]] = {}
     for figure in figures:
         groups.setdefault((figure.scenario, figure.metric), []).append(figure)
     for (scenario, metric), group in groups.items():
-        subjects = [f for f in group if f.role == "subject"]
-        baselines = [f for f in group if f.role == "baseline"]
-        for s in subjects:
-            value = fmt(s.value, s.unit) if s.skipped is None else f"skipped ({s.skipped})"
-            if not baselines:
-                out.append([scenario, metric, s.system, value, "-", "-", "-", _limit(s)])
-            for b in baselines:
-                base = fmt(b.value, b.unit) if b.skipped is None else f"skipped ({b.skipped})"
-                ratio = "-"
-                if s.value is not None and b.value:
-                    ratio = f"{s.value / b.value:.2f}x"
-                out.append([scenario, metric, s.system, value, b.system, base, ratio, _limit(s)])
-        if not subjects:
-            for b in baselines:
-                base = fmt(b.value, b.unit) if b.skipped is None else f"skipped ({b.skipped})"
-                out.append([scenario, metric, "-", "-", b.system, base, "-", _limit(b)])
+        reference = next((f for f in group if f.role == "subject"), None)
+        for f in group:
+            value = fmt(f.value, f.unit) if f.skipped is None else f"skipped ({f.skipped})"
+            ratio = "-"
+            if f.role == "baseline" and reference is not None and reference.value and f.value:
+                ratio = f"{reference.value / f.value:.2f}x"
+            out.append([scenario, metric, f.system, value, ratio, _limit(f)])
     return out
 
 
-HEADER = ["scenario", "metric", "haws", "value", "baseline", "value", "haws/base", "limit / notes"]
+HEADER = ["scenario", "metric", "system", "value", "haws/this", "limit / notes"]
 
 
 def table(figures: Sequence[Figure]) -> str:
     body = rows(figures)
     cells = [HEADER, *body]
-    widths = [min(40, max(len(r[i]) for r in cells)) for i in range(len(HEADER) - 1)]
+    widths = [min(60, max(len(r[i]) for r in cells)) for i in range(len(HEADER) - 1)]
 
     def line(r: list[str]) -> str:
         return "  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1]
@@ -122,7 +116,10 @@ def hot_spots(profiles: Sequence[Any], top: int = 12) -> str:
             lines.append(f"profile {p.scenario} {p.system}: skipped ({summary['skipped']})")
             continue
         lines.append(f"profile {p.scenario} {p.system}: {summary['samples']} samples on CPU")
-        for title, key in (("self time by line", "self_by_line"), ("inclusive by function", "inclusive_by_function")):
+        for title, key in (
+            ("self time by line", "self_by_line"),
+            ("inclusive by function", "inclusive_by_function"),
+        ):
             lines.append(f"  {title}:")
             lines += [f"    {e['percent']:5.1f}%  {e['where']}" for e in summary[key][:top]]
     return "\n".join(lines)

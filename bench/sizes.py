@@ -37,6 +37,11 @@ class Sizes:
     """Handshakes in flight at once (the servers' listen backlog is 128)."""
     drain_timeout: float = 10.0
     """Seconds to wait, after the last pub, for every subscriber to catch up."""
+    quiet_wait: float = 30.0
+    """Seconds to wait, before starting a system, for other work on the machine to
+    calm down (figures taken beside other load are flagged NOISY in the table)."""
+    quiet_budget: float = 180.0
+    """Total seconds one run may spend waiting for quiet."""
 
 
 FULL = Sizes()
@@ -53,4 +58,6 @@ QUICK = Sizes(
     replay_messages=10_000,
     cluster_subscribers=60,
     drain_timeout=5.0,
+    quiet_wait=3.0,
+    quiet_budget=10.0,
 )

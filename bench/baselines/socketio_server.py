@@ -24,13 +24,13 @@ def create_app() -> web.Application:
     sio = socketio.AsyncServer(async_mode="aiohttp", transports=["websocket"])
     seqs: dict[str, int] = {}
 
-    @sio.on("sub")
+    @sio.on("sub")  # type: ignore[untyped-decorator]
     async def sub(sid: str, request: dict[str, Any]) -> dict[str, Any]:
         topic = request["topic"]
         await sio.enter_room(sid, topic)
         return {"op": "ok", "topic": topic, "seq": seqs.get(topic, 0)}
 
-    @sio.on("pub")
+    @sio.on("pub")  # type: ignore[untyped-decorator]
     async def pub(sid: str, request: dict[str, Any]) -> dict[str, Any]:
         topic = request["topic"]
         prev = seqs.get(topic, 0)
@@ -65,7 +65,9 @@ def main() -> None:
         import uvloop
 
         loop = uvloop.new_event_loop()
-    web.run_app(create_app(), host=args.host, port=args.port, access_log=None, print=None, loop=loop)
+    web.run_app(
+        create_app(), host=args.host, port=args.port, access_log=None, print=None, loop=loop
+    )
 
 
 if __name__ == "__main__":

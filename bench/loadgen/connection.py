@@ -12,7 +12,7 @@ import base64
 import os
 import socket
 import time
-from typing import Protocol
+from typing import Protocol, cast
 from urllib.parse import urlsplit
 
 from bench.loadgen import frames
@@ -92,11 +92,11 @@ class WsConnection(asyncio.Protocol):
         return conn
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]  # a TCP transport
-        sock = transport.get_extra_info("socket")
+        self.transport = tcp = cast(asyncio.Transport, transport)
+        sock = tcp.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        transport.write(self._request)
+        tcp.write(self._request)
 
     def data_received(self, data: bytes) -> None:
         if self.opened.done():

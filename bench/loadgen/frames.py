@@ -95,7 +95,9 @@ class FrameReader:
         self._buf = data[pos:] if pos < end else b""
         return out
 
-    def _fragment(self, fin: int, opcode: int, payload: bytes, out: list[tuple[int, bytes]]) -> None:
+    def _fragment(
+        self, fin: int, opcode: int, payload: bytes, out: list[tuple[int, bytes]]
+    ) -> None:
         if opcode:  # first fragment of a message
             if self._fragments:
                 raise FrameError("new message before the last one ended")

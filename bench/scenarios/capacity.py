@@ -10,6 +10,7 @@ settled before the first connection and again once all are open.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from bench.figures import Figure, role_of, skipped
 from bench.lab import SYSTEMS, Lab
@@ -40,8 +41,15 @@ def run(lab: Lab) -> list[Figure]:
             with lab.system(system) as target:
                 details = lab.run(_measure(lab, target, n))
         except (Skipped, TooFewConnections) as exc:
-            for metric, unit, better in (("memory/conn", "KiB", "lower"), ("connect rate", "conn/s", "higher")):
-                figures.append(skipped(scenario, metric, system, unit, str(exc), role=role, better=better))  # type: ignore[arg-type]
+            reason = str(exc)
+            figures.append(
+                skipped(scenario, "memory/conn", system, "KiB", reason, role=role, better="lower")
+            )
+            figures.append(
+                skipped(
+                    scenario, "connect rate", system, "conn/s", reason, role=role, better="higher"
+                )
+            )
             continue
         figures.append(
             Figure(scenario, "memory/conn", system, details["kib_per_connection"], "KiB",
@@ -54,7 +62,7 @@ def run(lab: Lab) -> list[Figure]:
     return figures
 
 
-async def _measure(lab: Lab, target: Running, n: int) -> dict[str, object]:
+async def _measure(lab: Lab, target: Running, n: int) -> dict[str, Any]:
     await asyncio.sleep(SETTLE)
     before = rss_kib(target.rss_pid)
     meter = CpuMeter(target.server_pids())

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.figures import Figure, skipped
+from bench.figures import Figure, Role, skipped
 from bench.lab import HAWS_DIALECTS, Lab
 from bench.scenarios.traffic import (
     SetupFailed,
@@ -38,16 +38,26 @@ def run(lab: Lab) -> list[Figure]:
     figures: list[Figure] = []
     for gateways in (sizes.cluster_gateways, 1):
         system = f"haws-{gateways}gw"
-        role = "subject" if gateways > 1 else "baseline"
+        role: Role = "subject" if gateways > 1 else "baseline"
         print(f"  {scenario} {system} ...", flush=True)
         try:
             with lab.haws(gateways=gateways) as stack:
                 details = lab.run(_measure(lab, stack))
         except (Skipped, SetupFailed) as exc:
-            figures.append(skipped(scenario, METRIC, system, "msg/s", str(exc), role=role, better="higher"))  # type: ignore[arg-type]
+            figures.append(
+                skipped(scenario, METRIC, system, "msg/s", str(exc), role=role, better="higher")
+            )
             continue
         figures.append(
-            Figure(scenario, METRIC, system, details["delivered_per_s"], "msg/s", role=role, details=details)  # type: ignore[arg-type]
+            Figure(
+                scenario,
+                METRIC,
+                system,
+                details["delivered_per_s"],
+                "msg/s",
+                role=role,
+                details=details,
+            )
         )
     return figures
 

@@ -12,8 +12,10 @@ up (p50/p99/max), and messages lost and duplicated, counted at the wire.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import time
+from collections.abc import Callable
 from typing import Any
 
 from bench.figures import Figure
@@ -53,10 +55,19 @@ class ResumingSubscriber(Subscriber):
         self.resumed: bool | None = None
         self.cut_at = self.welcome_at = self.recovered_at = self.caught_up_at = 0
         self.resume_error: str | None = None
+        self.on_caught_up: Callable[[], None] = lambda: None
         self._task: asyncio.Task[None] | None = None
 
-    def arm(self, fallback: str, target: int, slots: asyncio.Semaphore, deadline: float) -> None:
+    def arm(
+        self,
+        fallback: str,
+        target: int,
+        slots: asyncio.Semaphore,
+        deadline: float,
+        on_caught_up: Callable[[], None],
+    ) -> None:
         self.fallback, self.target, self.slots, self.deadline = fallback, target, slots, deadline
+        self.on_caught_up = on_caught_up
         self.armed = True
 
     def on_closed(self, conn: Any) -> None:
@@ -99,6 +110,7 @@ class ResumingSubscriber(Subscriber):
     def _check(self, now: int) -> None:
         if self.recovered_at and not self.caught_up_at and self.tally.last >= self.target:
             self.caught_up_at = now
+            self.on_caught_up()
 
 
 def run(lab: Lab) -> list[Figure]:
@@ -122,7 +134,9 @@ def run(lab: Lab) -> list[Figure]:
     ]
     for metric in ("lost", "duplicates"):
         figures.append(
-            Figure(scenario, metric, "haws", details[metric], "msgs", better="lower", details=details)
+            Figure(
+                scenario, metric, "haws", details[metric], "msgs", better="lower", details=details
+            )
         )
     return figures
 
@@ -159,12 +173,21 @@ async def _kill_and_watch(
     start = meter.sample()
     slots = asyncio.Semaphore(sizes.connect_concurrency)
     target = load.publisher.max_acked
+    everyone = asyncio.Event()
+    pending = len(subs)
+
+    def caught_up() -> None:
+        nonlocal pending
+        pending -= 1
+        if pending == 0:
+            everyone.set()
+
     for sub in subs:
-        sub.arm(url_b, target, slots, until)
+        sub.arm(url_b, target, slots, until, caught_up)
     killed_at = time.monotonic_ns()
     node_a.process.signal(signal.SIGKILL)
-    while loop.time() < until and not all(s.caught_up_at for s in subs):
-        await asyncio.sleep(0.02)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(everyone.wait(), max(0.0, until - loop.time()))
     end = meter.sample()
     for sub in subs:
         sub.armed = False  # closing at the end is not a failure to resume from

@@ -8,9 +8,11 @@ runs under py-spy (its figures are not in the table: sampling costs CPU).
 
 from __future__ import annotations
 
+from typing import Any
+
 from bench.figures import Figure, role_of, skipped
 from bench.lab import SYSTEMS, Lab, Profile
-from bench.profiler import Recording, ProfilerMissing
+from bench.profiler import ProfilerMissing, Recording
 from bench.scenarios.traffic import SetupFailed, new_topic, run_window, setup_topic, teardown
 from bench.systems import Running, Skipped
 from bench.usage import CpuMeter
@@ -33,7 +35,9 @@ def run(lab: Lab) -> list[Figure]:
                     details = lab.run(_measure(lab, target, subscribers))
             except (Skipped, SetupFailed) as exc:
                 role = role_of(system)
-                figures.append(skipped(scenario, METRIC, system, UNIT, str(exc), role=role, better="higher"))
+                figures.append(
+                    skipped(scenario, METRIC, system, UNIT, str(exc), role=role, better="higher")
+                )
                 continue
             figures.append(
                 Figure(
@@ -53,9 +57,11 @@ def run(lab: Lab) -> list[Figure]:
 
 async def _measure(
     lab: Lab, target: Running, subscribers: int, recording: Recording | None = None
-) -> dict[str, object]:
+) -> dict[str, Any]:
     topic = new_topic(NAME)
-    load = await setup_topic(target.dialect, topic, subscribers, [target.url], target.url, lab.sizes)
+    load = await setup_topic(
+        target.dialect, topic, subscribers, [target.url], target.url, lab.sizes
+    )
     try:
         meter = CpuMeter(target.server_pids())
         if recording is not None:

@@ -9,6 +9,8 @@ and republish; the baselines fan out in process.
 
 from __future__ import annotations
 
+from typing import Any
+
 from bench.figures import Figure, role_of, skipped
 from bench.lab import SYSTEMS, Lab
 from bench.loadgen.tally import Latencies
@@ -55,7 +57,7 @@ def run(lab: Lab) -> list[Figure]:
     return figures
 
 
-async def _measure(lab: Lab, target: Running, subscribers: int, rate: float) -> dict[str, object]:
+async def _measure(lab: Lab, target: Running, subscribers: int, rate: float) -> dict[str, Any]:
     sizes = lab.sizes
     load = await setup_topic(
         target.dialect, new_topic(NAME), subscribers, [target.url], target.url, sizes

@@ -17,8 +17,6 @@ import time
 from typing import Any
 
 import nats
-from haws.common import names
-from haws.common.codec import encode_payload
 
 from bench.figures import Figure, skipped
 from bench.lab import HAWS_DIALECTS, Lab
@@ -32,6 +30,8 @@ from bench.loadgen.tally import lost
 from bench.scenarios.traffic import new_topic
 from bench.systems import Running, Skipped
 from bench.usage import CpuMeter
+from haws.common import names
+from haws.common.codec import encode_payload
 
 NAME = "replay"
 METRIC = "replayed msg/s"
@@ -70,17 +70,43 @@ def run(lab: Lab) -> list[Figure]:
         try:
             with lab.haws(replay=True) as stack:
                 details = lab.run(_haws(lab, stack, n))
-            figures.append(Figure(scenario, METRIC, "haws", details["msgs_per_s"], "msg/s", details=details))
+            figures.append(
+                Figure(scenario, METRIC, "haws", details["msgs_per_s"], "msg/s", details=details)
+            )
         except Skipped as exc:
-            figures.append(skipped(scenario, METRIC, "haws", "msg/s", str(exc), role="subject", better="higher"))
+            figures.append(
+                skipped(
+                    scenario, METRIC, "haws", "msg/s", str(exc), role="subject", better="higher"
+                )
+            )
     if lab.wants("node-socketio"):
         print(f"  {scenario} node-socketio ...", flush=True)
         try:
             with lab.system("node-socketio") as target:
                 details = lab.run(_node(lab, target, n))
-            figures.append(Figure(scenario, METRIC, "node-socketio", details["msgs_per_s"], "msg/s", role="baseline", details=details))
+            figures.append(
+                Figure(
+                    scenario,
+                    METRIC,
+                    "node-socketio",
+                    details["msgs_per_s"],
+                    "msg/s",
+                    role="baseline",
+                    details=details,
+                )
+            )
         except Skipped as exc:
-            figures.append(skipped(scenario, METRIC, "node-socketio", "msg/s", str(exc), role="baseline", better="higher"))
+            figures.append(
+                skipped(
+                    scenario,
+                    METRIC,
+                    "node-socketio",
+                    "msg/s",
+                    str(exc),
+                    role="baseline",
+                    better="higher",
+                )
+            )
     return figures
 
 

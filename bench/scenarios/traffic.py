@@ -112,6 +112,7 @@ async def run_window(
     loop = asyncio.get_running_loop()
     until = loop.time() + sizes.warmup + sizes.window
     per_topic = sizes.max_messages // max(1, len(loads))
+    tasks: list[asyncio.Task[Any]]
     if rate is None:
         tasks = [
             asyncio.create_task(

@@ -12,6 +12,9 @@ import itertools
 from collections.abc import Sequence
 from pathlib import Path
 
+from bench.loadgen.dialects import Dialect
+from bench.machine import Machine
+from bench.systems import Running, Skipped
 from haws.cluster import (
     ClusterError,
     Component,
@@ -22,10 +25,6 @@ from haws.cluster import (
 )
 from haws.cluster.component import wait_ready_all
 from haws.cluster.services import backend_service
-
-from bench.loadgen.dialects import Dialect
-from bench.machine import Machine
-from bench.systems import Running, Skipped
 
 _names = itertools.count(1)
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from bench.systems import Skipped
 from haws.cluster import DeadlineExceeded, ManagedProcess, ProcessExited, free_port
 from haws.cluster.probe import http_ok
-
-from bench.systems import Skipped
 
 
 class ServerProcess:
@@ -38,7 +37,9 @@ class ServerProcess:
     def start(self, timeout: float = 30.0) -> None:
         self.process.start()
         try:
-            self.process.wait_ready(lambda: http_ok(f"http://127.0.0.1:{self.port}/health"), timeout)
+            self.process.wait_ready(
+                lambda: http_ok(f"http://127.0.0.1:{self.port}/health"), timeout
+            )
         except (DeadlineExceeded, ProcessExited) as exc:
             self.process.kill()
             raise Skipped(f"{self.name} did not start: {str(exc).splitlines()[0]}") from None

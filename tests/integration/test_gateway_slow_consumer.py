@@ -67,3 +67,19 @@ async def test_reader_that_stops_reading_is_closed_4008_and_others_get_everythin
     got = [m["data"]["n"] for m in late.msgs[topic]]
     assert got == list(range(len(got)))  # a prefix, in order: the rest it resumes
     await eventually(lambda: len(gw.deps.hub.connections) == 2, message="stalled conn gone")
+    assert gw.deps.metrics.slow_consumers._value.get() == 1
+
+
+async def test_history_larger_than_the_send_queue_is_paced_not_cut(
+    small_queue_gateway: RunningGateway, connect: Connect, topic: str
+) -> None:
+    publisher = await connect(small_queue_gateway.url)
+    for n in range(300):
+        await publisher.pub(topic, {"n": n, "pad": "y" * 2000})
+    reader = await connect(small_queue_gateway.url)
+    await reader.sub(topic, since=0)
+    msgs = await reader.wait_msgs(topic, 300, timeout=30)
+    assert [m["data"]["n"] for m in msgs] == list(range(300))
+    assert_chain(msgs, first_prev=0)
+    assert (await reader.recv("recovered"))["complete"] is True
+    assert not reader.closed.is_set()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import pytest
 
-from haws.client import Client
+from haws.client import Client, Message, MessageStream
 
 MakeClient = Callable[..., Client]
 
@@ -27,3 +28,14 @@ async def make_client() -> AsyncIterator[MakeClient]:
     yield make
     for client in made:
         await client.close()
+
+
+async def take(stream: MessageStream, count: int, timeout: float = 10.0) -> list[Message]:
+    """The next ``count`` messages of ``stream``, within ``timeout`` seconds."""
+    got: list[Message] = []
+    async with asyncio.timeout(timeout):
+        async for message in stream:
+            got.append(message)
+            if len(got) == count:
+                break
+    return got

@@ -47,7 +47,7 @@ class FakeConn:
                 message = await self.ws.receive()
                 if message.type is not WSMsgType.TEXT:
                     raise ConnectionError(f"client went away ({message.type})")
-                frame = json.loads(message.data)
+                frame: dict[str, Any] = json.loads(message.data)
                 self.received.append(frame)
                 if op is None or frame.get("op") == op:
                     return frame

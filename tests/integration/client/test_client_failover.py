@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from haws.client import ClientClosed, Message, State
-from tests.integration.client.conftest import MakeClient
+from haws.client import ClientClosed, State
+from tests.integration.client.conftest import MakeClient, take
 from tests.integration.client.ws_proxy import WsProxy
 from tests.support.gateway_runner import RunningGateway
 from tests.support.waiting import eventually
@@ -52,12 +52,7 @@ async def test_stopping_the_node_fails_over_and_resumes_with_no_loss_and_no_dupl
         publishing.cancel()
         await asyncio.gather(publishing, return_exceptions=True)
 
-    got: list[Message] = []
-    async with asyncio.timeout(10):
-        async for message in stream:
-            got.append(message)
-            if len(got) == PUBLISHES:
-                break
+    got = await take(stream, PUBLISHES)
 
     assert [m.seq for m in got] == acked
     assert [m.data for m in got] == list(range(PUBLISHES))

@@ -13,7 +13,7 @@ import pytest
 
 from haws.client import Client, MessageStream
 from haws.cluster import Gateway
-from tests.integration.client.conftest import MakeClient
+from tests.integration.client.conftest import MakeClient, take
 from tests.support.gateway_runner import RunningGateway
 
 PUBLISHES = 200
@@ -59,16 +59,6 @@ async def publish_through(
     return acked
 
 
-async def collect(stream: MessageStream, count: int) -> list[int]:
-    seqs: list[int] = []
-    async with asyncio.timeout(10):
-        async for message in stream:
-            seqs.append(message.seq)
-            if len(seqs) == count:
-                break
-    return seqs
-
-
 async def connected_pair(
     make_client: MakeClient, urls: list[str], topic: str, **settings: Any
 ) -> tuple[Client, Client, MessageStream]:
@@ -95,7 +85,7 @@ async def test_sigkill_of_the_node_loses_and_duplicates_nothing(
     acked = await publish_through(publisher, topic, kill)
 
     assert len(set(acked)) == len(acked) == PUBLISHES + IN_FLIGHT
-    assert await collect(stream, len(acked)) == sorted(acked)
+    assert [m.seq for m in await take(stream, len(acked))] == sorted(acked)
     assert subscriber.url == publisher.url == gateway2.url
     assert subscriber.stats.gaps == 0
     assert subscriber.stats.resumes == 1
@@ -121,6 +111,6 @@ async def test_a_frozen_node_is_detected_as_half_open_and_left(
     assert loop.time() - frozen_at < 0.5 + 0.5 + 0.5 + 2.0
 
     assert len(set(acked)) == len(acked) == PUBLISHES + IN_FLIGHT
-    assert await collect(stream, len(acked)) == sorted(acked)
+    assert [m.seq for m in await take(stream, len(acked))] == sorted(acked)
     assert subscriber.url == publisher.url == gateway2.url
     assert subscriber.stats.gaps == 0

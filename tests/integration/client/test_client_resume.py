@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 
-from haws.client import Message
 from haws.common.errors import Forbidden
-from tests.integration.client.conftest import MakeClient
+from tests.integration.client.conftest import MakeClient, take
 from tests.integration.client.fake_gateway import FakeConn, FakeGateway
 from tests.support.waiting import eventually
 
@@ -51,12 +50,7 @@ async def test_resume_sends_cursors_drops_duplicates_and_reports_gaps(
         await client.connect()
         stream = client.subscription(TOPIC)
         await client.subscribe(TOPIC)
-        got: list[Message] = []
-        async with asyncio.timeout(5):
-            async for message in stream:
-                got.append(message)
-                if message.seq == 21:
-                    break
+        got = await take(stream, 5)
 
     assert [(m.seq, m.data) for m in got] == [(11, 11), (12, 12), (13, 13), (15, 15), (21, 21)]
     assert fake.hellos[1] == {

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
-from haws.client import Message, State
-from haws.common.errors import BadRequest
-from tests.integration.client.conftest import MakeClient
+from haws.client import State
+from haws.common.errors import BadRequest, TooLarge
+from tests.integration.client.conftest import MakeClient, take
 from tests.support.gateway_runner import RunningGateway
-
-
-async def take(stream: object, count: int, timeout: float = 5.0) -> list[Message]:
-    got: list[Message] = []
-    async with asyncio.timeout(timeout):
-        async for message in stream:  # type: ignore[attr-defined]
-            got.append(message)
-            if len(got) == count:
-                break
-    return got
 
 
 @pytest.mark.parametrize("codec", ["json", "msgpack"])
@@ -76,3 +64,16 @@ async def test_bad_topic_raises_before_anything_is_sent(
     with pytest.raises(BadRequest):
         await client.subscribe("a..b")
     assert client.stats.sent == 0
+
+
+async def test_a_frame_over_the_gateway_limit_fails_once_instead_of_looping(
+    gateway: RunningGateway, make_client: MakeClient, topic: str
+) -> None:
+    # The client believes frames up to 1 MiB pass; the gateway closes 1009 above 64 KiB.
+    client = make_client([gateway.url], discover=False, max_frame_bytes=1 << 20)
+    await client.connect()
+    with pytest.raises(TooLarge):
+        await client.publish(topic, "x" * 100_000)
+    ack = await client.publish(topic, "small")
+    assert ack.seq > 0
+    assert client.stats.reconnects == 1

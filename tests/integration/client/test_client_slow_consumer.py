@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from haws.client import Message
-from tests.integration.client.conftest import MakeClient
+from tests.integration.client.conftest import MakeClient, take
 from tests.support.gateway_runner import RunningGateway, gateway_settings, running_gateway
 
 BATCH = 100
@@ -60,12 +59,7 @@ async def test_slow_application_loses_nothing_through_4008_and_resume(
         )
         acked.extend(a.seq for a in acks)
 
-    got: list[Message] = []
-    async with asyncio.timeout(20):
-        async for message in stream:
-            got.append(message)
-            if len(got) == len(acked):
-                break
+    got = await take(stream, len(acked), timeout=20)
     assert [m.seq for m in got] == sorted(acked)
     assert [m.data[0] for m in got] == list(range(len(acked)))
     stats = subscriber.stats

@@ -61,8 +61,10 @@ class GatewayDouble:
         self.nc = nc
         self.node = node or unique("gw-")
 
-    async def _request(self, subject: str, message: Any, reply: type[T]) -> T:
-        response = await self.nc.request(subject, pp.encode(message), timeout=3.0)
+    async def _request(
+        self, subject: str, message: Any, reply: type[T], timeout: float = 3.0
+    ) -> T:
+        response = await self.nc.request(subject, pp.encode(message), timeout=timeout)
         return pp.decode(reply, response.data)
 
     async def claim(
@@ -97,6 +99,18 @@ class GatewayDouble:
 
     async def members(self, topic: str) -> set[str]:
         return {m["session"] for m in await self.query(topic)}
+
+    async def members_soon(self, topic: str, timeout: float = 5.0) -> set[str]:
+        """The members, asking again if a request went to a replica that just died."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            try:
+                query = pp.Query(topic)
+                reply = await self._request(names.PRESENCE_QUERY, query, pp.QueryReply, 0.5)
+                return {m["session"] for m in reply.members}
+            except nats.errors.TimeoutError:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise
 
     @contextlib.asynccontextmanager
     async def beating(self, interval: float = 0.2) -> AsyncIterator[None]:
@@ -142,6 +156,10 @@ class Recorder:
             for c in self.changes
             if c.session == session and (topic is None or c.topic == topic)
         ]
+
+    def on(self, topic: str) -> list[pp.Change]:
+        """Changes of one topic (other tests' sessions may be expiring meanwhile)."""
+        return [c for c in self.changes if c.topic == topic]
 
     def distinct(self, topic: str) -> list[tuple[str, str, int]]:
         """Changes on ``topic`` with re-sends (same kind, session and revision) dropped."""

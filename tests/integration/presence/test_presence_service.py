@@ -8,7 +8,7 @@ import time
 from haws.common import names
 from haws.common import presence_protocol as pp
 from haws.presence.node import PresenceNode
-from tests.integration.presence.presence_support import FAST, GatewayDouble, Recorder, unique
+from tests.integration.presence.presence_support import FAST, GatewayDouble, Held, Recorder, unique
 from tests.support.waiting import eventually
 
 GRACE = FAST["grace"]
@@ -117,7 +117,7 @@ async def test_dead_node_sessions_leave_unless_reclaimed_elsewhere(
             held = {s: await gw1.claim(s) for s in (stays, moves)}
             for h in held.values():
                 await gw1.sub(h, topic)
-            await recorder.wait(lambda: len(recorder.changes) == 2)
+            await recorder.wait(lambda: len(recorder.on(topic)) == 2)
         silent_since = time.monotonic()  # gw1 is "killed": no more heartbeats
         await gw2.claim(moves, topics=[topic])  # its client reconnected to gw2
         await recorder.wait_for("leave", stays, timeout=HEARTBEAT_TIMEOUT + GRACE + 5)
@@ -139,7 +139,7 @@ async def test_paused_node_back_within_grace_keeps_its_sessions(
         other = await gw1.claim(sentinel)
         for h in (held, other):
             await gw1.sub(h, topic)
-        await recorder.wait(lambda: len(recorder.changes) == 2)
+        await recorder.wait(lambda: len(recorder.on(topic)) == 2)
 
     def offline() -> bool:
         entry = presence.index.get(session_id)
@@ -168,35 +168,30 @@ async def test_a_thousand_sessions_join_and_leave_and_the_members_converge(
     presence: PresenceNode, gw1: GatewayDouble, recorder: Recorder, topic: str
 ) -> None:
     sessions = [unique(f"k{i}-") for i in range(1000)]
-    slots = asyncio.Semaphore(100)
+    held: dict[str, Held] = {}
+    slots = asyncio.Semaphore(100)  # a hundred gateways' worth of requests in flight
 
-    async def bounded(work: asyncio.Future[None] | object) -> None:  # pragma: no cover
-        raise NotImplementedError
-
-    async def join(session: str) -> pp.Claim | None:
+    async def join(session: str) -> None:
         async with slots:
-            held = await gw1.claim(session, user=session[:4])
-            await gw1.sub(held, topic)
-            helds[session] = held
-        return None
+            held[session] = await gw1.claim(session, user=session[:4])
+            await gw1.sub(held[session], topic)
 
-    helds: dict[str, object] = {}
-
-    async def leave(session: str, index: int) -> None:
-        held = helds[session]
+    async def leave(index: int, session: str) -> None:
         async with slots:
             if index % 2:
-                await gw1.unsub(held, topic)  # type: ignore[arg-type]
+                await gw1.unsub(held[session], topic)
             else:
-                await gw1.close(held)  # type: ignore[arg-type]
+                await gw1.close(held[session])  # leaves after the grace
 
     async with gw1.beating():
         await asyncio.gather(*(join(s) for s in sessions))
         assert await gw1.members(topic) == set(sessions)
-        await recorder.wait(lambda: len(recorder.changes) == 1000)
-        await asyncio.gather(*(leave(s, i) for i, s in enumerate(sessions)))
-        await recorder.wait(lambda: len(recorder.changes) == 2000, timeout=GRACE + 10)
+        await recorder.wait(lambda: len(recorder.on(topic)) == 1000)
+        await asyncio.gather(*(leave(i, s) for i, s in enumerate(sessions)))
+        await recorder.wait(lambda: len(recorder.on(topic)) == 2000, timeout=GRACE + 10)
         assert await gw1.members(topic) == set()
-    joins = sorted(c.session for c in recorder.changes if c.kind == "join")
-    leaves = sorted(c.session for c in recorder.changes if c.kind == "leave")
+    changes = recorder.on(topic)
+    joins = sorted(c.session for c in changes if c.kind == "join")
+    leaves = sorted(c.session for c in changes if c.kind == "leave")
     assert joins == leaves == sorted(sessions)
+    assert all(c.kind == "join" for c in changes[:1000])

@@ -9,7 +9,7 @@ from haws.client.types import OutboxFull
 
 
 def pub(rid: int, bounded: bool = True) -> Request:
-    return Request(rid, {"op": "pub", "id": rid}, bounded=bounded)
+    return Request(rid, {"op": "pub", "id": rid}, b"{}", bounded=bounded)
 
 
 def ids(requests: list[Request]) -> list[int]:

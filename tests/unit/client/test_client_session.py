@@ -11,11 +11,19 @@ import pytest
 from haws.client.connection import Connection
 from haws.client.session import Session
 from haws.client.types import ClientError
-from haws.common.errors import Forbidden
+from haws.common.codec import JSON
+from haws.common.errors import BadRequest, Forbidden, TooLarge
 
 
 def new_session() -> Session:
-    return Session(outbox_limit=100, queue_size=10, on_gap=lambda *_: None, session=None)
+    return Session(
+        codec=JSON,
+        max_frame_bytes=1024,
+        outbox_limit=100,
+        queue_size=10,
+        on_gap=lambda *_: None,
+        session=None,
+    )
 
 
 def queued(session: Session) -> list[dict[str, Any]]:
@@ -104,3 +112,26 @@ async def test_a_refused_subscribe_raises_and_is_forgotten() -> None:
         await subscribing
     assert "t" not in session.cursors
     assert len(session.outbox) == 0
+
+
+async def test_too_large_or_unencodable_data_fails_in_the_caller_and_is_not_queued() -> None:
+    session = new_session()
+    with pytest.raises(TooLarge, match="max_frame_bytes"):
+        await session.publish("t", "x" * 2000, None)
+    with pytest.raises(BadRequest, match="cannot encode"):
+        await session.publish("t", object(), None)
+    assert len(session.outbox) == 0
+
+
+async def test_a_1009_close_fails_the_largest_waiting_publish() -> None:
+    session = new_session()
+    small = asyncio.create_task(session.publish("t", "x", None))
+    large = asyncio.create_task(session.publish("t", "x" * 900, None))
+    await asyncio.sleep(0)
+    session.fail_largest_publish()
+    with pytest.raises(TooLarge):
+        await large
+    assert not small.done()
+    assert [f["data"] for f in queued(session)] == ["x"]
+    small.cancel()
+    await asyncio.gather(small, return_exceptions=True)

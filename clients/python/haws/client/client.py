@@ -91,6 +91,7 @@ class Client:
         ping_timeout: float = 2.0,
         connect_timeout: float = 5.0,
         outbox_limit: int = 10_000,
+        max_frame_bytes: int = 65_536,
         queue_size: int = 1000,
         discover: bool = True,
         on_state: StateCallback | None = None,
@@ -112,6 +113,8 @@ class Client:
         self._on_gap = on_gap
         self._token = token
         self._session = Session(
+            codec=self._codec,
+            max_frame_bytes=max_frame_bytes,
             outbox_limit=outbox_limit,
             queue_size=queue_size,
             on_gap=self._report_gap,
@@ -322,6 +325,8 @@ class Client:
                         return
                     if self._state is State.CONNECTED:
                         self._set_state(State.RECONNECTING)
+                    if ended.code == CloseCode.TOO_LARGE:
+                        self._session.fail_largest_publish()
                     # The gateway's own delay (drain, spread by the node) replaces the backoff.
                     if ended.reconnect_delay is not None:
                         delay = ended.reconnect_delay
@@ -349,6 +354,8 @@ class Client:
         finally:
             self._session.detach()
             sender.cancel()
-            await asyncio.gather(sender, return_exceptions=True)
+            (result,) = await asyncio.gather(sender, return_exceptions=True)
+            if isinstance(result, Exception):
+                log.error("sender to %s failed", url, exc_info=result)
         log.info("connection to %s ended: %s", url, ended)
         return ended

@@ -171,12 +171,15 @@ class Connection:
                 log.debug("frame before welcome ignored: %r", frame)
 
     async def send(self, frame: dict[str, Any]) -> bool:
-        """Write one frame; ``False`` if the connection is going away (the caller's
-        requests are re-sent on the next one)."""
+        return await self.send_encoded(self.codec.encode(frame))
+
+    async def send_encoded(self, data: bytes) -> bool:
+        """Write one encoded frame; ``False`` if the connection is going away (the
+        caller's requests are re-sent on the next one)."""
         if self.ws.closed:
             return False
         try:
-            await self.ws.send_frame(self.codec.encode(frame), self._opcode)
+            await self.ws.send_frame(data, self._opcode)
         except (aiohttp.ClientError, ConnectionError, RuntimeError) as exc:
             log.debug("send on %s failed: %r", self.url, exc)
             return False

@@ -22,7 +22,9 @@ from haws.client.types import OutboxFull
 class Request:
     id: int
     frame: dict[str, Any]
-    """The frame as sent (``id`` included); a re-send uses it unchanged."""
+    """The frame as sent (``id`` included)."""
+    encoded: bytes
+    """``frame`` encoded once with the client's codec; every (re-)send writes these bytes."""
     future: asyncio.Future[Any] | None = None
     """Resolved with the reply; ``None`` for requests the SDK makes on its own."""
     failures: int = 0

@@ -36,7 +36,10 @@ class MessageStream:
         return len(self.inbox)
 
     def close(self) -> None:
-        """Stop receiving; a per-topic iterator's topic falls back to the shared inbox."""
+        """Detach a per-topic iterator (its topic falls back to the shared inbox).
+
+        For ``messages()`` it does nothing: the shared inbox lives as long as the client.
+        """
         if self.topic is not None:
             self._router.detach(self)
             self.inbox.close()

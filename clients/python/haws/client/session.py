@@ -22,7 +22,8 @@ from haws.client.cursors import Cursors, GapCallback, Verdict
 from haws.client.outbox import Outbox, Request
 from haws.client.router import Router
 from haws.client.types import ClientClosed, ClientError, Message, PubAck, Stats, error_of
-from haws.common.errors import BadRequest, Unavailable
+from haws.common.codec import Codec
+from haws.common.errors import BadRequest, TooLarge, Unavailable
 from haws.common.protocol import PROTOCOL_VERSION, check_topic
 
 log = logging.getLogger(__name__)
@@ -43,9 +44,18 @@ def _sub_frame(topic: str, since: int | None, presence: bool) -> dict[str, Any]:
 
 class Session:
     def __init__(
-        self, *, outbox_limit: int, queue_size: int, on_gap: GapCallback, session: str | None
+        self,
+        *,
+        codec: Codec,
+        max_frame_bytes: int,
+        outbox_limit: int,
+        queue_size: int,
+        on_gap: GapCallback,
+        session: str | None,
     ) -> None:
         self.id = session
+        self._codec = codec
+        self._max_frame_bytes = max_frame_bytes
         self.cursors = Cursors(on_gap=on_gap)
         self.outbox = Outbox(outbox_limit)
         self.router = Router(queue_size)
@@ -99,6 +109,7 @@ class Session:
                 self._sub_requests[topic] = request.id
             elif state.cursor is not None:
                 request.frame["since"] = state.cursor
+                request.encoded = self._codec.encode(request.frame)
 
     async def send_loop(self, conn: Connection) -> None:
         """Write what the outbox has ready, oldest first, until the connection goes."""
@@ -107,7 +118,7 @@ class Session:
         while True:
             outbox.changed.clear()
             for request in outbox.take_ready(loop.time()):
-                if not await conn.send(request.frame):
+                if not await conn.send_encoded(request.encoded):
                     return  # the next connection re-sends everything unanswered
                 if request.frame["op"] == "pub":
                     self.stats.sent += 1
@@ -130,11 +141,35 @@ class Session:
     def _request(
         self, frame: dict[str, Any], *, waited: bool = False, bounded: bool = False
     ) -> Request:
+        """Queue a request, encoded once now: data the codec cannot encode, or a frame
+        the gateway would refuse as too large (closing the connection 1009, again
+        on every re-send), fails here, in the caller."""
         rid = next(self._ids)
+        frame = {**frame, "id": rid}
+        try:
+            encoded = self._codec.encode(frame)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise BadRequest(
+                f"cannot encode {frame['op']} with {self._codec.name}: {exc}"
+            ) from None
+        if len(encoded) > self._max_frame_bytes:
+            raise TooLarge(
+                f"{frame['op']} of {len(encoded)} bytes is over max_frame_bytes "
+                f"({self._max_frame_bytes})"
+            )
         future = asyncio.get_running_loop().create_future() if waited else None
-        request = Request(rid, {**frame, "id": rid}, future, bounded=bounded)
+        request = Request(rid, frame, encoded, future, bounded=bounded)
         self.outbox.add(request)
         return request
+
+    def fail_largest_publish(self) -> None:
+        """The gateway closed 1009 (a frame over its limit): fail the largest waiting
+        publish, the one that caused it (or would next), instead of re-sending it forever."""
+        publishes = [r for r in self.outbox.values() if r.frame["op"] == "pub"]
+        if publishes:
+            largest = max(publishes, key=lambda r: len(r.encoded))
+            size = len(largest.encoded)
+            self._settle(largest, error=TooLarge(f"pub of {size} bytes: over the gateway's limit"))
 
     async def _wait(self, request: Request) -> Any:
         """The reply to ``request``; abandoning the wait (cancel) stops its re-sends."""
@@ -157,8 +192,8 @@ class Session:
             raise BadRequest("since must be an integer >= 0")
         if topic in self.cursors:
             return
-        self.cursors.add(topic, since=since, presence=presence)
         request = self._request(_sub_frame(topic, since, presence), waited=True)
+        self.cursors.add(topic, since=since, presence=presence)
         self._sub_requests[topic] = request.id
         try:
             await self._wait(request)

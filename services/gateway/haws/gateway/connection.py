@@ -41,6 +41,7 @@ class Connection:
         "epoch",
         "log",
         "queue",
+        "sent_close",
         "session",
         "subs",
         "user",
@@ -75,6 +76,8 @@ class Connection:
         self._opcode = WSMsgType.BINARY if codec.binary else WSMsgType.TEXT
         self._close_request: tuple[int, str] | None = None
         self._closed = asyncio.Event()
+        self.sent_close: int | None = None
+        """The close code this side sent (aiohttp does not see the raw 4008 close)."""
         self._writer: asyncio.Task[int | None] | None = None
         self._sending = False
         self._overflow_cancel = False
@@ -172,6 +175,7 @@ class Connection:
             return
         reason = b"slow consumer"
         code = int(CloseCode.SLOW_CONSUMER)
+        self.sent_close = code
         transport.write(  # type: ignore[attr-defined]
             bytes((0x88, 2 + len(reason))) + code.to_bytes(2, "big") + reason
         )
@@ -184,6 +188,7 @@ class Connection:
             transport.abort()  # type: ignore[attr-defined]
 
     async def _close_socket(self, code: int, reason: str) -> None:
+        self.sent_close = code
         try:
             await asyncio.wait_for(self.ws.close(code=code, message=reason.encode()), CLOSE_TIMEOUT)
         except (TimeoutError, ConnectionResetError, RuntimeError):

@@ -90,14 +90,16 @@ class SendQueue:
             self._drained.set()
         return frames
 
+    def has_room(self) -> bool:
+        """At most half full (the level ``room`` waits for)."""
+        return len(self._frames) * 2 <= self._max_frames and self._bytes * 2 <= self._max_bytes
+
     async def room(self, timeout: float) -> None:
         """Until the queue is at most half full: history replay paces itself here
         instead of overflowing a client that is reading fine."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while not self._overflowed and (
-            len(self._frames) * 2 > self._max_frames or self._bytes * 2 > self._max_bytes
-        ):
+        while not self._overflowed and not self.has_room():
             if self._drained is None:
                 self._drained = asyncio.Event()
             self._drained.clear()

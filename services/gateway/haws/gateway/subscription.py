@@ -83,6 +83,13 @@ async def catch_up(
         pages += 1
         gap = _merge(gap, page.gap)
         for message in page.messages:
+            if not conn.queue.has_room():
+                # Pace history by the client's reading, message by message: a page
+                # may be larger than the whole send queue.
+                sub.seq = last
+                await conn.queue.room(room_timeout)
+            if conn.closing:
+                return pages
             conn.send(FrameCache(message).encoded(codec))
             last = message.seq
         sub.seq = last

@@ -145,7 +145,7 @@ class WsEndpoint:
             deps.presence.event(pp.Event("close", session, deps.node, conn.conn_id, conn.epoch))
             await deps.sessions.closed(conn)
             deps.hub.discard(conn)
-            code = ws.close_code
+            code = conn.sent_close or ws.close_code
             deps.metrics.closes.labels(str(code)).inc()
             if code == CloseCode.SLOW_CONSUMER:
                 deps.metrics.slow_consumers.inc()

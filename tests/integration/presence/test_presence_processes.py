@@ -1,0 +1,114 @@
+"""Two presence replicas as real processes, launched as ``haws up`` launches them.
+
+SIGKILL the leader: queries stay right, expiry goes on within a few seconds and
+nothing leaves falsely. Then kill and restart both: the state, all in KV, survives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import nats
+import pytest
+from nats.aio.client import Client as NatsClient
+
+from haws.cluster import HawsService
+from haws.cluster.services import backend_service
+from haws.common import names
+from haws.presence.lease import LeaseValue
+from tests.integration.presence.presence_support import (
+    FAST,
+    FAST_FLAGS,
+    GatewayDouble,
+    Recorder,
+    unique,
+)
+from tests.support.waiting import eventually
+
+
+def replica(data_dir: Path, nats_url: str, name: str) -> HawsService:
+    return backend_service(
+        data_dir, "presence", name=name, nats_url=nats_url, extra_args=["--name", name, *FAST_FLAGS]
+    )
+
+
+async def start(*replicas: HawsService) -> None:
+    await asyncio.gather(*(asyncio.to_thread(r.start, 30.0) for r in replicas))
+
+
+@pytest.fixture
+async def client(nats_server: Any) -> AsyncIterator[NatsClient]:
+    nc = await nats.connect(nats_server.url)
+    try:
+        yield nc
+    finally:
+        await nc.close()
+
+
+async def test_leader_sigkill_then_restart_of_both(
+    nats_server: Any, data_dir: Path, client: NatsClient, topic: str
+) -> None:
+    replicas = {n: replica(data_dir, nats_server.url, n) for n in ("pres-a", "pres-b")}
+    recorder = Recorder()
+    await recorder.start(client)
+    gw = GatewayDouble(client)
+    try:
+        await start(*replicas.values())
+        kv = await client.jetstream().key_value(names.KV_PRESENCE)
+
+        async def holder() -> str | None:
+            entry = await kv.get(names.KV_PRESENCE_LEADER)
+            value = LeaseValue.decode(entry.value or b"")
+            return value.holder if value is not None else None
+
+        async def led_by_one() -> bool:
+            return await holder() in replicas
+
+        await eventually(led_by_one, timeout=5)
+        async with gw.beating():
+            held = [await gw.claim(unique(f"m{i}-")) for i in range(4)]
+            for h in held:
+                await gw.sub(h, topic)
+            await recorder.wait(lambda: len(recorder.on(topic)) == 4)
+
+            leader_name = await holder()
+            assert leader_name is not None
+            survivor_name = next(n for n in replicas if n != leader_name)
+            await asyncio.to_thread(replicas[leader_name].kill)
+            killed_at = time.monotonic()
+            late = await gw.claim(unique("late-"))  # joins while nobody leads
+            await gw.sub(late, topic)
+            await gw.close(held[0])  # must still leave after the grace
+            everyone = {h.session for h in held} | {late.session}
+            assert await gw.members_soon(topic) == everyone  # held[0] is within its grace
+            await recorder.wait_for("leave", held[0].session, timeout=10)
+            handover = time.monotonic() - killed_at
+            assert handover < FAST["leader_ttl"] + FAST["grace"] + 3.0, handover
+            await recorder.wait_for("join", late.session)
+            assert await holder() == survivor_name
+            assert await gw.members(topic) == everyone - {held[0].session}
+            # Re-sends after the leader change repeat their revision; beyond those,
+            # exactly one join each and the one real leave.
+            distinct = sorted((kind, session) for kind, session, _ in recorder.distinct(topic))
+            expected = [("join", s) for s in everyone] + [("leave", held[0].session)]
+            assert distinct == sorted(expected)
+
+            # Both replicas die; the records, all in KV, outlive them.
+            await asyncio.to_thread(replicas[survivor_name].kill)
+            seen = len(recorder.on(topic))
+            await start(*replicas.values())
+            assert await gw.members_soon(topic) == everyone - {held[0].session}
+            sentinel = await gw.claim(unique("sentinel-"))
+            await gw.sub(sentinel, topic)
+            await recorder.wait_for("join", sentinel.session)
+            # The restart itself emitted nothing: no false join or leave.
+            assert [(c.kind, c.session) for c in recorder.on(topic)[seen:]] == [
+                ("join", sentinel.session)
+            ]
+    finally:
+        for r in replicas.values():
+            await asyncio.to_thread(r.stop, 5.0)

@@ -1,0 +1,72 @@
+"""The subscriber's hot path reads seq, prev and the send time from raw frames."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgpack
+import orjson
+
+from bench.loadgen.dialects import Dialect, MsgpackDialect, SocketIoDialect, payload_data
+from bench.loadgen.flow import Flow
+from bench.loadgen.frames import BINARY, TEXT
+from bench.loadgen.subscriber import Subscriber
+from bench.loadgen.tally import Latencies
+
+
+def msg(seq: int, prev: int, t: int) -> dict[str, Any]:
+    return {"op": "msg", "topic": "a.b", "seq": seq, "prev": prev, "ts": 1, "data": payload_data(t)}
+
+
+def feed(sub: Subscriber, payloads: list[tuple[int, bytes]], now: int = 1_000) -> None:
+    sub.on_frames(None, payloads, now)  # type: ignore[arg-type]  # no socket needed
+
+
+def test_haws_json_frames_are_tallied_and_timed() -> None:
+    flow = Flow(1, 10)
+    latencies = Latencies()
+    sub = Subscriber(Dialect(), flow=flow, latencies=latencies)
+    feed(sub, [(TEXT, orjson.dumps(msg(7, 0, 400))), (TEXT, orjson.dumps(msg(9, 7, 900)))])
+    assert (sub.tally.count, sub.tally.last, sub.tally.breaks) == (2, 9, 0)
+    assert list(latencies.samples) == [600, 100]
+    assert flow.delivered == 2
+
+
+def test_batched_frames_are_split_on_newlines() -> None:
+    sub = Subscriber(Dialect(batch=True))
+    batch = b"\n".join(orjson.dumps(msg(s, s - 1, 0)) for s in (1, 2, 3))
+    feed(sub, [(TEXT, batch)])
+    assert sub.tally.count == 3
+    assert sub.frames == 1
+
+
+def test_socketio_events_with_a_recovery_offset_are_read_the_same_way() -> None:
+    sub = Subscriber(SocketIoDialect(), latencies=Latencies())
+    frame = b'42["msg",' + orjson.dumps(msg(3, 2, 10)) + b',"MzQ1"]'
+    feed(sub, [(TEXT, frame)], now=50)
+    assert (sub.tally.count, sub.tally.last) == (1, 3)
+    assert sub.latencies is not None
+    assert list(sub.latencies.samples) == [40]
+
+
+def test_msgpack_frames_and_batches_are_unpacked() -> None:
+    sub = Subscriber(MsgpackDialect())
+    single = msgpack.packb(msg(1, 0, 0))
+    batch = msgpack.packb([msg(2, 1, 0), msg(3, 2, 0)])
+    feed(sub, [(BINARY, single), (BINARY, batch)])
+    assert sub.tally.count == 3
+
+
+def test_replies_go_to_the_slow_path_not_the_tally() -> None:
+    sub = Subscriber(Dialect())
+    feed(sub, [(TEXT, b'{"op":"ok","id":1,"topic":"a.b","seq":5}')])
+    assert sub.tally.count == 0
+
+
+def test_duplicates_do_not_count_as_delivered_for_flow_control() -> None:
+    flow = Flow(1, 10)
+    sub = Subscriber(Dialect(), flow=flow)
+    frame = orjson.dumps(msg(1, 0, 0))
+    feed(sub, [(TEXT, frame), (TEXT, frame)])
+    assert flow.delivered == 1
+    assert sub.tally.dups == 1
