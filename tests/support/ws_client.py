@@ -15,6 +15,9 @@ from typing import Any
 import aiohttp
 import msgpack
 
+from haws.common.codec import JSON as JSON_CODEC
+from haws.common.codec import MSGPACK as MSGPACK_CODEC
+
 JSON = "haws.v1.json"
 MSGPACK = "haws.v1.msgpack"
 
@@ -62,11 +65,8 @@ class WsClient:
             self.closed.set()
 
     def _frames_of(self, message: aiohttp.WSMessage) -> list[dict[str, Any]]:
-        if message.type == aiohttp.WSMsgType.BINARY:
-            obj = msgpack.unpackb(message.data, raw=False)
-            return obj if isinstance(obj, list) else [obj]
-        if message.type == aiohttp.WSMsgType.TEXT:
-            return [json.loads(line) for line in message.data.split("\n") if line]
+        if message.type in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT):
+            return (MSGPACK_CODEC if self.binary else JSON_CODEC).split(message.data)
         return []
 
     async def send(self, frame: dict[str, Any]) -> None:

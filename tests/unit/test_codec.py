@@ -55,3 +55,16 @@ def test_msgpack_decode_rejects_anything_but_one_string_keyed_map(raw: bytes | s
 def test_stored_payload_keeps_bytes_and_structures() -> None:
     data = {"a": [1, 2.5, None, True], "b": b"raw"}
     assert decode_payload(encode_payload(data)) == data
+
+
+def test_split_is_the_inverse_of_join_for_both_codecs() -> None:
+    frames = [{"op": "msg", "seq": n, "data": "a\\nb"} for n in range(3)]
+    for codec in (JSON, MSGPACK):
+        assert codec.split(codec.join([codec.encode(f) for f in frames])) == frames
+        assert codec.split(codec.encode(frames[0])) == [frames[0]]
+
+
+@pytest.mark.parametrize("raw", [b"\xc1", msgpack.packb([1, {"a": 1}]), "text"])
+def test_msgpack_split_rejects_what_is_not_maps(raw: bytes | str) -> None:
+    with pytest.raises(FrameDecodeError):
+        MSGPACK.split(raw)

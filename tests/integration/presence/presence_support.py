@@ -61,9 +61,7 @@ class GatewayDouble:
         self.nc = nc
         self.node = node or unique("gw-")
 
-    async def _request(
-        self, subject: str, message: Any, reply: type[T], timeout: float = 3.0
-    ) -> T:
+    async def _request(self, subject: str, message: Any, reply: type[T], timeout: float = 3.0) -> T:
         response = await self.nc.request(subject, pp.encode(message), timeout=timeout)
         return pp.decode(reply, response.data)
 
@@ -163,8 +161,7 @@ class Recorder:
 
     def distinct(self, topic: str) -> list[tuple[str, str, int]]:
         """Changes on ``topic`` with re-sends (same kind, session and revision) dropped."""
-        seen = dict.fromkeys((c.kind, c.session, c.revision) for c in self.changes if c.topic == topic)
-        return list(seen)
+        return list(dict.fromkeys((c.kind, c.session, c.revision) for c in self.on(topic)))
 
     async def wait(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
         await eventually(predicate, timeout=timeout, message="presence change")

@@ -24,7 +24,8 @@ async def test_join_on_first_presence_sub_and_leave_on_unsub(
         await gw1.sub(held, topic)  # a second sub of the same topic is no second join
         await recorder.wait_for("join", session_id)
         join = next(c for c in recorder.changes if c.session == session_id)
-        assert (join.topic, join.user) == (topic, "ann") and join.revision > 0
+        assert (join.topic, join.user) == (topic, "ann")
+        assert join.revision > 0
         assert await gw1.query(topic) == [{"session": session_id, "node": gw1.node, "user": "ann"}]
         await gw1.unsub(held, topic)
         await recorder.wait_for("leave", session_id)
@@ -65,7 +66,8 @@ async def test_reconnect_within_grace_on_another_node_emits_neither(
         await gw1.close(held)
         await gw1.close(other)
         again = await gw2.claim(session_id, user="ann", topics=[topic])  # the resume
-        assert again.epoch == held.epoch + 1 and again.previous_node == gw1.node
+        assert again.epoch == held.epoch + 1
+        assert again.previous_node == gw1.node
         # The sentinel closed at the same moment and nobody resumed it: once its
         # leave is out, the leader's expiry has passed over our session too.
         await recorder.wait_for("leave", sentinel, timeout=GRACE + 5)
@@ -86,7 +88,8 @@ async def test_newer_claim_takes_over_and_fences_the_old_connection(
         old = await gw1.claim(session_id)
         await gw1.sub(old, topic)
         new = await gw2.claim(session_id)
-        assert new.epoch == old.epoch + 1 and new.previous_node == gw1.node
+        assert new.epoch == old.epoch + 1
+        assert new.previous_node == gw1.node
         await recorder.wait(lambda: len(recorder.takeovers) == 1)
         assert recorder.takeovers == [(gw1.node, pp.Takeover(session_id, old.conn, new.epoch))]
         # The old connection is fenced: its events are stale, the new one's are not.
@@ -127,7 +130,8 @@ async def test_dead_node_sessions_leave_unless_reclaimed_elsewhere(
         assert await gw2.members(topic) == {moves}
         # gw1 comes back and checks its sessions: both are lost to it now.
         reply = await gw1.heartbeat(sessions=[stays, moves])
-        assert sorted(reply.lost) == sorted([stays, moves]) and reply.lease == HEARTBEAT_TIMEOUT
+        assert sorted(reply.lost) == sorted([stays, moves])
+        assert reply.lease == HEARTBEAT_TIMEOUT
 
 
 async def test_paused_node_back_within_grace_keeps_its_sessions(
@@ -155,7 +159,9 @@ async def test_paused_node_back_within_grace_keeps_its_sessions(
         assert await gw1.members(topic) == {session_id}
 
 
-async def test_bad_requests_get_a_negative_answer(presence: PresenceNode, gw1: GatewayDouble) -> None:
+async def test_bad_requests_get_a_negative_answer(
+    presence: PresenceNode, gw1: GatewayDouble
+) -> None:
     claim = pp.Claim("not a session!", gw1.node, "c")
     reply = await gw1.nc.request(names.PRESENCE_CLAIM, pp.encode(claim), timeout=3)
     assert pp.decode(pp.ClaimReply, reply.data).epoch == 0

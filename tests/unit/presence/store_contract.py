@@ -23,7 +23,8 @@ class StoreContract:
         assert await store.get(key) is None
         first = await store.create(key, b"one")
         got = await store.get(key)
-        assert got is not None and (got.value, got.revision) == (b"one", first)
+        assert got is not None
+        assert (got.value, got.revision) == (b"one", first)
         second = await store.update(key, b"two", first)
         assert second > first
         await store.delete(key, second)
@@ -54,7 +55,8 @@ class StoreContract:
                 while (update := await anext(updates)) is not None:
                     initial.append(update)
             live = {u.key: u for u in initial if u.value is not None}
-            assert list(live) == [a] and live[a].revision == rev_a
+            assert list(live) == [a]
+            assert live[a].revision == rev_a
             rev_a2 = await store.update(a, b"2", rev_a)
             await store.create(prefix + "c", b"1")
             await store.delete(a, rev_a2)
@@ -73,4 +75,5 @@ class StoreContract:
         again = await store.create(key, b"2")
         await store.forget(key, again - 1)  # the delete marker's revision
         got = await store.get(key)
-        assert got is not None and got.value == b"2"
+        assert got is not None
+        assert got.value == b"2"

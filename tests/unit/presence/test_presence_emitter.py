@@ -20,7 +20,8 @@ def emitter() -> tuple[ChangeEmitter, ListSink]:
 async def test_follower_logs_without_publishing() -> None:
     em, sink = emitter()
     await em.record(1, [join("a", 1)])
-    assert sink.sent == [] and em.processed == 1
+    assert sink.sent == []
+    assert em.processed == 1
 
 
 async def test_new_leader_resends_after_its_predecessor_then_publishes_live() -> None:

@@ -43,7 +43,8 @@ async def test_first_load_is_silent_and_later_updates_are_not(
     store, feed, index, sink = running
     async with asyncio.timeout(5):
         await feed.loaded.wait()
-    assert index.get("old") is not None and sink.sent == []
+    assert index.get("old") is not None
+    assert sink.sent == []
     await store.create(names.presence_owner_key("new"), owner("t"))
     await eventually(lambda: len(sink.sent) == 1, timeout=5)
     assert [(c.kind, c.session) for c in sink.changes()] == [("join", "new")]
@@ -52,7 +53,7 @@ async def test_first_load_is_silent_and_later_updates_are_not(
 async def test_resync_emits_only_what_was_missed(
     running: tuple[MemoryStore, IndexFeed, PresenceIndex, ListSink],
 ) -> None:
-    store, feed, index, sink = running
+    _, feed, index, sink = running
     async with asyncio.timeout(5):
         await feed.loaded.wait()
     # Pretend this replica missed a delete: the index holds a session the store lacks.

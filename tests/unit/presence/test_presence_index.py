@@ -65,7 +65,8 @@ def test_replayed_or_older_revision_changes_nothing() -> None:
     assert index.apply("s1", record("a"), 7) == []
     assert index.apply("s1", record(), 6) == []
     entry = index.get("s1")
-    assert entry is not None and entry.revision == 7
+    assert entry is not None
+    assert entry.revision == 7
     # A delete found by absence (no revision) always applies.
     assert kinds(index.apply("s1", None, None)) == [("leave", "a")]
 

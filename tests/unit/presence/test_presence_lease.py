@@ -24,7 +24,8 @@ async def test_first_replica_creates_the_lease_and_renews_it() -> None:
     store, clock = MemoryStore(), ManualClock()
     a, b = lease(store, "a", clock), lease(store, "b", clock)
     view = await a.tick(emitted=0)
-    assert view.leader and view.term == 1
+    assert view.leader
+    assert view.term == 1
     assert not (await b.tick(emitted=0)).leader
     for _ in range(10):  # renewed every ttl/3: b never sees it quiet
         clock.advance(TTL / 3)
@@ -44,7 +45,8 @@ async def test_follower_takes_over_after_ttl_of_one_revision_and_learns_emitted(
     assert not (await b.tick(emitted=0)).leader
     clock.advance(0.02)
     view = await b.tick(emitted=0)
-    assert view.leader and view.emitted == 42
+    assert view.leader
+    assert view.emitted == 42
     assert await holder_of(store) == "b"
 
 
@@ -66,7 +68,8 @@ async def test_paused_leader_loses_on_conflict_and_follows() -> None:
     clock.advance(TTL + 0.1)  # a is paused; b takes over
     assert (await b.tick(emitted=0)).leader
     view = await a.tick(emitted=0)  # a wakes up: its renewal conflicts
-    assert not view.leader and view.holder == "b"
+    assert not view.leader
+    assert view.holder == "b"
     assert not a.is_leader
 
 
@@ -77,7 +80,9 @@ async def test_lapsed_leader_nobody_replaced_renews_into_a_new_term() -> None:
     clock.advance(TTL + 1)
     assert not a.is_leader
     view = await a.tick(emitted=9)
-    assert view.leader and view.term == 2 and view.emitted == 9
+    assert view.leader
+    assert view.term == 2
+    assert view.emitted == 9
 
 
 class FlakyStore(MemoryStore):
@@ -114,7 +119,8 @@ async def test_release_leaves_it_vacant_for_an_immediate_takeover() -> None:
     await b.tick(emitted=0)
     await a.release(emitted=17)
     view = await b.tick(emitted=0)
-    assert view.leader and view.emitted == 17
+    assert view.leader
+    assert view.emitted == 17
 
 
 async def test_restart_with_the_same_name_takes_its_lease_back_at_once() -> None:
@@ -124,4 +130,5 @@ async def test_restart_with_the_same_name_takes_its_lease_back_at_once() -> None
     await first.tick(emitted=3)  # renews it with what it published, then dies
     again = lease(store, "a", clock)  # a new life of replica "a"
     view = await again.tick(emitted=0)
-    assert view.leader and view.emitted == 3
+    assert view.leader
+    assert view.emitted == 3

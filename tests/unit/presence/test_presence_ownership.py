@@ -32,9 +32,12 @@ async def test_claims_count_epochs_and_name_the_previous_owner() -> None:
     first = await own.claim("s", Claim("s", "g1", "c1", topics=["a"]))
     assert (first.new.epoch, first.old, first.takeover) == (1, None, None)
     second = await own.claim("s", Claim("s", "g2", "c2"))
-    assert second.new.epoch == 2 and second.new.topics == ["a"]
-    assert second.old is not None and second.old.node == "g1"
-    assert second.takeover is not None and (second.takeover.conn, second.takeover.epoch) == (
+    assert second.new.epoch == 2
+    assert second.new.topics == ["a"]
+    assert second.old is not None
+    assert second.old.node == "g1"
+    assert second.takeover is not None
+    assert (second.takeover.conn, second.takeover.epoch) == (
         "c1",
         2,
     )
@@ -55,7 +58,8 @@ async def test_stale_index_copy_costs_a_conflict_not_a_lost_update() -> None:
     )
     await own.event(Event("sub", "s", "g2", "c2", 2, "y"))
     record = await stored(store)
-    assert record is not None and record.topics == ["x", "y"]
+    assert record is not None
+    assert record.topics == ["x", "y"]
 
 
 async def test_stale_verdict_on_a_lagging_index_is_checked_on_the_store() -> None:
@@ -77,7 +81,8 @@ async def test_no_change_verdict_on_a_lagging_index_is_checked_too() -> None:
     index.apply("s", OwnerRecord("g1", "c1", 1, True, clock(), topics=["t"]), rev)
     await own.event(Event("sub", "s", "g1", "c1", 1, "t"))  # the index thinks it is there
     record = await stored(store)
-    assert record is not None and record.topics == ["t"]
+    assert record is not None
+    assert record.topics == ["t"]
 
 
 async def test_expire_only_past_the_grace_and_reconnect_wins() -> None:
@@ -101,7 +106,8 @@ async def test_mark_offline_spares_a_session_claimed_elsewhere() -> None:
     assert (await own.mark_offline("s", "g2")).written
     assert (await own.revive("s", "g2")).written
     record = await stored(store)
-    assert record is not None and record.online
+    assert record is not None
+    assert record.online
 
 
 class AlwaysConflicting(MemoryStore):

@@ -28,7 +28,8 @@ def test_first_claim_is_epoch_one_with_its_topics() -> None:
     new = transitions.claimed(None, Claim("s", "g1", "c1", "u", ["x"]), 100.0, GRACE)
     assert (new.epoch, new.node, new.conn, new.user, new.online) == (1, "g1", "c1", "u", True)
     assert new.topics == ["x"]
-    assert new.last_seen == 100.0 and new.offline_since is None
+    assert new.last_seen == 100.0
+    assert new.offline_since is None
 
 
 def test_claim_keeps_topics_of_an_online_or_in_grace_record() -> None:
@@ -76,13 +77,16 @@ def test_events_of_an_unknown_session_are_stale() -> None:
 def test_sub_unsub_close() -> None:
     rec = owner()
     sub = transitions.after_event(rec, Event("sub", "s", "g1", "c1", 3, "b"), 100.0)
-    assert sub is not None and sub.topics == ["a", "b"]
+    assert sub is not None
+    assert sub.topics == ["a", "b"]
     assert transitions.after_event(rec, Event("sub", "s", "g1", "c1", 3, "a"), 100.0) is None
     unsub = transitions.after_event(rec, Event("unsub", "s", "g1", "c1", 3, "a"), 100.0)
-    assert unsub is not None and unsub.topics == []
+    assert unsub is not None
+    assert unsub.topics == []
     assert transitions.after_event(rec, Event("unsub", "s", "g1", "c1", 3, "z"), 100.0) is None
     closed = transitions.after_event(rec, Event("close", "s", "g1", "c1", 3), 101.0)
-    assert closed is not None and (closed.online, closed.offline_since) == (False, 101.0)
+    assert closed is not None
+    assert (closed.online, closed.offline_since) == (False, 101.0)
     assert closed.topics == ["a"]  # kept until the grace is over
     assert transitions.after_event(closed, Event("close", "s", "g1", "c1", 3), 102.0) is None
 
@@ -90,7 +94,8 @@ def test_sub_unsub_close() -> None:
 def test_events_never_bring_a_record_back_online() -> None:
     closed = owner(online=False, offline_since=99.0)
     late = transitions.after_event(closed, Event("sub", "s", "g1", "c1", 3, "b"), 100.0)
-    assert late is not None and not late.online
+    assert late is not None
+    assert not late.online
 
 
 def test_visible_and_revived() -> None:
@@ -98,5 +103,7 @@ def test_visible_and_revived() -> None:
     assert transitions.visible(gone, 99.0, GRACE)
     assert transitions.expired(gone, 99.5, GRACE)
     back = transitions.revived(gone, 100.0)
-    assert back is not None and back.online and back.offline_since is None
+    assert back is not None
+    assert back.online
+    assert back.offline_since is None
     assert transitions.revived(owner(), 100.0) is None

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import aiohttp
-import msgpack
 from aiohttp import WSMsgType
 
 from haws.client.types import ClientError
@@ -66,23 +65,11 @@ def decode_frames(
     newline-separated objects, a msgpack one an array of maps; without it a
     message is exactly one object.
     """
-    if codec.binary:
-        if message.type is not WSMsgType.BINARY:
-            raise FrameDecodeError("haws.v1.msgpack sends binary frames")
-        try:
-            obj = msgpack.unpackb(message.data, raw=False)
-        except (ValueError, TypeError, msgpack.UnpackException) as exc:
-            raise FrameDecodeError(f"frame is not valid msgpack: {exc}") from None
-        frames = obj if isinstance(obj, list) and batch else [obj]
-        if not all(isinstance(f, dict) for f in frames):
-            raise FrameDecodeError("frame must be a msgpack map or an array of maps")
-        return frames
-    data = message.data
+    if codec.binary and message.type is not WSMsgType.BINARY:
+        raise FrameDecodeError("haws.v1.msgpack sends binary frames")
     if not batch:
-        return [codec.decode(data)]
-    if isinstance(data, bytes):  # binary frames holding UTF-8 JSON: accepted, as the server does
-        return [codec.decode(line) for line in data.split(b"\n") if line]
-    return [codec.decode(line) for line in data.split("\n") if line]
+        return [codec.decode(message.data)]
+    return codec.split(message.data)
 
 
 def _opcode(codec: Codec) -> WSMsgType:

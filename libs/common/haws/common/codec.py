@@ -42,6 +42,10 @@ class Codec(Protocol):
         """One client frame; raises FrameDecodeError for anything but one object."""
         ...
 
+    def split(self, data: str | bytes) -> list[dict[str, Any]]:
+        """The frames of one batched WebSocket message (the inverse of ``join``)."""
+        ...
+
 
 def _json_default(value: Any) -> Any:
     # msgpack publishers may send raw bytes; JSON subscribers get them as base64.
@@ -70,6 +74,11 @@ class JsonCodec:
         if not isinstance(obj, dict):
             raise FrameDecodeError("frame must be one JSON object")
         return obj
+
+    def split(self, data: str | bytes) -> list[dict[str, Any]]:
+        if isinstance(data, bytes):
+            return [self.decode(line) for line in data.split(b"\n") if line]
+        return [self.decode(line) for line in data.split("\n") if line]
 
 
 def _msgpack_array_header(n: int) -> bytes:
@@ -103,6 +112,18 @@ class MsgpackCodec:
         if not isinstance(obj, dict):
             raise FrameDecodeError("frame must be one msgpack map")
         return obj
+
+    def split(self, data: str | bytes) -> list[dict[str, Any]]:
+        if isinstance(data, str):
+            raise FrameDecodeError("haws.v1.msgpack takes binary frames")
+        try:
+            obj = msgpack.unpackb(data, raw=False)
+        except (ValueError, TypeError, msgpack.UnpackException, RecursionError) as exc:
+            raise FrameDecodeError(f"frame is not valid msgpack: {exc}") from None
+        frames = obj if isinstance(obj, list) else [obj]
+        if not all(isinstance(f, dict) for f in frames):
+            raise FrameDecodeError("frame must be a msgpack map or an array of maps")
+        return frames
 
 
 JSON: Final = JsonCodec()

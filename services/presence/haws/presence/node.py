@@ -73,6 +73,7 @@ async def run_presence(
     liveness = NodeLiveness()
     tombstones = Tombstones()
     connected = False
+    serving = False
     feed: IndexFeed | None = None
     leadership: Leadership | None = None
 
@@ -91,6 +92,8 @@ async def run_presence(
             return "nats disconnected"
         if feed is None or not feed.loaded.is_set():
             return "loading presence records"
+        if not serving:
+            return "starting"
         return None
 
     async with contextlib.AsyncExitStack() as stack:
@@ -134,6 +137,7 @@ async def run_presence(
         )
         await service.start()
         stack.push_async_callback(service.stop)
+        serving = True
         log.info("presence.ready", http=f"http://{settings.http_host}:{settings.http_port}")
         if started is not None:
             started(PresenceNode(name, settings, metrics, index, leadership))
