@@ -85,9 +85,9 @@ class Lab:
         budget = min(self.sizes.quiet_wait, self.sizes.quiet_budget - self.quiet_waited)
         started = time.monotonic()
         while True:
-            before = machine_busy()[0]
+            before = machine_busy()
             time.sleep(0.5)
-            busy = (machine_busy()[0] - before) / 0.5
+            busy = (machine_busy() - before) / 0.5
             waited = time.monotonic() - started
             if busy < QUIET or waited >= budget:
                 break

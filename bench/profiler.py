@@ -17,8 +17,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-RATE = 200
-TOP = 20
+RATE = 250
+TOP = 25
 _FRAME = re.compile(r"^(?P<func>.*) \((?P<file>.*):(?P<line>\d+)\)$")
 
 
@@ -102,10 +102,15 @@ def summarize(lines: list[str], top: int = TOP) -> dict[str, Any]:
         for name in {f"{f} ({p})" for f, p, _ in parsed}:
             inclusive[name] += n
 
-    def share(counter: Counter[str]) -> list[dict[str, Any]]:
+    def share(counter: Counter[str], skip_roots: bool = False) -> list[dict[str, Any]]:
+        ranked = counter.most_common()
+        if skip_roots and ranked:
+            # The process's entry frames (runpy, main, the event loop's run) sit
+            # under every sample alike and say nothing: leave them out.
+            root = ranked[0][1]
+            ranked = [(where, n) for where, n in ranked if n < root]
         return [
-            {"where": where, "percent": round(100.0 * n / total, 1)}
-            for where, n in counter.most_common(top)
+            {"where": where, "percent": round(100.0 * n / total, 1)} for where, n in ranked[:top]
         ]
 
     return {
@@ -113,5 +118,5 @@ def summarize(lines: list[str], top: int = TOP) -> dict[str, Any]:
         "rate_hz": RATE,
         "self_by_line": share(own) if total else [],
         "self_by_function": share(own_function) if total else [],
-        "inclusive_by_function": share(inclusive) if total else [],
+        "inclusive_by_function": share(inclusive, skip_roots=True) if total else [],
     }

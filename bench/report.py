@@ -45,7 +45,8 @@ def _limit(figure: Figure) -> str:
     if "server_cpu" in d:
         parts.append(f"srv {d['server_cpu']:.0%} lg {d.get('loadgen_cpu', 0):.0%}")
     if d.get("other_cpu", 0) + d.get("steal", 0) >= NOISY:
-        parts.append(f"NOISY: other {d['other_cpu']:.0%} steal {d.get('steal', 0):.0%}")
+        noise = f"other {d['other_cpu']:.0%} ({d.get('other_on_server_core', 0):.0%} on srv core)"
+        parts.append(f"NOISY: {noise}, steal {d.get('steal', 0):.0%}")
     if d.get("lost"):
         parts.append(f"lost {d['lost']}")
     if d.get("duplicates"):

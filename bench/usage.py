@@ -26,16 +26,31 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICK
 
 
-def machine_busy() -> tuple[float, float]:
-    """CPU seconds the whole machine spent busy (user, system, interrupts) and stolen
-    by the hypervisor, over all cores, since boot."""
+def core_busy() -> dict[str, tuple[float, float, float]]:
+    """Per ``/proc/stat`` line (``cpu`` = all cores, ``cpu0``, ``cpu1``...): CPU seconds
+    since boot spent in processes (user, system), in interrupts (the loopback
+    traffic's own softirq work lands here), and stolen by the hypervisor."""
+    out: dict[str, tuple[float, float, float]] = {}
     try:
         with open("/proc/stat", "rb") as f:
-            fields = f.readline().split()
+            for line in f:
+                if not line.startswith(b"cpu"):
+                    break
+                fields = line.split()
+                user, nice, system, _idle, _io, irq, softirq, steal = map(int, fields[1:9])
+                out[fields[0].decode()] = (
+                    (user + nice + system) / _TICK,
+                    (irq + softirq) / _TICK,
+                    steal / _TICK,
+                )
     except OSError:
-        return 0.0, 0.0
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[1:9])
-    return (user + nice + system + irq + softirq) / _TICK, steal / _TICK
+        pass
+    return out
+
+
+def machine_busy() -> float:
+    """CPU seconds the whole machine's processes used since boot."""
+    return core_busy().get("cpu", (0.0, 0.0, 0.0))[0]
 
 
 def rss_kib(pid: int) -> int:
@@ -55,8 +70,7 @@ class Sample:
     wall: float
     own_cpu: float
     server_cpu: float
-    machine_cpu: float
-    steal: float
+    cores: dict[str, tuple[float, float, float]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +81,11 @@ class Usage:
     loadgen: float
     server: float
     other: float
-    """Busy CPU not ours (other processes, interrupts), 1.0 = one core: noise."""
+    """CPU of processes not ours (another session's tests, a build): noise."""
+    other_on_server_core: float
+    """The part of ``other`` on the server core: what the servers competed with."""
+    irq: float
+    """Interrupt work (mostly the loopback traffic itself), all cores."""
     steal: float
     """CPU the hypervisor gave to other guests while we wanted it."""
 
@@ -77,6 +95,8 @@ class Usage:
             "loadgen_cpu": round(self.loadgen, 2),
             "server_cpu": round(self.server, 2),
             "other_cpu": round(self.other, 2),
+            "other_on_server_core": round(self.other_on_server_core, 2),
+            "irq": round(self.irq, 2),
             "steal": round(self.steal, 2),
             "bottleneck": self.bottleneck(),
         }
@@ -93,29 +113,35 @@ class Usage:
 class CpuMeter:
     """Samples the generator's and the servers' CPU; ``between`` gives the shares."""
 
-    def __init__(self, server_pids: Iterable[int]) -> None:
+    def __init__(self, server_pids: Iterable[int], server_core: int = 0) -> None:
         self.server_pids = list(server_pids)
+        self.server_core = f"cpu{server_core}"
 
     def sample(self) -> Sample:
-        busy, steal = machine_busy()
         return Sample(
             wall=time.monotonic(),
             own_cpu=time.process_time(),
             server_cpu=sum(cpu_seconds(pid) for pid in self.server_pids),
-            machine_cpu=busy,
-            steal=steal,
+            cores=core_busy(),
         )
 
-    @staticmethod
-    def between(start: Sample, end: Sample) -> Usage:
+    def between(self, start: Sample, end: Sample) -> Usage:
         seconds = max(end.wall - start.wall, 1e-9)
         loadgen = (end.own_cpu - start.own_cpu) / seconds
+
+        def busy(core: str, index: int) -> float:
+            after, before = end.cores.get(core), start.cores.get(core)
+            if after is None or before is None:
+                return 0.0
+            return (after[index] - before[index]) / seconds
+
         server = (end.server_cpu - start.server_cpu) / seconds
-        machine = (end.machine_cpu - start.machine_cpu) / seconds
         return Usage(
             seconds=seconds,
             loadgen=loadgen,
             server=server,
-            other=max(0.0, machine - loadgen - server),
-            steal=(end.steal - start.steal) / seconds,
+            other=max(0.0, busy("cpu", 0) - loadgen - server),
+            other_on_server_core=max(0.0, busy(self.server_core, 0) - server),
+            irq=busy("cpu", 1),
+            steal=busy("cpu", 2),
         )

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from bench.loadgen import frames
 from bench.loadgen.frames import FrameReader
+from bench.loadgen.scanner import MsgScanner
 
 MAX_HANDSHAKE_BYTES = 16384
 
@@ -42,9 +43,11 @@ class WsConnection(asyncio.Protocol):
         "_handshake",
         "_reader",
         "_request",
+        "_tail",
         "close_code",
         "closed",
         "opened",
+        "scanner",
         "sink",
         "transport",
     )
@@ -58,6 +61,9 @@ class WsConnection(asyncio.Protocol):
         self.close_code: int | None = None
         self._reader = FrameReader()
         self._handshake = b""
+        self._tail = b""
+        self.scanner: MsgScanner | None = None
+        """Set by a subscriber: its topic's msg frames are counted in the raw bytes."""
         key = base64.b64encode(os.urandom(16)).decode()
         lines = [
             f"GET {path} HTTP/1.1",
@@ -100,7 +106,14 @@ class WsConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self.opened.done():
-            received = self._reader.feed(data)
+            scanner = self.scanner
+            if scanner is not None and not self._reader.pending:
+                if self._tail:
+                    data = self._tail + data
+                done, others = scanner.scan(data, time.monotonic_ns())
+                self._tail = data[done:]
+                data = others
+            received = self._reader.feed(data) if data else []
             if received:
                 self._dispatch(received)
             return

@@ -73,6 +73,13 @@ class Dialect:
             % (rid, topic.encode(), t_ns, PAD.encode())
         )
 
+    def msg_head(self, topic: str) -> bytes | None:
+        """What every unbatched ``msg`` frame of ``topic`` starts with, up to the
+        digits of ``seq`` (None when frames are batched or binary)."""
+        if self.batch or self.binary:
+            return None
+        return self.msg_prefix + b',"topic":"%s","seq":' % topic.encode()
+
     def control(self, payload: bytes) -> dict[str, Any] | None:
         """A reply or event other than ``msg``, as a dict with ``op``."""
         try:
@@ -112,6 +119,9 @@ class SocketIoDialect(Dialect):
 
     def __init__(self) -> None:
         super().__init__(batch=False)
+
+    def msg_head(self, topic: str) -> bytes | None:
+        return b'42["msg",{"op":"msg","topic":"%s","seq":' % topic.encode()
 
     def hello(self, session: str | None = None, cursors: dict[str, int] | None = None) -> bytes:
         """The namespace connect, sent after engine.io's open packet; with a

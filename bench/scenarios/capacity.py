@@ -77,7 +77,7 @@ async def _measure(lab: Lab, target: Running, n: int) -> dict[str, Any]:
         after = rss_kib(target.rss_pid)
     finally:
         await close_all(peers)
-    usage = CpuMeter.between(start, end)
+    usage = meter.between(start, end)
     ok = n - opened.failed
     return {
         "kib_per_connection": (after - before) / ok,

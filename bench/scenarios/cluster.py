@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.figures import Figure, Role, skipped
+from bench.figures import Figure, Role
 from bench.lab import HAWS_DIALECTS, Lab
 from bench.scenarios.traffic import (
     SetupFailed,
@@ -22,12 +22,12 @@ from bench.scenarios.traffic import (
     run_window,
     setup_topic,
     teardown,
+    throughput_figures,
 )
 from bench.systems import Skipped
 from bench.usage import CpuMeter
 
 NAME = "cluster"
-METRIC = "delivered msg/s"
 
 
 def run(lab: Lab) -> list[Figure]:
@@ -44,21 +44,9 @@ def run(lab: Lab) -> list[Figure]:
             with lab.haws(gateways=gateways) as stack:
                 details = lab.run(_measure(lab, stack))
         except (Skipped, SetupFailed) as exc:
-            figures.append(
-                skipped(scenario, METRIC, system, "msg/s", str(exc), role=role, better="higher")
-            )
+            figures += throughput_figures(scenario, system, role, None, str(exc))
             continue
-        figures.append(
-            Figure(
-                scenario,
-                METRIC,
-                system,
-                details["delivered_per_s"],
-                "msg/s",
-                role=role,
-                details=details,
-            )
-        )
+        figures += throughput_figures(scenario, system, role, details)
     return figures
 
 

@@ -44,6 +44,8 @@ RETRY_DELAY = 0.1
 class ResumingSubscriber(Subscriber):
     """Reconnects to ``fallback`` with its session and cursor once ``armed``."""
 
+    use_scanner = False  # every msg must reach on_frames to time the catch-up
+
     def __init__(self, dialect: Dialect, *, topic: str, flow: Flow) -> None:
         super().__init__(dialect, flow=flow)
         self.topic = topic
@@ -194,7 +196,7 @@ async def _kill_and_watch(
     await publishing
     await drain([load], sizes.drain_timeout)
     node_a.kill()  # reap
-    usage = CpuMeter.between(start, end)
+    usage = meter.between(start, end)
 
     def after_kill(stamps: list[int]) -> dict[str, float]:
         return {k: round(v, 1) for k, v in summarize((t - killed_at) / 1e6 for t in stamps).items()}

@@ -10,16 +10,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.figures import Figure, role_of, skipped
+from bench.figures import Figure, role_of
 from bench.lab import SYSTEMS, Lab, Profile
 from bench.profiler import ProfilerMissing, Recording
-from bench.scenarios.traffic import SetupFailed, new_topic, run_window, setup_topic, teardown
+from bench.scenarios.traffic import (
+    SetupFailed,
+    new_topic,
+    run_window,
+    setup_topic,
+    teardown,
+    throughput_figures,
+)
 from bench.systems import Running, Skipped
 from bench.usage import CpuMeter
 
 NAME = "fanout"
-METRIC = "delivered msg/s"
-UNIT = "msg/s"
 
 
 def run(lab: Lab) -> list[Figure]:
@@ -34,22 +39,9 @@ def run(lab: Lab) -> list[Figure]:
                 with lab.system(system) as target:
                     details = lab.run(_measure(lab, target, subscribers))
             except (Skipped, SetupFailed) as exc:
-                role = role_of(system)
-                figures.append(
-                    skipped(scenario, METRIC, system, UNIT, str(exc), role=role, better="higher")
-                )
+                figures += throughput_figures(scenario, system, role_of(system), None, str(exc))
                 continue
-            figures.append(
-                Figure(
-                    scenario,
-                    METRIC,
-                    system,
-                    details["delivered_per_s"],
-                    UNIT,
-                    role=role_of(system),
-                    details=details,
-                )
-            )
+            figures += throughput_figures(scenario, system, role_of(system), details)
     if lab.options.profile:
         _profile(lab, max(lab.sizes.fanout_subscribers))
     return figures

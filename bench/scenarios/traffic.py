@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bench.figures import Figure, Role, skipped
 from bench.loadgen.crowd import close_all, open_all
 from bench.loadgen.dialects import Dialect
 from bench.loadgen.flow import Flow
@@ -133,9 +134,12 @@ async def run_window(
     end, d1, p1 = meter.sample(), delivered(loads), published(loads)
     results = await asyncio.gather(*tasks)
     drained = await drain(loads, sizes.drain_timeout)
-    usage = CpuMeter.between(start, end)
+    usage = meter.between(start, end)
     return {
         "delivered_per_s": (d1 - d0) / usage.seconds,
+        # Server CPU per delivery: comparable even when the load generator,
+        # not the server, set the pace (a share of one core over the window).
+        "server_us_per_msg": usage.server * usage.seconds / max(1, d1 - d0) * 1e6,
         "published_per_s": (p1 - p0) / usage.seconds,
         "window_s": round(usage.seconds, 2),
         "drain_s": round(drained, 2),
@@ -176,3 +180,24 @@ def accounting(loads: Sequence[TopicLoad]) -> dict[str, Any]:
         "pub_errors": errors,
         "acked": sum(len(load.publisher.acked) for load in loads),
     }
+
+
+DELIVERED = "delivered msg/s"
+COST = "server CPU/msg"
+
+
+def throughput_figures(
+    scenario: str, system: str, role: Role, details: dict[str, Any] | None, why: str = ""
+) -> list[Figure]:
+    """Delivered msg/s and the server's CPU per delivered message (µs)."""
+    if details is None:
+        return [
+            skipped(scenario, DELIVERED, system, "msg/s", why, role=role, better="higher"),
+            skipped(scenario, COST, system, "us", why, role=role, better="lower"),
+        ]
+    return [
+        Figure(scenario, DELIVERED, system, details["delivered_per_s"], "msg/s", role=role,
+               details=details),
+        Figure(scenario, COST, system, details["server_us_per_msg"], "us", better="lower",
+               role=role, details=details),
+    ]  # fmt: skip

@@ -70,3 +70,47 @@ def test_duplicates_do_not_count_as_delivered_for_flow_control() -> None:
     feed(sub, [(TEXT, frame), (TEXT, frame)])
     assert flow.delivered == 1
     assert sub.tally.dups == 1
+
+
+def server_frame(payload: bytes) -> bytes:
+    n = len(payload)
+    if n < 126:
+        return bytes((0x81, n)) + payload
+    return bytes((0x81, 126)) + n.to_bytes(2, "big") + payload
+
+
+def test_the_scanner_counts_in_raw_bytes_and_hands_back_everything_else() -> None:
+    from bench.loadgen.scanner import MsgScanner
+    from bench.loadgen.tally import SeqTally
+
+    head = Dialect().msg_head("a.b")
+    assert head is not None
+    tally = SeqTally()
+    flow = Flow(1, 100)
+    scanner = MsgScanner(head, tally, flow)
+    scanner.latencies = Latencies()
+    ok = server_frame(b'{"op":"ok","id":1,"topic":"a.b","seq":0}')
+    other_topic = server_frame(orjson.dumps({**msg(5, 4, 0), "topic": "c.d"}))
+    data = (
+        server_frame(orjson.dumps(msg(1, 0, 10)))
+        + ok
+        + server_frame(orjson.dumps(msg(3, 2, 20)))  # prev 2 never came: a break
+        + server_frame(orjson.dumps(msg(3, 2, 20)))  # and a duplicate
+        + other_topic
+    )
+    cut = data + server_frame(orjson.dumps(msg(4, 3, 30)))[:-5]
+    done, others = scanner.scan(cut, now=100)
+    assert done == len(data)  # the last frame is incomplete: kept for the next chunk
+    assert others == ok + other_topic
+    assert (tally.count, tally.dups, tally.breaks, tally.first, tally.last) == (2, 1, 1, 1, 3)
+    assert list(scanner.latencies.samples) == [90, 80]
+    assert flow.delivered == 2
+
+
+def test_socketio_heads_match_what_the_servers_send() -> None:
+    head = SocketIoDialect().msg_head("a.b")
+    frame = b'42["msg",' + orjson.dumps(msg(3, 2, 10)) + b"]"
+    assert head is not None
+    assert frame.startswith(head)
+    assert Dialect(batch=True).msg_head("a.b") is None
+    assert MsgpackDialect().msg_head("a.b") is None

@@ -17,6 +17,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 
 from haws.cluster import HawsService
+from haws.cluster.probe import http_get
 from haws.cluster.services import backend_service
 from haws.common import names
 from haws.presence.lease import LeaseValue
@@ -90,6 +91,13 @@ async def test_leader_sigkill_then_restart_of_both(
             assert handover < FAST["leader_ttl"] + FAST["grace"] + 3.0, handover
             await recorder.wait_for("join", late.session)
             assert await holder() == survivor_name
+            metrics = await asyncio.to_thread(
+                http_get, replicas[survivor_name].http_url + "/metrics", 2.0
+            )
+            assert metrics is not None
+            assert metrics[0] == 200
+            assert b"haws_presence_is_leader 1.0" in metrics[1]
+            assert b'haws_presence_changes_total{kind="leave"}' in metrics[1]
             assert await gw.members(topic) == everyone - {held[0].session}
             # Re-sends after the leader change repeat their revision; beyond those,
             # exactly one join each and the one real leave.

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
+
+from nats.js.errors import NotFoundError
 
 from haws.common import names
 from haws.common import presence_protocol as pp
-from haws.presence.node import PresenceNode
-from tests.integration.presence.presence_support import FAST, GatewayDouble, Held, Recorder, unique
+from haws.presence.node import PresenceNode, run_presence
+from tests.integration.presence.presence_support import (
+    FAST,
+    GatewayDouble,
+    Held,
+    Recorder,
+    presence_settings,
+    unique,
+)
+from tests.support.service_runner import running_service
 from tests.support.waiting import eventually
 
 GRACE = FAST["grace"]
@@ -201,3 +212,25 @@ async def test_a_thousand_sessions_join_and_leave_and_the_members_converge(
     leaves = sorted(c.session for c in changes if c.kind == "leave")
     assert joins == leaves == sorted(sessions)
     assert all(c.kind == "join" for c in changes[:1000])
+
+
+async def test_leader_purges_old_delete_markers(
+    shared_nats: Any, gw1: GatewayDouble, recorder: Recorder, topic: str, session_id: str
+) -> None:
+    settings = presence_settings(shared_nats.url, tombstone_age=0.2)
+    async with running_service(run_presence, settings), gw1.beating():
+        held = await gw1.claim(session_id)
+        await gw1.sub(held, topic)
+        await gw1.close(held)
+        await recorder.wait_for("leave", session_id, timeout=GRACE + 5)  # record deleted
+        js = gw1.nc.jetstream()
+        subject = f"$KV.{names.KV_PRESENCE}.{names.presence_owner_key(session_id)}"
+
+        async def marker_gone() -> bool:
+            try:
+                await js.get_last_msg(f"KV_{names.KV_PRESENCE}", subject)
+            except NotFoundError:
+                return True
+            return False
+
+        await eventually(marker_gone, timeout=5)

@@ -19,7 +19,7 @@ from typing import Any, Final, Self
 import aiohttp
 
 from haws.client.backoff import Backoff
-from haws.client.connection import ConnectFailed, Connection, Ended
+from haws.client.connection import ConnectFailed, Connection, Ended, FrameHandler
 from haws.client.cursors import GapCallback
 from haws.client.endpoints import Endpoints
 from haws.client.router import MessageStream
@@ -39,6 +39,11 @@ from haws.common.protocol import check_topic
 log = logging.getLogger(__name__)
 
 StateCallback = Callable[[State], None]
+FrameTap = Callable[[dict[str, Any], int], None]
+"""``on_frame(frame, connection)``, a wire tap for tests and debugging: every decoded
+server frame as it came off the wire (the ``welcome`` first, duplicates included; not
+``pong`` and ``reconnect``, which the connection consumes), before any check, and the
+number of the connection that carried it (1 for the first welcomed connection)."""
 
 _CODECS: Final[dict[str, Codec]] = {
     "json": JSON,
@@ -72,6 +77,16 @@ def fatal_error(code: int | None, reason: str = "") -> ClientClosed | None:
     return _FATAL.get(code, ClientClosed)(f"closed {code}: {reason or advice.meaning}")
 
 
+def tapped(handler: FrameHandler, tap: Callable[[dict[str, Any]], None]) -> FrameHandler:
+    """``handler`` with ``tap(frame)`` called first, before any check or dedupe."""
+
+    async def on_frame(frame: dict[str, Any]) -> None:
+        tap(frame)
+        await handler(frame)
+
+    return on_frame
+
+
 class Client:
     """A haws client: reconnects, fails over, resumes, publishes idempotently.
 
@@ -96,6 +111,7 @@ class Client:
         discover: bool = True,
         on_state: StateCallback | None = None,
         on_gap: GapCallback | None = None,
+        on_frame: FrameTap | None = None,
         token: str | None = None,
         session: str | None = None,
     ) -> None:
@@ -111,6 +127,8 @@ class Client:
         self._discover = discover
         self._on_state = on_state
         self._on_gap = on_gap
+        self._on_frame = on_frame
+        self._connections = 0  # welcomed connections, numbering what on_frame sees
         self._token = token
         self._session = Session(
             codec=self._codec,
@@ -343,11 +361,17 @@ class Client:
         self._backoff.reset()
         self._session.attach(conn)
         log.info("connected to %s (node %s)", conn.url, conn.node)
+        self._connections += 1
+        on_frame: FrameHandler = self._session.on_frame
+        if self._on_frame is not None:
+            number, tap = self._connections, self._on_frame
+            self._notify(tap, conn.welcome, number)
+            on_frame = tapped(on_frame, lambda frame: self._notify(tap, frame, number))
         self._set_state(State.CONNECTED)
         sender = asyncio.create_task(self._session.send_loop(conn), name=f"haws sender {url}")
         try:
             ended = await conn.run(
-                self._session.on_frame,
+                on_frame,
                 ping_interval=self._ping_interval,
                 ping_timeout=self._ping_timeout,
             )

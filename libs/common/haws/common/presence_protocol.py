@@ -19,7 +19,7 @@ T = TypeVar("T")
 
 
 def encode(message: Any) -> bytes:
-    return msgpack.packb(asdict(message), use_bin_type=True)
+    return bytes(msgpack.packb(asdict(message), use_bin_type=True))
 
 
 def decode(cls: type[T], raw: bytes) -> T:

@@ -42,6 +42,7 @@ class Connection:
         "log",
         "queue",
         "sent_close",
+        "taken_over",
         "session",
         "subs",
         "user",
@@ -76,6 +77,8 @@ class Connection:
         self._opcode = WSMsgType.BINARY if codec.binary else WSMsgType.TEXT
         self._close_request: tuple[int, str] | None = None
         self._closed = asyncio.Event()
+        self.taken_over = False
+        """The session moved to a newer connection: this one must not write its record."""
         self.sent_close: int | None = None
         """The close code this side sent (aiohttp does not see the raw 4008 close)."""
         self._writer: asyncio.Task[int | None] | None = None

@@ -27,6 +27,7 @@ from haws.common.logs import EventLogger
 from haws.gateway.fence import Fence
 
 SHARDS = 8
+EVENT_RETRY_MAX = 2.0
 EVENT_QUEUE = 10_000
 
 TakeoverHandler = Callable[[pp.Takeover], None]
@@ -82,20 +83,30 @@ class PresenceLink:
             self._log.warning("presence.event_dropped", session=event.session, kind=event.kind)
 
     async def _send_events(self, queue: asyncio.Queue[pp.Event]) -> None:
+        """Send each event until the service applied it or called it stale.
+
+        While no replica answers (a presence outage), the event waits and is
+        retried: dropping a ``close`` would leave a gone session listed.
+        """
         while True:
             event = await queue.get()
             try:
-                for attempt in range(3):
+                delay = 0.05
+                while True:
                     try:
-                        await self._request(names.PRESENCE_EVENT, event, pp.EventReply)
-                        break
-                    except NoRespondersError:
-                        break
+                        reply: pp.EventReply = await self._request(
+                            names.PRESENCE_EVENT, event, pp.EventReply
+                        )
+                        if reply.ok or reply.stale:
+                            break
+                    except (NoRespondersError, NatsTimeoutError):
+                        pass
                     except Exception as exc:
-                        if attempt == 2:
-                            self._log.warning(
-                                "presence.event_failed", session=event.session, error=repr(exc)
-                            )
+                        self._log.warning(
+                            "presence.event_failed", session=event.session, error=repr(exc)
+                        )
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, EVENT_RETRY_MAX)
             finally:
                 queue.task_done()
 

@@ -52,6 +52,8 @@ class SessionKeeper:
         return SessionRecord(subs=subs, node=self._node, user=conn.user)
 
     async def _write(self, conn: Connection) -> None:
+        if conn.taken_over:
+            return  # the session's record is the newer connection's now
         record = self.record_of(conn)
         if self._written.get(conn.session) == record:
             return

@@ -60,6 +60,8 @@ class Topic:
         self._ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._nats_sub: NatsSubscription | None = None
         self._presence_sub: NatsSubscription | None = None
+        self._presence_seen: dict[str, int] = {}
+        """Per session, the KV revision of the last change delivered (re-sends repeat it)."""
         self._fence = fence
         self._lock = asyncio.Lock()
         self.heard = asyncio.get_running_loop().time()
@@ -99,6 +101,10 @@ class Topic:
         except HawsError as exc:
             self._log.warning("topic.bad_presence_change", error=repr(exc))
             return
+        if change.revision:
+            if self._presence_seen.get(change.session, 0) >= change.revision:
+                return  # a new presence leader re-sent what we already delivered
+            self._presence_seen[change.session] = change.revision
         who: dict[str, str] = {"session": change.session}
         if change.user:
             who["user"] = change.user

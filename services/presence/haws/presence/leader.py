@@ -1,10 +1,11 @@
 """What the one leader does: dead nodes, expiry, join/leave publishing, tombstones.
 
-Two loops, owned by ``run``: the lease loop (renew or watch the lease every
-``ttl / 3``, and start or end this replica's term) and the sweep loop (every
-``sweep_interval``: gauges on every replica; on the leader, nodes silent for
-longer than the heartbeat timeout lose their online sessions, records offline
-for longer than the grace are deleted, and old delete markers are purged).
+Two loops, started by ``start`` and ended by ``stop``: the lease loop (renew
+or watch the lease every ``ttl / 3``, and start or end this replica's term) and
+the sweep loop (every ``sweep_interval``: gauges on every replica; on the
+leader, nodes silent for longer than the heartbeat timeout lose their online
+sessions, records offline for longer than the grace are deleted, and old
+delete markers are purged).
 They are separate so a long sweep never delays a renewal. Every write is a
 compare-and-set, so a leader that overlaps its successor for a moment does no
 harm beyond a repeated join/leave, which carries the same revision.
@@ -158,7 +159,9 @@ class Leadership:
         self._gauges()
 
     async def _dead_nodes(self) -> None:
-        for node in self._index.online_nodes():
+        nodes = self._index.online_nodes()
+        self._dead.intersection_update(nodes)  # a node that owns nothing is forgotten
+        for node in nodes:
             silent = self._liveness.silent_for(node)
             if silent <= self._t.heartbeat_timeout:
                 self._dead.discard(node)

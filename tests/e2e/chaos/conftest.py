@@ -1,0 +1,90 @@
+"""Chaos tests: the whole local cluster as real processes, then faults injected into it.
+
+Each scenario is parametrized with a short size (part of ``make test``) and a
+long one marked ``chaos`` (``make chaos``). ``harness`` owns everything a test
+starts and ends it in order: clients first, then the cluster, so the gateways
+stop without clients to drain. The cluster's logs stay in the test's tmp folder
+(``<tmp>/cluster/logs``), named in every scenario's report line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from haws.client import Client
+from haws.cluster import ClusterSpec, LocalCluster
+from tests.e2e.chaos.fleet import Fleet
+from tests.support.wire_log import WireLog
+from tests.support.ws_client import WsClient
+
+START_TIMEOUT = 60.0
+
+
+class Harness:
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self.log = WireLog()
+        self._cluster: LocalCluster | None = None
+        self._fleets: list[Fleet] = []
+        self._clients: list[Client] = []
+        self._raw: list[WsClient] = []
+
+    @property
+    def cluster(self) -> LocalCluster:
+        if self._cluster is None:
+            raise RuntimeError("start_cluster() first")
+        return self._cluster
+
+    async def start_cluster(self, spec: ClusterSpec) -> LocalCluster:
+        self._cluster = LocalCluster(self.tmp_path / "cluster", spec)
+        await asyncio.to_thread(self._cluster.start, START_TIMEOUT)
+        return self._cluster
+
+    def topic(self, scenario: str) -> str:
+        return f"chaos.{scenario}.{uuid.uuid4().hex[:8]}"
+
+    def fleet(self, prefix: str = "c") -> Fleet:
+        fleet = Fleet(self.log, self.tmp_path, prefix)
+        self._fleets.append(fleet)
+        return fleet
+
+    def client(self, urls: Sequence[str], *, name: str | None = None, **settings: Any) -> Client:
+        """An SDK client closed at teardown; with ``name`` its frames go to the wire log."""
+        if name is not None:
+            settings["on_frame"] = self.log.tap(name)
+        client = Client(list(urls), discover=False, **settings)
+        self._clients.append(client)
+        return client
+
+    async def raw(self, url: str, **hello: Any) -> tuple[WsClient, dict[str, Any]]:
+        """A raw protocol client closed at teardown, and the ``welcome`` to its ``hello``."""
+        client = await WsClient.connect(url)
+        self._raw.append(client)
+        return client, await client.hello(**hello)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.cluster.data_dir
+
+    async def aclose(self) -> None:
+        for fleet in self._fleets:
+            await fleet.close()
+        await asyncio.gather(*(c.close() for c in self._clients), return_exceptions=True)
+        await asyncio.gather(*(c.close() for c in self._raw), return_exceptions=True)
+        if self._cluster is not None:
+            await asyncio.to_thread(self._cluster.stop)
+
+
+@pytest.fixture
+async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
+    harness = Harness(tmp_path)
+    try:
+        yield harness
+    finally:
+        await harness.aclose()

@@ -1,0 +1,145 @@
+"""Presence through real gateways: join/leave across nodes, no flap on a quick
+reconnect, one owner per session (takeover closes 4009), the HTTP view."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from haws.presence.node import PresenceNode, run_presence
+from tests.integration.conftest import Connect
+from tests.integration.presence.presence_support import presence_settings
+from tests.support.gateway_runner import RunningGateway
+from tests.support.service_runner import running_service
+from tests.support.waiting import eventually
+from tests.support.ws_client import WsClient
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def presence(shared_nats: Any) -> AsyncIterator[PresenceNode]:
+    settings = presence_settings(shared_nats.url, grace=1.5)
+    async with running_service(run_presence, settings) as service:
+        yield service.value
+
+
+def changes(client: WsClient, topic: str) -> list[tuple[str, str]]:
+    return [
+        (f["op"], f["who"]["session"])
+        for f in client.others
+        if f.get("op") in ("join", "leave") and f["topic"] == topic
+    ]
+
+
+def session_of(client: WsClient) -> str:
+    return str(client.others[0]["session"])
+
+
+async def members(client: WsClient, topic: str) -> set[str]:
+    reply = await client.request({"op": "presence", "topic": topic})
+    assert reply["op"] == "presence", reply
+    return {m["session"] for m in reply["members"]}
+
+
+async def test_join_and_leave_reach_presence_subscribers_on_every_node(
+    presence: PresenceNode,
+    gateway: RunningGateway,
+    gateway2: RunningGateway,
+    connect: Connect,
+    topic: str,
+) -> None:
+    alice = await connect(gateway.url)
+    await alice.sub(topic, presence=True)
+    bob = await connect(gateway2.url)
+    await bob.sub(topic, presence=True)
+    a, b = session_of(alice), session_of(bob)
+
+    await eventually(lambda: ("join", b) in changes(alice, topic), message="alice sees bob join")
+    assert await members(alice, topic) == {a, b}
+    assert await members(bob, topic) == {a, b}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{gateway2.http}/v1/presence/{topic}") as resp,
+    ):
+        body = await resp.json()
+    assert {m["session"] for m in body["members"]} == {a, b}
+    assert {m["node"] for m in body["members"]} == {gateway.deps.node, gateway2.deps.node}
+
+    await bob.request({"op": "unsub", "topic": topic})
+    await eventually(lambda: ("leave", b) in changes(alice, topic), message="alice sees bob leave")
+    assert await members(alice, topic) == {a}
+
+
+async def test_a_quick_reconnect_on_another_node_emits_no_leave_or_join(
+    presence: PresenceNode,
+    gateway: RunningGateway,
+    gateway2: RunningGateway,
+    connect: Connect,
+    topic: str,
+) -> None:
+    watcher = await connect(gateway.url)
+    await watcher.sub(topic, presence=True)
+    mover = await connect(gateway.url)
+    await mover.sub(topic, presence=True)
+    sentinel = await connect(gateway.url)
+    await sentinel.sub(topic, presence=True)
+    m, s = session_of(mover), session_of(sentinel)
+    await eventually(lambda: ("join", s) in changes(watcher, topic), message="all joined")
+    before = changes(watcher, topic)
+
+    # Both go away at once; only the mover comes back (on the other node) in the grace.
+    await mover.close()
+    await sentinel.close()
+    back = await connect(gateway2.url, session=m)
+    assert back.others[0]["resumed"] is True
+
+    # The sentinel's leave marks the end of the grace period the mover was inside.
+    await eventually(lambda: ("leave", s) in changes(watcher, topic), timeout=10)
+    after = changes(watcher, topic)[len(before) :]
+    assert after == [("leave", s)]
+    assert m in await members(watcher, topic)
+
+
+async def test_a_newer_hello_on_another_node_takes_the_session_over(
+    presence: PresenceNode,
+    gateway: RunningGateway,
+    gateway2: RunningGateway,
+    connect: Connect,
+    topic: str,
+) -> None:
+    old = await connect(gateway.url)
+    ok = await old.sub(topic)
+    session = session_of(old)
+    new = await connect(gateway2.url, session=session, cursors={topic: ok["seq"]})
+    assert new.others[0]["session"] == session
+
+    frame = await old.recv("reconnect", timeout=5)
+    assert frame["reason"] == "takeover"
+    assert await old.wait_closed() == 4009
+    # The newer connection keeps the session and its subscription.
+    publisher = await connect(gateway.url)
+    await publisher.pub(topic, "only-new")
+    assert (await new.wait_msgs(topic, 1))[0]["data"] == "only-new"
+    assert old.msgs[topic] == []
+
+
+async def test_a_newer_hello_on_the_same_node_takes_over_without_presence(
+    gateway: RunningGateway, connect: Connect
+) -> None:
+    old = await connect(gateway.url)
+    new = await connect(gateway.url, session=session_of(old))
+    assert new.others[0]["session"] == session_of(old)
+    assert (await old.recv("reconnect"))["reason"] == "takeover"
+    assert await old.wait_closed() == 4009
+
+
+async def test_presence_query_without_a_presence_service_is_unavailable(
+    gateway: RunningGateway, connect: Connect, topic: str
+) -> None:
+    client = await connect(gateway.url)
+    reply = await client.request({"op": "presence", "topic": topic})
+    assert (reply["op"], reply["code"]) == ("error", "unavailable")
