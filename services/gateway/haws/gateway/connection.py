@@ -42,9 +42,9 @@ class Connection:
         "log",
         "queue",
         "sent_close",
-        "taken_over",
         "session",
         "subs",
+        "taken_over",
         "user",
         "ws",
     )
