@@ -44,6 +44,12 @@ class WireMsg:
     """Arrival time (the log's clock: ``time.monotonic`` unless given another)."""
     mid: str | None = None
 
+    @classmethod
+    def of(cls, frame: Mapping[str, Any], connection: int = 1, at: float = 0.0) -> WireMsg:
+        """The record of one ``msg`` frame."""
+        mid = frame.get("mid")
+        return cls(int(frame["seq"]), int(frame["prev"]), connection, at, mid)
+
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
@@ -184,10 +190,9 @@ class WireLog:
             self._gaps[(client, str(frame["topic"]))].append(gap)
         elif op == "msg":
             key = (client, str(frame["topic"]))
-            seq = int(frame["seq"])
-            mid = frame.get("mid")
-            self._msgs[key].append(WireMsg(seq, int(frame["prev"]), connection, self._clock(), mid))
-            self._seqs[key].add(seq)
+            msg = WireMsg.of(frame, connection, self._clock())
+            self._msgs[key].append(msg)
+            self._seqs[key].add(msg.seq)
 
     def tap(self, client: str) -> Tap:
         """A callback for ``Client(on_frame=...)`` that records under ``client``."""

@@ -18,12 +18,14 @@ from typing import Any
 import pytest
 
 from haws.client import Client
-from haws.cluster import ClusterSpec, LocalCluster
+from haws.cluster import ClusterError, ClusterSpec, LocalCluster
 from tests.e2e.chaos.fleet import Fleet
+from tests.e2e.chaos.report import emit
 from tests.support.wire_log import WireLog
 from tests.support.ws_client import WsClient
 
 START_TIMEOUT = 60.0
+START_ATTEMPTS = 2
 
 
 class Harness:
@@ -34,6 +36,7 @@ class Harness:
         self._fleets: list[Fleet] = []
         self._clients: list[Client] = []
         self._raw: list[WsClient] = []
+        self.start_failures: list[str] = []
 
     @property
     def cluster(self) -> LocalCluster:
@@ -42,9 +45,37 @@ class Harness:
         return self._cluster
 
     async def start_cluster(self, spec: ClusterSpec) -> LocalCluster:
-        self._cluster = LocalCluster(self.tmp_path / "cluster", spec)
-        await asyncio.to_thread(self._cluster.start, START_TIMEOUT)
-        return self._cluster
+        """Start the cluster; a start that fails is tried once more in a fresh folder.
+
+        Not the behaviour under test, but recorded: a service that exits during
+        start-up (seen: ``nats: timeout`` declaring the R3 stream in a fresh 3-node
+        cluster) lands in ``start_failures`` of the scenario's report.
+        """
+        for attempt in range(1, START_ATTEMPTS + 1):
+            cluster = LocalCluster(
+                self.tmp_path / f"cluster{'' if attempt == 1 else attempt}", spec
+            )
+            try:
+                await asyncio.to_thread(cluster.start, START_TIMEOUT)
+            except ClusterError as exc:
+                self.start_failures.append(f"{cluster.data_dir}: {exc}"[:3000])
+                print(f"\nCHAOS cluster start failed (attempt {attempt}): {str(exc)[:500]}")
+                if attempt == START_ATTEMPTS:
+                    raise
+                continue
+            self._cluster = cluster
+            break
+        return self.cluster
+
+    def emit(self, scenario: str, **fields: Any) -> None:
+        """The scenario's report line and JSON, with the cluster's logs and start retries."""
+        emit(
+            self.tmp_path,
+            scenario,
+            **fields,
+            start_failures=len(self.start_failures),
+            logs=str(self.data_dir / "logs"),
+        )
 
     def topic(self, scenario: str) -> str:
         return f"chaos.{scenario}.{uuid.uuid4().hex[:8]}"

@@ -28,10 +28,12 @@ async def get_json(url: str) -> Any:
 
 async def metrics(http_url: str) -> dict[str, float]:
     """``/metrics`` as ``{"name{labels}": value}`` (``name`` alone when unlabelled)."""
-    async with aiohttp.ClientSession(timeout=TIMEOUT) as http:
-        async with http.get(f"{http_url}/metrics") as resp:
-            resp.raise_for_status()
-            text = await resp.text()
+    async with (
+        aiohttp.ClientSession(timeout=TIMEOUT) as http,
+        http.get(f"{http_url}/metrics") as resp,
+    ):
+        resp.raise_for_status()
+        text = await resp.text()
     samples: dict[str, float] = {}
     for line in text.splitlines():
         match = _SAMPLE.match(line)

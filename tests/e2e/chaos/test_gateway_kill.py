@@ -16,7 +16,7 @@ import pytest
 
 from haws.cluster import ClusterSpec
 from tests.e2e.chaos.conftest import Harness
-from tests.e2e.chaos.report import emit, timings
+from tests.e2e.chaos.report import timings
 from tests.e2e.chaos.stream import SteadyStream
 
 
@@ -90,8 +90,7 @@ async def test_sigkill_of_a_gateway_loses_and_duplicates_nothing(
     survivors_reconnected = [
         m.name for m in fleet.members if m.name not in moved and m.connections != 1
     ]
-    emit(
-        harness.tmp_path,
+    harness.emit(
         "gateway-kill",
         size=str(size),
         **totals.counts(),
@@ -100,7 +99,6 @@ async def test_sigkill_of_a_gateway_loses_and_duplicates_nothing(
         slowest={"client": slowest, "seconds": round(times[slowest], 3)} if slowest else None,
         app_faults=len(faults),
         others_reconnected=len(survivors_reconnected),
-        logs=str(harness.data_dir / "logs"),
     )
     assert totals.ok, (totals.evidence(), fleet.dump(list(totals.failed), topic))
     assert not faults, list(faults.items())[:5]

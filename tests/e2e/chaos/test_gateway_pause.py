@@ -26,7 +26,7 @@ from haws.cluster import ClusterSpec
 from haws.common.errors import CloseCode
 from tests.e2e.chaos.conftest import Harness
 from tests.e2e.chaos.probes import metrics, total
-from tests.e2e.chaos.report import emit, timings
+from tests.e2e.chaos.report import timings
 from tests.e2e.chaos.stream import SteadyStream
 from tests.support.waiting import eventually
 from tests.support.wire_log import Totals
@@ -72,6 +72,8 @@ class Zombie:
     """``ok.seq`` of its subscription: the ``prev`` of its first message."""
     moved_after: int = 0
     """How many msg frames the old connection had when the session moved."""
+    moved_cursor: int = 0
+    """The cursor the session resumed from elsewhere."""
     new: WsClient | None = None
 
     def cursor(self, topic: str) -> int:
@@ -128,9 +130,10 @@ async def test_a_frozen_gateway_is_left_and_delivers_nothing_after_it_wakes(
         # The zombies' sessions resume elsewhere, after what their old connections got.
         for i, zombie in enumerate(zombies):
             zombie.moved_after = len(zombie.old.msgs[topic])
+            zombie.moved_cursor = zombie.cursor(topic)
             target = (survivor, other)[i % 2]
             zombie.new, _ = await harness.raw(
-                target.ws_url, session=zombie.session, cursors={topic: zombie.cursor(topic)}
+                target.ws_url, session=zombie.session, cursors={topic: zombie.moved_cursor}
             )
         acked_at_move = len(stream.acks)
         await eventually(
@@ -162,7 +165,7 @@ async def test_a_frozen_gateway_is_left_and_delivers_nothing_after_it_wakes(
     await fleet.wait_received(topic, set(acked), timeout=60)
     for zombie in zombies:
         assert zombie.new is not None
-        await zombie.new.wait_msgs(topic, len([s for s in acked if s > zombie.cursor(topic)]), 30)
+        await zombie.new.wait_msgs(topic, len([s for s in acked if s > zombie.moved_cursor]), 30)
 
     move_times = {
         m.name: moved - paused_at
@@ -176,8 +179,7 @@ async def test_a_frozen_gateway_is_left_and_delivers_nothing_after_it_wakes(
     zombie_totals = _zombie_verdicts(harness, zombies, topic, acked)
     totals = fleet.verify(topic, acked)
     faults = fleet.application_faults(acked)
-    emit(
-        harness.tmp_path,
+    harness.emit(
         "gateway-pause",
         size=str(size),
         **totals.counts(),
@@ -192,7 +194,6 @@ async def test_a_frozen_gateway_is_left_and_delivers_nothing_after_it_wakes(
         zombie_duplicates=zombie_totals.duplicates,
         old_node_4009=closes_4009,
         app_faults=len(faults),
-        logs=str(harness.data_dir / "logs"),
     )
     assert totals.ok, (totals.evidence(), fleet.dump(list(totals.failed), topic))
     assert not faults, list(faults.items())[:5]

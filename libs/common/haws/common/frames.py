@@ -61,6 +61,16 @@ def pong(request_id: int | None) -> dict[str, Any]:
     return {"op": "pong"} if request_id is None else {"op": "pong", "id": request_id}
 
 
+def refreshed(request_id: int | None, exp: float | None) -> dict[str, Any]:
+    """Reply to ``refresh``: ``exp`` is the new token's expiry (absent in anonymous mode)."""
+    frame: dict[str, Any] = {"op": "refreshed"}
+    if request_id is not None:
+        frame["id"] = request_id
+    if exp is not None:
+        frame["exp"] = int(exp)
+    return frame
+
+
 def reconnect(reason: str, delay_ms: int) -> dict[str, Any]:
     return {"op": "reconnect", "reason": reason, "delay": delay_ms}
 

@@ -17,6 +17,10 @@ TOPIC_MAX_LEN: Final = 200
 MID_MAX_LEN: Final = 128
 SESSION_MAX_LEN: Final = 128
 TOKEN_MAX_LEN: Final = 8192
+DATA_MAX_DEPTH: Final = 100
+"""Nesting of ``pub.data``: deeper payloads cannot be re-encoded for every subscriber."""
+_INT_RANGE: Final = range(-(1 << 63), 1 << 64)
+_SCALARS: Final = frozenset({str, float, bool, bytes, type(None)})
 
 _TOPIC_RE: Final = re.compile(r"[A-Za-z0-9_\-:]+(?:\.[A-Za-z0-9_\-:]+)*")
 _SESSION_RE: Final = re.compile(r"[A-Za-z0-9_\-]{1,128}")
@@ -53,6 +57,32 @@ def _check_bool(value: object, name: str, request_id: int | None) -> bool:
     if not isinstance(value, bool):
         raise BadRequest(f"{name} must be true or false", request_id=request_id)
     return value
+
+
+def _check_data(data: object, request_id: int) -> None:
+    """Refuse what one codec decodes but another cannot encode (msgpack ext types,
+    non-string keys, ints over 64 bits, nesting past what the encoders take):
+    stored, such a message would fail every delivery of its topic."""
+    stack: list[tuple[Any, int]] = [([data], -1)]
+    while stack:
+        container, depth = stack.pop()
+        if depth >= DATA_MAX_DEPTH:
+            raise BadRequest(f"data nested deeper than {DATA_MAX_DEPTH} levels", request_id=request_id)
+        if type(container) is dict:
+            if not all(type(key) is str for key in container):
+                raise BadRequest("data object keys must be strings", request_id=request_id)
+            container = container.values()
+        for item in container:
+            kind = type(item)
+            if kind in _SCALARS:
+                continue
+            if kind is dict or kind is list:
+                stack.append((item, depth + 1))
+            elif kind is not int or item not in _INT_RANGE:
+                raise BadRequest(
+                    "data must be JSON values (or bytes with msgpack), integers within 64 bits",
+                    request_id=request_id,
+                )
 
 
 def _check_str(value: object, name: str, max_len: int, request_id: int | None) -> str:
@@ -105,7 +135,15 @@ class Ping:
     id: int | None = None
 
 
-ClientFrame = Hello | Sub | Unsub | Pub | PresenceQuery | Ping
+@dataclass(frozen=True, slots=True)
+class Refresh:
+    """A newer token for the same user, sent before the current one expires."""
+
+    token: str
+    id: int | None = None
+
+
+ClientFrame = Hello | Sub | Unsub | Pub | PresenceQuery | Ping | Refresh
 
 
 def _optional_id(obj: dict[str, Any]) -> int | None:
@@ -169,6 +207,7 @@ def _parse_pub(obj: dict[str, Any]) -> Pub:
     mid = obj.get("mid")
     if mid is not None:
         _check_str(mid, "mid", MID_MAX_LEN, rid)
+    _check_data(obj["data"], rid)
     return Pub(id=rid, topic=topic, data=obj["data"], mid=mid)
 
 
@@ -181,6 +220,12 @@ def _parse_ping(obj: dict[str, Any]) -> Ping:
     return Ping(id=_optional_id(obj))
 
 
+def _parse_refresh(obj: dict[str, Any]) -> Refresh:
+    rid = _optional_id(obj)
+    token = _check_str(obj.get("token"), "token", TOKEN_MAX_LEN, rid)
+    return Refresh(token=token, id=rid)
+
+
 _PARSERS: Final = {
     "hello": _parse_hello,
     "sub": _parse_sub,
@@ -188,6 +233,7 @@ _PARSERS: Final = {
     "pub": _parse_pub,
     "presence": _parse_presence,
     "ping": _parse_ping,
+    "refresh": _parse_refresh,
 }
 
 

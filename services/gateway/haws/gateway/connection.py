@@ -16,6 +16,7 @@ from aiohttp import WSMsgType, web
 from haws.common.codec import Codec
 from haws.common.errors import CloseCode
 from haws.common.logs import EventLogger
+from haws.gateway.grants import NOBODY, Principal
 from haws.gateway.send_queue import SendQueue
 
 if TYPE_CHECKING:
@@ -39,7 +40,9 @@ class Connection:
         "codec",
         "conn_id",
         "epoch",
+        "expiry",
         "log",
+        "principal",
         "queue",
         "sent_close",
         "session",
@@ -61,6 +64,7 @@ class Connection:
         queue: SendQueue,
         log: EventLogger,
         slow_grace: float = 5.0,
+        principal: Principal = NOBODY,
     ) -> None:
         self.ws = ws
         self.codec = codec
@@ -73,6 +77,10 @@ class Connection:
         self.conn_id = secrets.token_hex(8)
         self.epoch = 0
         """Fencing epoch from the presence service's claim (0: no presence service)."""
+        self.principal = principal
+        """Who the token says this is and what it may use (see ``grants``)."""
+        self.expiry: asyncio.TimerHandle | None = None
+        """The close at token expiry (see ``credentials``)."""
         self._transport = transport
         self._opcode = WSMsgType.BINARY if codec.binary else WSMsgType.TEXT
         self._close_request: tuple[int, str] | None = None

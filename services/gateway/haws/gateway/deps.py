@@ -9,6 +9,8 @@ import consul.aio
 from nats.aio.client import Client as NatsClient
 
 from haws.common.logs import EventLogger
+from haws.gateway.auth import Authenticator
+from haws.gateway.conn_limits import ConnectionLimits
 from haws.gateway.history import History
 from haws.gateway.hub import Hub
 from haws.gateway.metrics import GatewayMetrics
@@ -51,5 +53,9 @@ class GatewayDeps:
     log: EventLogger
     sessions: SessionKeeper
     presence: PresenceLink
+    auth: Authenticator
+    """Verifies ``hello.token`` and ``refresh`` (anonymous mode: lets everyone in)."""
+    limits: ConnectionLimits
+    """Connections held per node, client address and user."""
     consul: consul.aio.Consul | None = None
     state: NodeState = field(default_factory=NodeState)

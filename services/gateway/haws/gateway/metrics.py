@@ -73,3 +73,20 @@ class GatewayMetrics:
         self.slow_consumers = Counter(
             "haws_gateway_slow_consumers_total", "Connections closed 4008", registry=r
         )
+        self.handshakes_refused = Counter(
+            "haws_gateway_handshakes_refused_total",
+            "WebSocket upgrades refused before the upgrade, by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.auth_failures = Counter(
+            "haws_gateway_auth_failures_total",
+            "Tokens refused (hello or refresh), by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.compressed_connections = Gauge(
+            "haws_gateway_compressed_connections",
+            "Connections with permessage-deflate negotiated",
+            registry=r,
+        )

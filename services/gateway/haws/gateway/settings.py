@@ -6,6 +6,7 @@ import socket
 from dataclasses import dataclass
 
 from haws.common.settings import NatsSettings, SettingsError, setting
+from haws.gateway.security_settings import check_security
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +49,50 @@ class GatewaySettings(NatsSettings):
         1.0, "seconds to wait for the replay service before reading the stream directly"
     )
     log_level: str = setting("info", "debug, info, warning, error")
+    # Security and limits (docs/security.md); checked by security_settings at load.
+    auth_mode: str = setting("anonymous", "anonymous (tokens ignored) or jwt (hello.token)")
+    auth_hs256_secret: str = setting("", "HS256 secret, >= 32 bytes (set it in the environment)")
+    auth_public_key_file: str = setting("", "PEM public key: RSA for RS256, EC P-256 for ES256")
+    auth_jwks_url: str = setting("", "JWKS URL of RS256/ES256 keys by kid (https)")
+    auth_jwks_ttl: float = setting(300.0, "seconds a fetched JWKS is used before refetching")
+    auth_jwks_refetch_interval: float = setting(
+        30.0, "least seconds between JWKS fetches (an unknown kid triggers one)"
+    )
+    auth_audience: str = setting("", "required aud claim (empty: tokens must have no aud)")
+    auth_issuer: str = setting("", "required iss claim (empty: not checked)")
+    auth_leeway: float = setting(5.0, "seconds of clock skew allowed on exp, nbf and iat")
+    auth_expiry_grace: float = setting(
+        5.0, "seconds after the token's exp before an unrefreshed connection closes 4001"
+    )
+    allowed_origins: tuple[str, ...] = setting(
+        (), "browser Origins allowed, exact, comma separated (empty: no browser page)"
+    )
+    trusted_proxies: tuple[str, ...] = setting(
+        (), "proxy addresses/CIDRs whose X-Forwarded-For names the client"
+    )
+    max_connections: int = setting(20000, "connections per node (then HTTP 503), 0: unlimited")
+    max_connections_per_ip: int = setting(
+        1000, "connections per client address or IPv6 /64 (then HTTP 429), 0: unlimited"
+    )
+    max_connections_per_user: int = setting(
+        100, "connections per token user on this node (then close 1013), 0: unlimited"
+    )
+    command_rate: float = setting(
+        1000.0, "commands per second per connection (then rate_limited), 0: unlimited"
+    )
+    command_burst: int = setting(2000, "commands a connection may send at once above the rate")
+    command_strikes: int = setting(
+        100, "rate_limited commands in a row before close 4002, 0: never close"
+    )
+    compression: bool = setting(False, "offer permessage-deflate")
+    compression_max_connections: int = setting(
+        1000, "connections that may use permessage-deflate at once"
+    )
+    tls_cert_file: str = setting("", "PEM certificate chain: serve wss:// (with tls_key_file)")
+    tls_key_file: str = setting("", "PEM private key of tls_cert_file")
 
     def validate(self) -> None:
+        check_security(self)
         if self.max_frame_bytes < 1024:
             raise SettingsError("HAWS_MAX_FRAME_BYTES must be at least 1024")
         if self.send_queue_frames < 1 or self.send_queue_bytes < 1024:

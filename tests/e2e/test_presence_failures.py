@@ -1,0 +1,151 @@
+"""Presence and ownership when a gateway process dies or freezes (real processes).
+
+- SIGKILL a gateway: its sessions leave within heartbeat timeout + grace, except
+  the ones that resumed on another node meanwhile.
+- SIGSTOP a gateway, move a session elsewhere, SIGCONT: the woken node fences
+  itself and delivers nothing more to the session it lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from haws.cluster import Gateway
+from haws.presence.node import PresenceNode, run_presence
+from tests.integration.presence.presence_support import presence_settings
+from tests.support.service_runner import running_service
+from tests.support.waiting import eventually
+from tests.support.ws_client import WsClient
+
+HEARTBEAT_TIMEOUT = 1.5
+GRACE = 1.0
+GATEWAY_ARGS = ["--presence-heartbeat", "0.3", "--pause-threshold", "1.0", "--consul-ttl", "2"]
+
+
+@pytest.fixture
+async def presence(shared_nats: Any) -> AsyncIterator[PresenceNode]:
+    settings = presence_settings(shared_nats.url, heartbeat_timeout=HEARTBEAT_TIMEOUT, grace=GRACE)
+    async with running_service(run_presence, settings) as service:
+        yield service.value
+
+
+@pytest.fixture
+async def nodes(
+    shared_nats: Any, consul_agent: Any, tmp_path: Path
+) -> AsyncIterator[tuple[Gateway, Gateway]]:
+    suffix = uuid.uuid4().hex[:6]
+    pair = tuple(
+        Gateway(
+            tmp_path,
+            name=f"{name}-{suffix}",
+            nats_url=shared_nats.url,
+            consul_http=consul_agent.http_url,
+            extra_args=GATEWAY_ARGS,
+        )
+        for name in ("doomed", "survivor")
+    )
+    await asyncio.gather(*(asyncio.to_thread(g.start) for g in pair))
+    try:
+        yield pair  # type: ignore[misc]
+    finally:
+        for g in pair:
+            g.resume()
+        await asyncio.gather(*(asyncio.to_thread(g.stop, 5) for g in pair))
+
+
+@pytest.fixture
+async def clients() -> AsyncIterator[list[WsClient]]:
+    opened: list[WsClient] = []
+    yield opened
+    for client in opened:
+        await client.close()
+
+
+async def open_client(clients: list[WsClient], url: str, **hello: Any) -> WsClient:
+    client = await WsClient.connect(url)
+    clients.append(client)
+    await client.hello(**hello)
+    return client
+
+
+def changes(client: WsClient, topic: str) -> list[tuple[str, str]]:
+    return [
+        (f["op"], f["who"]["session"])
+        for f in client.others
+        if f.get("op") in ("join", "leave") and f["topic"] == topic
+    ]
+
+
+async def test_killed_gateway_sessions_leave_unless_they_resumed_elsewhere(
+    presence: PresenceNode, nodes: tuple[Gateway, Gateway], clients: list[WsClient]
+) -> None:
+    doomed, survivor = nodes
+    topic = f"room.{uuid.uuid4().hex[:8]}"
+    watcher = await open_client(clients, survivor.ws_url)
+    await watcher.sub(topic, presence=True)
+    stays = await open_client(clients, doomed.ws_url)
+    moves = await open_client(clients, doomed.ws_url)
+    for client in (stays, moves):
+        await client.sub(topic, presence=True)
+    s_stays, s_moves = stays.others[0]["session"], moves.others[0]["session"]
+    await eventually(
+        lambda: {("join", s_stays), ("join", s_moves)} <= set(changes(watcher, topic)),
+        message="both joined",
+    )
+    before = len(changes(watcher, topic))
+
+    loop = asyncio.get_running_loop()
+    killed_at = loop.time()
+    doomed.kill()
+    back = await open_client(clients, survivor.ws_url, session=s_moves)
+    # As the SDK does: presence subscriptions are sent again after a resume.
+    await back.sub(topic, presence=True)
+
+    await eventually(
+        lambda: ("leave", s_stays) in changes(watcher, topic),
+        timeout=HEARTBEAT_TIMEOUT + GRACE + 5,
+        message="the session left with its node leaves",
+    )
+    took = loop.time() - killed_at
+    print(f"\nkill -> leave: {took:.2f} s (timeout {HEARTBEAT_TIMEOUT} + grace {GRACE})")
+    assert took >= GRACE  # not before the grace period
+    assert changes(watcher, topic)[before:] == [("leave", s_stays)]
+    reply = await watcher.request({"op": "presence", "topic": topic})
+    assert {m["session"] for m in reply["members"]} == {watcher.others[0]["session"], s_moves}
+
+
+async def test_frozen_gateway_fences_itself_and_never_delivers_to_a_session_it_lost(
+    presence: PresenceNode, nodes: tuple[Gateway, Gateway], clients: list[WsClient]
+) -> None:
+    frozen, survivor = nodes
+    topic = f"feed.{uuid.uuid4().hex[:8]}"
+    old = await open_client(clients, frozen.ws_url)
+    ok = await old.sub(topic)
+    session = old.others[0]["session"]
+    publisher = await open_client(clients, survivor.ws_url)
+
+    dead_before = presence.metrics.nodes_dead._value.get()
+    frozen.pause()
+    # Frozen past its pause threshold and declared dead: presence will send it no
+    # takeover command (its sessions are offline), so only self-fencing protects.
+    await eventually(
+        lambda: presence.metrics.nodes_dead._value.get() > dead_before,
+        timeout=10,
+        message="presence declared the frozen node dead",
+    )
+    # The client gave up on the frozen node and resumed on the other one.
+    new = await open_client(clients, survivor.ws_url, session=session, cursors={topic: ok["seq"]})
+    acks = [await publisher.pub(topic, n) for n in range(5)]
+    await new.wait_msgs(topic, 5)
+    frozen.resume()
+
+    assert await old.wait_closed(timeout=10) == 4009
+    assert old.msgs[topic] == [], "the woken node delivered to a session it had lost"
+    assert [f["op"] for f in old.others if f["op"] == "reconnect"] == ["reconnect"]
+    assert [m["seq"] for m in new.msgs[topic]] == [a["seq"] for a in acks]
