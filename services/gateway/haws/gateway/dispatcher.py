@@ -14,9 +14,20 @@ from typing import Any, Literal
 from haws.common import frames
 from haws.common import presence_protocol as pp
 from haws.common.errors import BadRequest, NotFound, ProtocolError, TooLarge
-from haws.common.protocol import ClientFrame, Hello, Ping, PresenceQuery, Pub, Sub, Unsub
+from haws.common.protocol import (
+    ClientFrame,
+    Hello,
+    Ping,
+    PresenceQuery,
+    Pub,
+    Refresh,
+    Sub,
+    Unsub,
+)
 from haws.common.session_record import TopicState
+from haws.gateway.auth import TokenRejected
 from haws.gateway.connection import Connection
+from haws.gateway.credentials import forbidden_topic, refresh
 from haws.gateway.deps import GatewayDeps
 
 PresenceKind = Literal["sub", "unsub", "close"]
@@ -38,6 +49,7 @@ class Dispatcher:
             PresenceQuery: self.on_presence,
             Ping: self.on_ping,
             Hello: self.on_second_hello,
+            Refresh: self.on_refresh,
         }
 
     async def dispatch(self, conn: Connection, frame: ClientFrame) -> None:
@@ -63,6 +75,7 @@ class Dispatcher:
         return max(self._settings.heartbeat, 5.0)
 
     async def on_sub(self, conn: Connection, frame: Sub) -> None:
+        conn.principal.check_sub(frame.topic, frame.id)
         if frame.topic in conn.subs:
             # Idempotent: the existing subscription stands, its delivery goes on.
             conn.send_obj(frames.ok(frame.id, frame.topic, self._topic_seq(frame.topic)))
@@ -113,6 +126,7 @@ class Dispatcher:
         conn.send_obj(frames.ok(frame.id, frame.topic, last))
 
     async def on_pub(self, conn: Connection, frame: Pub) -> None:
+        conn.principal.check_pub(frame.topic, frame.id)
         started = time.perf_counter()
         seq, dup = await self._deps.publisher.publish(
             frame.topic, frame.data, mid=frame.mid, sender=conn.user, request_id=frame.id
@@ -122,6 +136,7 @@ class Dispatcher:
         conn.send_obj(frames.ack(frame.id, seq, dup))
 
     async def on_presence(self, conn: Connection, frame: PresenceQuery) -> None:
+        conn.principal.check_sub(frame.topic, frame.id)
         members = await self._deps.presence.query(frame.topic, frame.id)
         conn.send_obj(frames.presence(frame.id, frame.topic, members))
 
@@ -130,6 +145,24 @@ class Dispatcher:
 
     async def on_second_hello(self, conn: Connection, frame: Hello) -> None:
         raise BadRequest("hello was already received on this connection")
+
+    async def on_refresh(self, conn: Connection, frame: Refresh) -> None:
+        try:
+            await refresh(conn, frame, self._deps.auth, self._settings.auth_expiry_grace, self.revoke)
+        except TokenRejected as exc:
+            self._metrics.auth_failures.labels(exc.reason).inc()
+            raise
+
+    def revoke(self, conn: Connection, topic: str) -> None:
+        """Drop a subscription the connection's token no longer grants."""
+        sub = conn.subs.get(topic)
+        if sub is None:
+            return
+        if sub.presence:
+            self._presence_event(conn, "unsub", topic)
+        self._hub.unsubscribe(conn, topic)
+        self._metrics.errors.labels("forbidden").inc()
+        conn.send_obj(forbidden_topic(topic, "no longer granted"))
 
 
 def run_pub(
