@@ -195,7 +195,13 @@ class Connection:
         finally:
             for task in tasks:
                 task.cancel()
-            results = await asyncio.gather(*tasks, return_exceptions=True)
+            # Bounded: a task that ignores its cancel must not hang the client's close.
+            _, stuck = await asyncio.wait(tasks, timeout=CLOSE_TIMEOUT)
+            for task in stuck:
+                log.error("task %s ignored its cancel", task.get_name())
+            results = [
+                t.exception() if not t.cancelled() else None for t in tasks if t not in stuck
+            ]
             if half_open:
                 log.warning("no reply from %s within %.1f s: dropping it", self.url, ping_timeout)
                 # A half-open peer would not answer the close handshake either.
@@ -262,7 +268,10 @@ class Connection:
             if not await self.send({"op": "ping", "id": next(self._ping_ids)}):
                 return False
             try:
-                await asyncio.wait_for(self._activity.wait(), timeout)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel
+                # that lands as the activity arrives, and the pinger never stops.
+                async with asyncio.timeout(timeout):
+                    await self._activity.wait()
             except TimeoutError:
                 if self._receiving:
                     return True

@@ -196,7 +196,9 @@ class Connection:
             # its owner then cancels this wait. Otherwise the grace runs out.
             await asyncio.sleep(self._slow_grace)
         finally:
-            transport.abort()  # type: ignore[attr-defined]
+            # Already gone (the peer read it all and closed) is fine too.
+            with contextlib.suppress(AttributeError, RuntimeError):
+                transport.abort()  # type: ignore[attr-defined]
 
     async def _close_socket(self, code: int, reason: str) -> None:
         self.sent_close = code

@@ -121,6 +121,7 @@ class Hub:
             live=since is None,
             presence=presence,
             seq=topic.last_seq if since is None else since,
+            floor=topic.last_seq,
         )
         topic.subscribers[conn] = sub
         conn.subs[name] = sub

@@ -9,7 +9,6 @@ and the subscription goes live with no await in between, so nothing slips.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from haws.common import frames
@@ -21,15 +20,26 @@ from haws.gateway.history import History
 if TYPE_CHECKING:
     from haws.gateway.connection import Connection
 
+STALE_READS = 3
+STALE_READ_DELAY = 0.05
+"""A history page short of what the node saw live is read again, this much later."""
+
 MAX_BUFFERED = 10_000
 """Live messages held per catching-up subscription; beyond it they are re-read."""
 
 
 class Subscription:
-    __slots__ = ("buffer", "conn", "live", "presence", "seq", "task", "topic")
+    __slots__ = ("buffer", "conn", "floor", "live", "presence", "seq", "task", "topic")
 
     def __init__(
-        self, conn: Connection, topic: str, *, live: bool, presence: bool, seq: int
+        self,
+        conn: Connection,
+        topic: str,
+        *,
+        live: bool,
+        presence: bool,
+        seq: int,
+        floor: int = 0,
     ) -> None:
         self.conn = conn
         self.topic = topic
@@ -37,6 +47,8 @@ class Subscription:
         self.presence = presence
         self.seq = seq
         """Last seq queued to the client while catching up (live: the topic's)."""
+        self.floor = floor
+        """The topic's last seq at registration: catch-up must deliver up to it."""
         self.buffer: list[StoredMessage] = []
         self.task: asyncio.Task[None] | None = None
 
@@ -68,12 +80,20 @@ async def catch_up(
     room_timeout: float,
     fence: Fence | None = None,
 ) -> int:
-    """Deliver everything after ``after``, then go live; returns history pages read."""
+    """Deliver everything after ``after``, then go live; returns history pages read.
+
+    Everything up to ``sub.floor`` (the topic's last seq when the subscription was
+    registered) and up to the first buffered live message must come from history.
+    A page that falls short of that without a reported gap may be stale (a shared
+    replay read that started earlier, a lagging stream replica): it is read again
+    a few times before the shortfall is announced as lost to retention.
+    """
     conn = sub.conn
     codec = conn.codec
     last = after
     gap: tuple[int, int] | None = None
     pages = 0
+    stale_reads = 0
     while True:
         pending = [m for m in sub.buffer if m.seq > last]
         until = pending[0].seq if pending and pending[0].prev > last else None
@@ -99,13 +119,18 @@ async def catch_up(
         if page.more:
             continue
         pending = [m for m in sub.buffer if m.seq > last]
-        if pending and pending[0].prev > last and page.messages:
-            continue  # live buffer was cut: read the hole from the stream
-        if pending and pending[0].prev > last:
-            # Nothing more is stored between the cursor and the buffer: retention lost
-            # it. The gap is announced by ``recovered``; prev stays the last delivered.
-            gap = _merge(gap, (last + 1, pending[0].prev))
-            pending[0] = replace(pending[0], prev=last)
+        need = max(sub.floor, pending[0].prev if pending else 0)
+        if last < need:
+            if page.messages:
+                stale_reads = 0
+                continue  # progress: read on towards the buffer
+            if page.gap is None and stale_reads < STALE_READS:
+                stale_reads += 1
+                await asyncio.sleep(STALE_READ_DELAY * stale_reads)
+                continue
+            # Read fresh and still nothing up to ``need``: retention dropped it.
+            gap = _merge(gap, (last + 1, need))
+            last = need
         # From here to ``live = True`` nothing awaits: no live message can slip between.
         for message in pending:
             conn.send(FrameCache(message).encoded(codec))

@@ -27,6 +27,7 @@ from haws.gateway.fence import Fence
 from haws.gateway.frame_cache import FrameCache
 from haws.gateway.history import History
 from haws.gateway.metrics import GatewayMetrics
+from haws.gateway.subscription import STALE_READ_DELAY, STALE_READS
 
 if TYPE_CHECKING:
     from haws.gateway.connection import Connection
@@ -149,7 +150,7 @@ class Topic:
             if message.seq <= self.last_seq:
                 return
             if message.prev > self.last_seq:
-                await self._fill(until=message.seq)
+                await self._fill(need=message.prev, until=message.seq)
                 if message.seq <= self.last_seq:
                     return
                 if message.prev != self.last_seq:
@@ -161,14 +162,21 @@ class Topic:
         """Deliver what is stored up to ``seq`` (after a NATS reconnect or a check)."""
         async with self._lock:
             if seq > self.last_seq:
-                await self._fill(until=seq + 1)
+                await self._fill(need=seq, until=seq + 1)
 
-    async def _fill(self, until: int) -> None:
-        """Read (last_seq, until) from the stream and fan it out; retries until it can."""
+    async def _fill(self, need: int, until: int) -> None:
+        """Read (last_seq, until) from the stream and fan it out until ``need`` is
+        reached; retries while the stream is unreachable.
+
+        A page short of ``need`` with no reported gap may be stale (a shared replay
+        read, a lagging replica): it is read again a few times before the shortfall
+        is announced as lost to retention.
+        """
         self._metrics.gap_fills.inc()
-        self._log.info("topic.gap_fill", after=self.last_seq, until=until)
+        self._log.info("topic.gap_fill", after=self.last_seq, need=need)
         delay = 0.05
-        while True:
+        stale_reads = 0
+        while self.last_seq < need:
             try:
                 page = await self._history.read(self.name, self.last_seq, until=until)
             except HawsError as exc:
@@ -180,10 +188,18 @@ class Topic:
                 continue
             if page.gap is not None:
                 self._announce_gap(page.gap)
+                self.last_seq = max(self.last_seq, page.gap[1])
             for message in page.messages:
                 self._fan_out(message)
-            if not page.more or not page.messages:
-                return
+            if page.messages or page.gap is not None:
+                stale_reads = 0
+                continue
+            if stale_reads < STALE_READS:
+                stale_reads += 1
+                await asyncio.sleep(STALE_READ_DELAY * stale_reads)
+                continue
+            self._announce_gap((self.last_seq + 1, need))
+            self.last_seq = need
 
     def _announce_gap(self, gap: tuple[int, int]) -> None:
         for sub in self.subscribers.values():
