@@ -6,6 +6,12 @@ find the same config (or update it when settings changed, e.g. retention).
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import (
     DiscardPolicy,
@@ -15,11 +21,15 @@ from nats.js.api import (
     StorageType,
     StreamConfig,
 )
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import BadRequestError, NotFoundError, ServiceUnavailableError
 from nats.js.kv import KeyValue
 
 from haws.common import names
+from haws.common.errors import StreamError
+from haws.common.logs import get_logger
 from haws.common.settings import NatsSettings
+
+_log = get_logger("streams")
 
 
 def stream_config(settings: NatsSettings) -> StreamConfig:
@@ -41,7 +51,32 @@ def stream_config(settings: NatsSettings) -> StreamConfig:
     )
 
 
+DECLARE_DEADLINE = 30.0
+"""A fresh JetStream cluster may take a while to elect its meta leader; start-up waits."""
+
+T = TypeVar("T")
+
+
+async def _retrying(what: str, call: Callable[[], Awaitable[T]]) -> T:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + DECLARE_DEADLINE
+    delay = 0.1
+    while True:
+        try:
+            return await call()
+        except (NatsTimeoutError, NoRespondersError, ServiceUnavailableError) as exc:
+            if loop.time() + delay > deadline:
+                raise StreamError(f"{what}: JetStream not available: {exc!r}") from exc
+            _log.warning("stream.declare_retry", what=what, error=repr(exc))
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
 async def ensure_stream(js: JetStreamContext, settings: NatsSettings) -> None:
+    await _retrying(names.STREAM, lambda: _ensure_stream(js, settings))
+
+
+async def _ensure_stream(js: JetStreamContext, settings: NatsSettings) -> None:
     config = stream_config(settings)
     try:
         await js.stream_info(names.STREAM)
@@ -57,6 +92,12 @@ async def ensure_stream(js: JetStreamContext, settings: NatsSettings) -> None:
 
 async def ensure_kv(
     js: JetStreamContext, bucket: str, settings: NatsSettings, *, ttl: float | None = None
+) -> KeyValue:
+    return await _retrying(bucket, lambda: _ensure_kv(js, bucket, settings, ttl))
+
+
+async def _ensure_kv(
+    js: JetStreamContext, bucket: str, settings: NatsSettings, ttl: float | None
 ) -> KeyValue:
     try:
         return await js.key_value(bucket)
