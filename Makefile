@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 HAWS := $(VENV)/bin/haws
 PYTEST := $(VENV)/bin/pytest
 
-.PHONY: install install-python install-system run test test-unit chaos bench lint fmt typecheck clean
+.PHONY: install install-python install-system run test test-unit chaos bench fuzz lint fmt typecheck clean
 
 install: install-system install-python
 
@@ -30,6 +30,14 @@ chaos: install
 
 bench: install
 	$(PY) -m bench $(ARGS)
+
+FUZZ_RUNS ?= 500000
+FUZZ_SECONDS ?= 60
+
+fuzz: install-python
+	$(VENV)/bin/pip install -q -e '.[fuzz]'
+	mkdir -p run/fuzz
+	$(PY) tests/fuzz/fuzz_frames.py -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=run/fuzz/ $(ARGS)
 
 lint: install-python
 	$(VENV)/bin/ruff check .

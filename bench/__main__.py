@@ -9,6 +9,7 @@ to every haws gateway, e.g. ``--gateway-arg=--log-level=warning``).
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import time
 import traceback
@@ -56,6 +57,21 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--keep", action="store_true", help="keep the run folder (logs)")
     return parser.parse_args(argv)  # fmt: skip
+
+
+def code_version() -> dict[str, Any]:
+    """The commit measured, and whether the work tree differed from it."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, check=True, timeout=10,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None}
+    return {"commit": commit, "modified": bool(changed)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         "mode": "quick" if args.quick else "full",
         "argv": sys.argv[1:] if argv is None else argv,
         "machine": machine.describe(),
+        "code": code_version(),
         "sizes": {k: getattr(sizes, k) for k in sizes.__dataclass_fields__},
         "figures": [f.as_dict() for f in figures],
         "targets": judged,

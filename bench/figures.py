@@ -39,5 +39,14 @@ def skipped(
     return Figure(scenario, metric, system, None, unit, better, role, skipped=reason)
 
 
+def why(exc: BaseException) -> str:
+    """The reason a figure is missing: a skip says why itself; anything else is
+    a failure of that one measurement, named, so the run goes on."""
+    text = str(exc)
+    if type(exc).__name__ in ("Skipped", "SetupFailed", "TooFewConnections", "ProfilerMissing"):
+        return text
+    return f"failed: {type(exc).__name__}" + (f": {text}" if text else "")
+
+
 def role_of(system: str) -> Role:
     return "subject" if system.startswith("haws") else "baseline"

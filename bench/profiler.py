@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from collections import Counter
@@ -56,9 +57,12 @@ class Recording:
         with self.log.open("wb") as log:
             self._process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
 
-    def finish(self, timeout: float = 30.0) -> dict[str, Any]:
+    def finish(self, timeout: float = 30.0, *, stop: bool = False) -> dict[str, Any]:
+        """Wait for py-spy (``stop``: ask it to stop now; it still writes what it has)."""
         if self._process is None:
             return {"skipped": "py-spy never started"}
+        if stop and self._process.poll() is None:
+            self._process.send_signal(signal.SIGINT)
         try:
             self._process.wait(timeout)
         except subprocess.TimeoutExpired:

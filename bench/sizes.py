@@ -28,6 +28,8 @@ class Sizes:
     failover_clients: int = 1000
     failover_rate: float = 50.0
     """Messages per second during failover (x clients = deliveries per second)."""
+    failover_warmup: float = 5.0
+    """Seconds the clients stream on gateway A before it is killed."""
     failover_after_kill: float = 8.0
     replay_messages: int = 100_000
     cluster_subscribers: int = 600
@@ -40,7 +42,7 @@ class Sizes:
     quiet_wait: float = 30.0
     """Seconds to wait, before starting a system, for other work on the machine to
     calm down (figures taken beside other load are flagged NOISY in the table)."""
-    quiet_budget: float = 180.0
+    quiet_budget: float = 120.0
     """Total seconds one run may spend waiting for quiet."""
 
 
@@ -54,6 +56,7 @@ QUICK = Sizes(
     latency_subscribers=(100,),
     capacity_connections=500,
     failover_clients=100,
+    failover_warmup=1.5,
     failover_after_kill=4.0,
     replay_messages=10_000,
     cluster_subscribers=60,

@@ -12,11 +12,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from bench.figures import Figure, role_of, skipped
+from bench.figures import Figure, role_of, skipped, why
 from bench.lab import SYSTEMS, Lab
 from bench.loadgen.crowd import close_all, open_all
 from bench.loadgen.peer import Peer
-from bench.systems import Running, Skipped
+from bench.systems import Running
 from bench.usage import CpuMeter, rss_kib
 
 NAME = "capacity"
@@ -40,8 +40,8 @@ def run(lab: Lab) -> list[Figure]:
         try:
             with lab.system(system) as target:
                 details = lab.run(_measure(lab, target, n))
-        except (Skipped, TooFewConnections) as exc:
-            reason = str(exc)
+        except Exception as exc:  # reported in the table, the run goes on
+            reason = why(exc)
             figures.append(
                 skipped(scenario, "memory/conn", system, "KiB", reason, role=role, better="lower")
             )

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.figures import Figure, Role
+from bench.figures import Figure, Role, why
 from bench.lab import HAWS_DIALECTS, Lab
 from bench.scenarios.traffic import (
-    SetupFailed,
     TopicLoad,
     new_topic,
     run_window,
@@ -24,7 +23,6 @@ from bench.scenarios.traffic import (
     teardown,
     throughput_figures,
 )
-from bench.systems import Skipped
 from bench.usage import CpuMeter
 
 NAME = "cluster"
@@ -43,8 +41,8 @@ def run(lab: Lab) -> list[Figure]:
         try:
             with lab.haws(gateways=gateways) as stack:
                 details = lab.run(_measure(lab, stack))
-        except (Skipped, SetupFailed) as exc:
-            figures += throughput_figures(scenario, system, role, None, str(exc))
+        except Exception as exc:  # reported in the table, the run goes on
+            figures += throughput_figures(scenario, system, role, None, why(exc))
             continue
         figures += throughput_figures(scenario, system, role, details)
     return figures

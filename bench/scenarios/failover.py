@@ -18,15 +18,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench.figures import Figure
-from bench.lab import HAWS_DIALECTS, Lab
+from bench.figures import Figure, why
+from bench.lab import HAWS_DIALECTS, Lab, Profile
 from bench.loadgen.dialects import Dialect
 from bench.loadgen.flow import Flow
 from bench.loadgen.peer import Reply
 from bench.loadgen.subscriber import Subscriber
 from bench.loadgen.tally import summarize
+from bench.profiler import Recording
 from bench.scenarios.traffic import (
-    SetupFailed,
     TopicLoad,
     accounting,
     drain,
@@ -124,9 +124,9 @@ def run(lab: Lab) -> list[Figure]:
     try:
         with lab.haws(gateways=2, replay=True) as stack:
             details = lab.run(_measure(lab, stack, n))
-    except (Skipped, SetupFailed) as exc:
+    except Exception as exc:  # reported in the table, the run goes on
         return [
-            Figure(scenario, metric, "haws", None, unit, better="lower", skipped=str(exc))
+            Figure(scenario, metric, "haws", None, unit, better="lower", skipped=why(exc))
             for metric, unit in (("caught up p99", "ms"), ("lost", "msgs"))
         ]
     caught = details["caught_up_ms"]
@@ -134,16 +134,36 @@ def run(lab: Lab) -> list[Figure]:
         Figure(scenario, f"caught up {k}", "haws", caught[k], "ms", better="lower", details=details)
         for k in ("p50", "p99", "max")
     ]
-    for metric in ("lost", "duplicates"):
+    for metric, unit in (("not caught up", "clients"), ("lost", "msgs"), ("duplicates", "msgs")):
+        value = details["not_caught_up" if metric == "not caught up" else metric]
         figures.append(
-            Figure(
-                scenario, metric, "haws", details[metric], "msgs", better="lower", details=details
-            )
+            Figure(scenario, metric, "haws", value, unit, better="lower", details=details)
         )
+    if lab.options.profile:
+        _profile(lab, n)
     return figures
 
 
-async def _measure(lab: Lab, stack: Any, n: int) -> dict[str, Any]:
+def _profile(lab: Lab, n: int) -> None:
+    """py-spy on the gateway that takes the clients over, from the kill on."""
+    scenario = f"{NAME}-{n}"
+    print(f"  {scenario} haws (gateway B) under py-spy ...", flush=True)
+    try:
+        with lab.haws(gateways=2, replay=True) as stack:
+            pid = stack.gateways[1].pid
+            if pid is None:
+                raise Skipped("gateway B has no pid")
+            recording = Recording(pid, lab.data_dir / "profile-failover")
+            lab.run(_measure(lab, stack, n, recording))
+            summary = recording.finish()
+    except Exception as exc:  # reported in the table, the run goes on
+        summary = {"skipped": why(exc)}
+    lab.profiles.append(Profile(scenario, "haws gateway B", summary))
+
+
+async def _measure(
+    lab: Lab, stack: Any, n: int, recording: Recording | None = None
+) -> dict[str, Any]:
     sizes = lab.sizes
     node_a, node_b = stack.gateways
     url_a, url_b = (f"ws://127.0.0.1:{g.port}" for g in (node_a, node_b))
@@ -156,21 +176,27 @@ async def _measure(lab: Lab, stack: Any, n: int) -> dict[str, Any]:
     load = await setup_topic(dialect, topic, n, [url_a], url_b, sizes, make=make)
     subs = [s for s in load.subscribers if isinstance(s, ResumingSubscriber)]
     try:
-        return await _kill_and_watch(lab, stack, node_a, url_b, load, subs)
+        return await _kill_and_watch(lab, stack, node_a, url_b, load, subs, recording)
     finally:
         await teardown([load])
 
 
 async def _kill_and_watch(
-    lab: Lab, stack: Any, node_a: Any, url_b: str, load: TopicLoad, subs: list[ResumingSubscriber]
+    lab: Lab,
+    stack: Any,
+    node_a: Any,
+    url_b: str,
+    load: TopicLoad,
+    subs: list[ResumingSubscriber],
+    recording: Recording | None,
 ) -> dict[str, Any]:
     sizes = lab.sizes
     loop = asyncio.get_running_loop()
-    until = loop.time() + sizes.warmup + sizes.failover_after_kill
+    until = loop.time() + sizes.failover_warmup + sizes.failover_after_kill
     publishing = asyncio.create_task(
         load.publisher.run_rate(sizes.failover_rate, until=until, max_messages=sizes.max_messages)
     )
-    await asyncio.sleep(sizes.warmup)
+    await asyncio.sleep(sizes.failover_warmup)
     meter = CpuMeter(stack.pids())
     start = meter.sample()
     slots = asyncio.Semaphore(sizes.connect_concurrency)
@@ -184,24 +210,32 @@ async def _kill_and_watch(
         if pending == 0:
             everyone.set()
 
-    for sub in subs:
-        sub.arm(url_b, target, slots, until, caught_up)
+    for sub in subs:  # resumes go on trying through the drain below
+        sub.arm(url_b, target, slots, until + sizes.drain_timeout, caught_up)
+    if recording is not None:
+        recording.start(0.0, sizes.failover_after_kill)
     killed_at = time.monotonic_ns()
     node_a.process.signal(signal.SIGKILL)
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(everyone.wait(), max(0.0, until - loop.time()))
     end = meter.sample()
+    observed_ns = time.monotonic_ns()
+    await publishing
+    await drain([load], sizes.drain_timeout, closed_too=True)
     for sub in subs:
         sub.armed = False  # closing at the end is not a failure to resume from
-    await publishing
-    await drain([load], sizes.drain_timeout)
     node_a.kill()  # reap
     usage = meter.between(start, end)
 
     def after_kill(stamps: list[int]) -> dict[str, float]:
         return {k: round(v, 1) for k, v in summarize((t - killed_at) / 1e6 for t in stamps).items()}
 
+    # A client not caught up when the observation ended counts at its end (a floor).
+    caught_at = [s.caught_up_at if s.caught_up_at else observed_ns for s in subs]
     caught = [s.caught_up_at for s in subs if s.caught_up_at]
+    wire = accounting([load])
+    wire.pop("close_codes")
+    wire["cut_by_the_kill"] = wire.pop("subscribers_closed")
     errors = [s.resume_error for s in subs if s.resume_error and not s.welcome_at]
     return {
         "clients": len(subs),
@@ -209,11 +243,13 @@ async def _kill_and_watch(
         "publish_rate": sizes.failover_rate,
         "caught_up": len(caught),
         "not_caught_up": len(subs) - len(caught),
-        "caught_up_ms": after_kill(caught),
+        "caught_up_ms": after_kill(caught_at),
+        "caught_up_ms_of_those_who_did": after_kill(caught),
+        "observed_s": round((observed_ns - killed_at) / 1e9, 1),
         "reconnected_ms": after_kill([s.welcome_at for s in subs if s.welcome_at]),
         "resumed_true": sum(1 for s in subs if s.resumed),
         "resume_errors": len(errors),
         "first_resume_error": errors[0] if errors else None,
-        **accounting([load]),
+        **wire,
         **usage.details(),
     }

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.figures import Figure, role_of, skipped
+from bench.figures import Figure, role_of, skipped, why
 from bench.lab import SYSTEMS, Lab
 from bench.loadgen.tally import Latencies
-from bench.scenarios.traffic import SetupFailed, new_topic, run_window, setup_topic, teardown
-from bench.systems import Running, Skipped
+from bench.scenarios.traffic import new_topic, run_window, setup_topic, teardown
+from bench.systems import Running
 from bench.usage import CpuMeter
 
 NAME = "latency"
@@ -35,10 +35,10 @@ def run(lab: Lab) -> list[Figure]:
             try:
                 with lab.system(system) as target:
                     details = lab.run(_measure(lab, target, subscribers, rate_total / subscribers))
-            except (Skipped, SetupFailed) as exc:
+            except Exception as exc:  # reported in the table, the run goes on
                 for metric in ("p50", "p99"):
                     figures.append(
-                        skipped(scenario, metric, system, "ms", str(exc), role=role, better="lower")
+                        skipped(scenario, metric, system, "ms", why(exc), role=role, better="lower")
                     )
                 continue
             for metric in ("p50", "p99"):

@@ -18,8 +18,8 @@ from typing import Any
 
 import nats
 
-from bench.figures import Figure, skipped
-from bench.lab import HAWS_DIALECTS, Lab
+from bench.figures import Figure, skipped, why
+from bench.lab import HAWS_DIALECTS, Lab, Profile
 from bench.loadgen.crowd import close_all
 from bench.loadgen.dialects import Dialect, payload_data
 from bench.loadgen.flow import Flow
@@ -27,8 +27,9 @@ from bench.loadgen.peer import Reply
 from bench.loadgen.publisher import Publisher
 from bench.loadgen.subscriber import Subscriber
 from bench.loadgen.tally import lost
+from bench.profiler import Recording
 from bench.scenarios.traffic import new_topic
-from bench.systems import Running, Skipped
+from bench.systems import Running
 from bench.usage import CpuMeter
 from haws.common import names
 from haws.common.codec import encode_payload
@@ -36,6 +37,10 @@ from haws.common.codec import encode_payload
 NAME = "replay"
 METRIC = "replayed msg/s"
 TIMEOUT = 120.0
+IDLE = 5.0
+"""Seconds without a message after which a catch-up counts as over (incomplete)."""
+PROFILE_SECONDS = 60.0
+"""py-spy's limit; it is stopped as soon as the client caught up."""
 
 
 class CatchingUp(Subscriber):
@@ -48,6 +53,19 @@ class CatchingUp(Subscriber):
         self.goal = goal
         self.done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self.offset: str | None = None
+        self.last_arrival = 0
+
+    async def finished(self, started: int) -> int:
+        """When it caught up; when it stalled (nothing for ``IDLE`` s), its last arrival."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + TIMEOUT
+        while loop.time() < deadline:
+            try:
+                return await asyncio.wait_for(asyncio.shield(self.done), IDLE)
+            except TimeoutError:
+                if time.monotonic_ns() - max(self.last_arrival, started) > IDLE * 1e9:
+                    return self.last_arrival or time.monotonic_ns()
+        return self.last_arrival or time.monotonic_ns()
 
     def on_control(self, reply: Reply, now: int) -> None:
         if reply.get("op") == "recovered" and not self.done.done():
@@ -56,11 +74,16 @@ class CatchingUp(Subscriber):
 
     def on_frames(self, conn: Any, received: list[tuple[int, bytes]], now: int) -> None:
         super().on_frames(conn, received, now)
-        last = received[-1][1]
-        if self.dialect.family == "socket.io" and last.startswith(self.dialect.msg_prefix):
+        self.last_arrival = now
+        if self.dialect.family != "socket.io":
+            return
+        prefix = self.dialect.msg_prefix
+        last = next((p for _, p in reversed(received) if p.startswith(prefix)), None)
+        if last is not None:
             self.offset = last[last.rfind(b',"') + 2 : -2].decode()
-            if self.tally.count >= self.goal and not self.done.done():
-                self.done.set_result(now)
+        # Node sends the missed packets before the namespace's connect reply.
+        if self.tally.count >= self.goal and not self.done.done():
+            self.done.set_result(now)
 
 
 def run(lab: Lab) -> list[Figure]:
@@ -75,12 +98,14 @@ def run(lab: Lab) -> list[Figure]:
             figures.append(
                 Figure(scenario, METRIC, "haws", details["msgs_per_s"], "msg/s", details=details)
             )
-        except Skipped as exc:
+        except Exception as exc:  # reported in the table, the run goes on
             figures.append(
                 skipped(
-                    scenario, METRIC, "haws", "msg/s", str(exc), role="subject", better="higher"
+                    scenario, METRIC, "haws", "msg/s", why(exc), role="subject", better="higher"
                 )
             )
+    if lab.options.profile and lab.wants("haws"):
+        _profile(lab, n)
     if lab.wants("node-socketio"):
         print(f"  {scenario} node-socketio ...", flush=True)
         try:
@@ -97,14 +122,14 @@ def run(lab: Lab) -> list[Figure]:
                     details=details,
                 )
             )
-        except Skipped as exc:
+        except Exception as exc:  # reported in the table, the run goes on
             figures.append(
                 skipped(
                     scenario,
                     METRIC,
                     "node-socketio",
                     "msg/s",
-                    str(exc),
+                    why(exc),
                     role="baseline",
                     better="higher",
                 )
@@ -128,7 +153,9 @@ async def _prefill(nats_url: str, topic: str, n: int) -> list[int]:
     return sorted(ack.seq for ack in acks)
 
 
-async def _haws(lab: Lab, stack: Any, n: int) -> dict[str, Any]:
+async def _haws(
+    lab: Lab, stack: Any, n: int, recordings: list[Recording] | None = None
+) -> dict[str, Any]:
     topic = new_topic(NAME)
     filled_at = time.monotonic()
     seqs = await _prefill(stack.infra.nats.url, topic, n)
@@ -138,10 +165,12 @@ async def _haws(lab: Lab, stack: Any, n: int) -> dict[str, Any]:
     await client.connect(target.url)
     meter = CpuMeter(stack.pids())
     try:
+        for recording in recordings or []:
+            recording.start(0.0, PROFILE_SECONDS)
         start = meter.sample()
         sent_at = time.monotonic_ns()
         await client.subscribe(topic, since=seqs[0] - 1)
-        done_at = await asyncio.wait_for(client.done, TIMEOUT)
+        done_at = await client.finished(sent_at)
         end = meter.sample()
     finally:
         await close_all([client])
@@ -152,7 +181,7 @@ async def _node(lab: Lab, target: Running, n: int) -> dict[str, Any]:
     topic = new_topic(NAME)
     client = CatchingUp(target.dialect, 1)
     publisher = Publisher(target.dialect, topic, window=512)
-    await client.connect(target.url)
+    first = await client.connect(target.url)
     await client.subscribe(topic)
     await publisher.connect(target.url)
     loop = asyncio.get_running_loop()
@@ -169,13 +198,15 @@ async def _node(lab: Lab, target: Running, n: int) -> dict[str, Any]:
     try:
         start = meter.sample()
         sent_at = time.monotonic_ns()
-        await back.connect(target.url, session=pid, cursors={topic: offset})
-        done_at = await asyncio.wait_for(back.done, TIMEOUT)
+        again = await back.connect(target.url, session=pid, cursors={topic: offset})
+        done_at = await back.finished(sent_at)
         end = meter.sample()
     finally:
         await close_all([back, publisher])
     seqs = publisher.published()[1:]
-    return _result(back, seqs, sent_at, done_at, meter.between(start, end), fill_seconds)
+    result = _result(back, seqs, sent_at, done_at, meter.between(start, end), fill_seconds)
+    result["session_restored"] = again.get("sid") == first.get("sid")
+    return result
 
 
 def _result(
@@ -183,6 +214,7 @@ def _result(
 ) -> dict[str, Any]:
     seconds = (done_at - sent_at) / 1e9
     return {
+        "complete": isinstance(client, CatchingUp) and client.done.done(),
         "msgs_per_s": client.tally.count / seconds if seconds > 0 else None,
         "received": client.tally.count,
         "behind": len(seqs),
@@ -193,3 +225,22 @@ def _result(
         "prefill_s": round(fill, 2),
         **usage.details(),
     }
+
+
+def _profile(lab: Lab, n: int) -> None:
+    """py-spy on the gateway and the replay service while the client catches up."""
+    scenario = f"{NAME}-{n}"
+    print(f"  {scenario} haws under py-spy ...", flush=True)
+    try:
+        with lab.haws(replay=True) as stack:
+            pids = {"haws gateway": stack.gateways[0].pid, "haws replay": stack.backends[0].pid}
+            recordings = {
+                name: Recording(pid, lab.data_dir / f"profile-replay-{i}")
+                for i, (name, pid) in enumerate(pids.items())
+                if pid is not None
+            }
+            lab.run(_haws(lab, stack, n, list(recordings.values())))
+            for name, recording in recordings.items():
+                lab.profiles.append(Profile(scenario, name, recording.finish(stop=True)))
+    except Exception as exc:  # reported in the table, the run goes on
+        lab.profiles.append(Profile(scenario, "haws", {"skipped": why(exc)}))

@@ -74,8 +74,9 @@ async def teardown(loads: Sequence[TopicLoad]) -> None:
     await close_all([peer for load in loads for peer in load.peers])
 
 
-async def drain(loads: Sequence[TopicLoad], timeout: float) -> float:
-    """After the last pub: wait until every open subscriber has the last acked seq."""
+async def drain(loads: Sequence[TopicLoad], timeout: float, *, closed_too: bool = False) -> float:
+    """After the last pub: wait until every open subscriber (every one with
+    ``closed_too``: they are reconnecting) has the last acked seq."""
     loop = asyncio.get_running_loop()
     started = loop.time()
     for load in loads:
@@ -85,7 +86,8 @@ async def drain(loads: Sequence[TopicLoad], timeout: float) -> float:
             s
             for load in loads
             for s in load.subscribers
-            if s.tally.last < load.publisher.max_acked and s.conn is not None and s.conn.is_open
+            if s.tally.last < load.publisher.max_acked
+            and (closed_too or (s.conn is not None and s.conn.is_open))
         ]
         if not behind:
             break

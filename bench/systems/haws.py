@@ -8,6 +8,8 @@ them run on the server core: the broker is part of the system under test.
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import itertools
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,6 +29,24 @@ from haws.cluster.component import wait_ready_all
 from haws.cluster.services import backend_service
 
 _names = itertools.count(1)
+
+UNLIMITED = {
+    "max_connections": "0",
+    "max_connections_per_ip": "0",
+    "command_rate": "0",
+}
+"""Abuse limits off: every bench client comes from 127.0.0.1 and one publisher sends
+thousands of pubs a second. The figures measure the path, not the protections."""
+
+
+def bench_flags() -> list[str]:
+    """``UNLIMITED`` as flags, for the settings this gateway version has."""
+    try:
+        settings = importlib.import_module("haws.gateway.settings").GatewaySettings
+        known = {f.name for f in dataclasses.fields(settings)}
+    except (ImportError, AttributeError, TypeError):
+        return []
+    return [f"--{k.replace('_', '-')}={v}" for k, v in UNLIMITED.items() if k in known]
 
 
 class HawsInfra:
@@ -81,7 +101,7 @@ class HawsStack:
                 name=f"gw-{run}-{i}",
                 nats_url=infra.nats.url,
                 consul_http=infra.consul.http_url,
-                extra_args=list(extra_args),
+                extra_args=[*bench_flags(), *extra_args],
             )
             for i in range(1, gateways + 1)
         ]

@@ -53,3 +53,11 @@ def test_batches_respect_the_byte_cap() -> None:
     chunks = _batches(frames)
     assert sum(len(c) for c in chunks) == 7
     assert all(sum(map(len, c)) <= BATCH_MAX_BYTES for c in chunks)
+
+
+def test_stored_data_a_codec_cannot_carry_still_delivers_the_seq() -> None:
+    body = msgpack.packb({"x": msgpack.ExtType(5, b"\x00")})
+    cache = FrameCache(StoredMessage("t", 9, 8, 1000, body))
+    frame = json.loads(cache.encoded(JSON))
+    assert (frame["seq"], frame["prev"], frame["data"]) == (9, 8, None)
+    assert frame["undeliverable"] is True

@@ -26,6 +26,7 @@ from tests.support.ws_client import WsClient
 
 START_TIMEOUT = 60.0
 START_ATTEMPTS = 2
+CLOSE_TIMEOUT = 20.0
 
 
 class Harness:
@@ -104,10 +105,19 @@ class Harness:
         return self.cluster.data_dir
 
     async def aclose(self) -> None:
-        for fleet in self._fleets:
-            await fleet.close()
-        await asyncio.gather(*(c.close() for c in self._clients), return_exceptions=True)
-        await asyncio.gather(*(c.close() for c in self._raw), return_exceptions=True)
+        """Clients first (each group bounded: a close that hangs is reported, not waited
+        for), then the cluster."""
+        closes = [
+            ("fleets", [fleet.close() for fleet in self._fleets]),
+            ("sdk clients", [c.close() for c in self._clients]),
+            ("raw clients", [c.close() for c in self._raw]),
+        ]
+        for what, group in closes:
+            try:
+                async with asyncio.timeout(CLOSE_TIMEOUT):
+                    await asyncio.gather(*group, return_exceptions=True)
+            except TimeoutError:
+                print(f"\nCHAOS teardown: closing the {what} took over {CLOSE_TIMEOUT} s")
         if self._cluster is not None:
             await asyncio.to_thread(self._cluster.stop)
 

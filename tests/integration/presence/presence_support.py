@@ -21,6 +21,7 @@ from nats.aio.msg import Msg
 
 from haws.common import names
 from haws.common import presence_protocol as pp
+from haws.common.tasks import stop_task
 from haws.presence.settings import PresenceSettings
 from tests.support.waiting import eventually
 
@@ -124,8 +125,9 @@ class GatewayDouble:
         try:
             yield
         finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            # Cancelled again until done: a cancel can be swallowed by nats-py's
+            # request (asyncio.wait_for on 3.11) and the loop would beat forever.
+            await stop_task(task)
 
 
 @dataclass

@@ -23,7 +23,7 @@ from haws.client.outbox import Outbox, Request
 from haws.client.router import Router
 from haws.client.types import ClientClosed, ClientError, Message, PubAck, Stats, error_of
 from haws.common.codec import Codec
-from haws.common.errors import BadRequest, TooLarge, Unavailable
+from haws.common.errors import BadRequest, RateLimited, TooLarge, Unavailable
 from haws.common.protocol import PROTOCOL_VERSION, check_topic
 
 log = logging.getLogger(__name__)
@@ -288,10 +288,11 @@ class Session:
         if op == "unsub":  # not subscribed there (any more): what we wanted
             self._settle(request)
             return
-        if isinstance(error, Unavailable):
+        if isinstance(error, Unavailable | RateLimited):
+            # Both say "not now": back off (with jitter, so a fleet spreads out) and resend.
             request.failures += 1
             wait = full_jitter(RETRY_BASE, RETRY_CAP, request.failures - 1)
-            log.info("%s on %s refused as unavailable, retrying in %.2f s", op, topic, wait)
+            log.info("%s on %s refused as %s, retrying in %.2f s", op, topic, error.code, wait)
             self.outbox.retry_later(request, asyncio.get_running_loop().time() + wait)
             return
         if op == "sub" and self._sub_requests.get(topic) == rid:

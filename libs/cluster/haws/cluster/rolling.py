@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from haws.cluster.deadline import wait_until
-from haws.cluster.errors import ClusterError, DeadlineExceeded, ProcessExited
+from haws.cluster.errors import Aborted, ClusterError, DeadlineExceeded, ProcessExited
 from haws.cluster.haproxy import HAProxy
 from haws.cluster.services import Gateway
 
@@ -77,6 +77,8 @@ def restart_gateway(
     old_pid = gateway.pid
     exit_code = gateway.stop(min(stop_timeout, max(deadline - started, 0.0)))
     stopped = time.monotonic()
+    if abort is not None and abort():
+        raise Aborted(f"stopped after {gateway.name} exited; not starting it again")
     gateway.spawn()
     try:
         gateway.wait_ready(max(deadline - time.monotonic(), 0.0), abort=abort)

@@ -8,7 +8,6 @@ On SIGTERM the node deregisters first, before it drains.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from urllib.parse import urlsplit
 import consul.aio
 
 from haws.common.logs import get_logger
+from haws.common.tasks import stop_task
 
 
 def consul_client(http_url: str, timeout: float = 2.0) -> consul.aio.Consul:
@@ -133,11 +133,8 @@ class ConsulRegistration:
 
     async def stop(self) -> None:
         """Stop passing the check and deregister, so nobody is sent here any more."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
         if self._registered.is_set():
             self._registered.clear()
             try:

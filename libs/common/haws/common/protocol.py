@@ -7,6 +7,7 @@ failure is a typed ``ProtocolError`` carrying the request ``id`` when there is o
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -67,7 +68,9 @@ def _check_data(data: object, request_id: int) -> None:
     while stack:
         container, depth = stack.pop()
         if depth >= DATA_MAX_DEPTH:
-            raise BadRequest(f"data nested deeper than {DATA_MAX_DEPTH} levels", request_id=request_id)
+            raise BadRequest(
+                f"data nested deeper than {DATA_MAX_DEPTH} levels", request_id=request_id
+            )
         if type(container) is dict:
             if not all(type(key) is str for key in container):
                 raise BadRequest("data object keys must be strings", request_id=request_id)
@@ -226,7 +229,7 @@ def _parse_refresh(obj: dict[str, Any]) -> Refresh:
     return Refresh(token=token, id=rid)
 
 
-_PARSERS: Final = {
+_PARSERS: Final[dict[str, Callable[[dict[str, Any]], ClientFrame]]] = {
     "hello": _parse_hello,
     "sub": _parse_sub,
     "unsub": _parse_unsub,

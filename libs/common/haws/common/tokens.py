@@ -31,7 +31,9 @@ def _b64url(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
-def sign_hs256(claims: dict[str, Any], secret: str | bytes, header: dict[str, Any] | None = None) -> str:
+def sign_hs256(
+    claims: dict[str, Any], secret: str | bytes, header: dict[str, Any] | None = None
+) -> str:
     """A compact HS256 JWS of ``claims`` (the header may add ``kid`` and the like)."""
     key = secret.encode() if isinstance(secret, str) else secret
     head = {"alg": "HS256", "typ": "JWT", **(header or {})}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from haws.gateway.conn_limits import ConnectionLimits, LimitExceeded, Lease
+from haws.gateway.conn_limits import ConnectionLimits, Lease, LimitExceeded
 from haws.gateway.forwarded import client_address, limit_key, parse_networks
 from haws.gateway.metrics import GatewayMetrics
 from haws.gateway.origins import OriginPolicy

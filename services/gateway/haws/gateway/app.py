@@ -24,8 +24,10 @@ def create_app(deps: GatewayDeps) -> web.Application:
         [
             web.get("/ws", endpoint.handle),
             gateways_route(deps),
-            presence_route(deps),
             *health_routes(deps.state.not_ready_reason, deps.metrics.registry),
         ]
     )
+    if deps.settings.auth_mode == "anonymous":
+        # Plain HTTP carries no token: with jwt auth this would bypass the grants.
+        app.add_routes([presence_route(deps)])
     return app

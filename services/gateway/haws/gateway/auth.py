@@ -111,7 +111,7 @@ class JwtAuth:
         except jwt.PyJWTError:
             raise TokenRejected("the token is not a JWT", "malformed") from None
         alg = header.get("alg")
-        if alg not in ACCEPTED_ALGORITHMS:
+        if not isinstance(alg, str) or alg not in ACCEPTED_ALGORITHMS:
             raise TokenRejected(f"algorithm {alg!r} is not accepted", "algorithm")
         kid = header.get("kid")
         key = await self._key_for(alg, kid if isinstance(kid, str) else None)
@@ -141,7 +141,7 @@ class JwtAuth:
                     return found.key
             elif self._public_key is None:
                 # No kid: acceptable only when exactly one key could have signed it.
-                candidates = [k for k in self._jwks.keys() if k.algorithm_name == alg]
+                candidates = [k for k in self._jwks.all_keys() if k.algorithm_name == alg]
                 if len(candidates) == 1:
                     return candidates[0].key
         if self._public_key is not None and self._public_key[0] == alg:
@@ -190,4 +190,3 @@ def build_authenticator(settings: GatewaySettings, log: EventLogger) -> Authenti
         issuer=settings.auth_issuer or None,
         leeway=settings.auth_leeway,
     )
-

@@ -148,7 +148,9 @@ class Dispatcher:
 
     async def on_refresh(self, conn: Connection, frame: Refresh) -> None:
         try:
-            await refresh(conn, frame, self._deps.auth, self._settings.auth_expiry_grace, self.revoke)
+            await refresh(
+                conn, frame, self._deps.auth, self._settings.auth_expiry_grace, self.revoke
+            )
         except TokenRejected as exc:
             self._metrics.auth_failures.labels(exc.reason).inc()
             raise

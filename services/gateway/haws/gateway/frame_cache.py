@@ -32,8 +32,18 @@ class FrameCache:
     def encoded(self, codec: Codec) -> bytes:
         if codec.binary:
             if self._msgpack is None:
-                self._msgpack = MSGPACK.encode(self._frame())
+                self._msgpack = self._encode(MSGPACK)
             return self._msgpack
         if self._json is None:
-            self._json = JSON.encode(self._frame())
+            self._json = self._encode(JSON)
         return self._json
+
+    def _encode(self, codec: Codec) -> bytes:
+        try:
+            return codec.encode(self._frame())
+        except (TypeError, ValueError, OverflowError):
+            # Stored data this codec cannot carry (stored before ``pub`` validation,
+            # or by another writer): the seq still goes out, so the chain stays whole.
+            frame = frames.msg(self.message, None)
+            frame["undeliverable"] = True
+            return codec.encode(frame)

@@ -33,7 +33,7 @@ def parse_pattern(pattern: object) -> tuple[str, ...]:
         if _TOKEN_RE.fullmatch(token) is None:
             raise ValueError(f"bad grant pattern {pattern!r}")
         if token == ">" and i != len(tokens) - 1:
-            raise ValueError(f"'>' must be the last token of {pattern!r}")
+            raise ValueError(f"bad grant pattern {pattern!r}: '>' must be the last token")
     return tokens
 
 

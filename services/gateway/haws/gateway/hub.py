@@ -7,7 +7,6 @@ creates the core-NATS subscription, the last one leaving removes it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Coroutine
 from typing import Any
 
@@ -15,6 +14,7 @@ from nats.aio.client import Client as NatsClient
 
 from haws.common.errors import CloseCode, HawsError, Unavailable
 from haws.common.logs import EventLogger
+from haws.common.tasks import stop_tasks
 from haws.gateway.connection import Connection
 from haws.gateway.fence import Fence
 from haws.gateway.history import History
@@ -191,10 +191,8 @@ class Hub:
     async def close(self) -> None:
         for topic in list(self.topics.values()):
             self._drop_topic(topic)
-        tasks = list(self._tasks)
-        for task in tasks:
-            if not task.get_name().startswith("unsubscribe"):
-                task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        # Unsubscribes finish on their own; catch-ups are cancelled.
+        catch_ups = [t for t in self._tasks if not t.get_name().startswith("unsubscribe")]
+        await stop_tasks(catch_ups)
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=2.0)

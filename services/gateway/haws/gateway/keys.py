@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Final
 
@@ -99,7 +99,9 @@ class JwksCache:
         min_interval: float,
         timeout: float,
         clock: Callable[[], float] = time.monotonic,
+        fetch: Callable[[], Awaitable[Any]] | None = None,
     ) -> None:
+        """``fetch`` replaces the HTTP GET (unit tests); it returns the parsed document."""
         self._url = url
         self._log = log
         self._ttl = ttl
@@ -111,6 +113,7 @@ class JwksCache:
         self._attempted_at: float | None = None
         self._lock = asyncio.Lock()
         self._session: aiohttp.ClientSession | None = None
+        self._fetch = fetch or self._get
         self.fetches = 0
         """Fetch attempts so far (tests check the refetch rate limit with it)."""
 
@@ -120,7 +123,7 @@ class JwksCache:
             await self._refresh(kid)
         return self._keys.get(kid)
 
-    def keys(self) -> list[jwt.PyJWK]:
+    def all_keys(self) -> list[jwt.PyJWK]:
         return list(self._keys.values())
 
     async def refresh(self) -> None:
@@ -154,7 +157,7 @@ class JwksCache:
             self._fetched_at = self._clock()
             self._log.info("auth.jwks_fetched", url=self._url, kids=sorted(keys))
 
-    async def _fetch(self) -> Any:
+    async def _get(self) -> Any:
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self._timeout)

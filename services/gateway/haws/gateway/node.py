@@ -23,6 +23,8 @@ from haws.common.settings import nats_settings_of
 from haws.common.stream_reader import StreamReader
 from haws.common.streams import ensure_kv, ensure_stream
 from haws.gateway.app import create_app
+from haws.gateway.auth import build_authenticator
+from haws.gateway.conn_limits import ConnectionLimits
 from haws.gateway.deps import GatewayDeps, NodeState
 from haws.gateway.drain import drain_connections
 from haws.gateway.fence import Fence
@@ -35,6 +37,7 @@ from haws.gateway.publisher import Publisher
 from haws.gateway.session_keeper import SessionKeeper
 from haws.gateway.session_store import KvSessionStore
 from haws.gateway.settings import GatewaySettings
+from haws.gateway.tls import serve_tls, server_context
 
 Started = Callable[[GatewayDeps], None]
 
@@ -45,7 +48,9 @@ async def run_gateway(
     if settings.port == 0:
         settings = dataclasses.replace(settings, port=pick_free_port(settings.host))
     node = settings.node_name
-    url = settings.public_url or f"ws://{settings.advertised_host}:{settings.port}/ws"
+    tls = server_context(settings)  # before connecting anything: a bad cert stops the start
+    scheme = "wss" if tls is not None else "ws"
+    url = settings.public_url or f"{scheme}://{settings.advertised_host}:{settings.port}/ws"
     log = get_logger("gateway", node=node)
     state = NodeState()
     metrics = GatewayMetrics()
@@ -105,6 +110,9 @@ async def run_gateway(
         stack.push_async_callback(presence.stop)
         consul = consul_client(settings.consul_http, settings.request_timeout)
         stack.push_async_callback(close_consul, consul)
+        auth = build_authenticator(settings, log)
+        stack.push_async_callback(auth.close)
+        await auth.start()
         deps = GatewayDeps(
             settings=settings,
             node=node,
@@ -116,10 +124,22 @@ async def run_gateway(
             log=log,
             sessions=sessions,
             presence=presence,
+            auth=auth,
+            limits=ConnectionLimits(
+                per_node=settings.max_connections,
+                per_address=settings.max_connections_per_ip,
+                per_user=settings.max_connections_per_user,
+                compressed=settings.compression_max_connections,
+            ),
             consul=consul,
             state=state,
         )
-        runner = await serve(create_app(deps), settings.host, settings.port)
+        app = create_app(deps)
+        runner = await (
+            serve(app, settings.host, settings.port)
+            if tls is None
+            else serve_tls(app, settings.host, settings.port, tls)
+        )
         stack.push_async_callback(runner.cleanup)
         registration = ConsulRegistration(
             consul,

@@ -24,6 +24,7 @@ from haws.common import names
 from haws.common import presence_protocol as pp
 from haws.common.errors import Unavailable
 from haws.common.logs import EventLogger
+from haws.common.tasks import stop_tasks
 from haws.gateway.fence import Fence
 
 SHARDS = 8
@@ -178,9 +179,7 @@ class PresenceLink:
         """Send what is queued (the close events of a drain), then stop."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.gather(*(q.join() for q in self._queues)), flush_timeout)
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await stop_tasks(self._tasks)
         self._tasks = []
         if self._control is not None:
             with contextlib.suppress(Exception):

@@ -2,9 +2,11 @@
 
 Every frame after ``hello`` costs one token; the bucket holds ``burst`` and
 refills at ``rate`` per second. A command that finds it empty is answered
-``rate_limited`` and not executed. A client that keeps going after
-``strikes`` refusals in a row is not listening: it is closed 4002 (it may
-reconnect and resume, at a sane pace). ``rate`` 0 turns the limit off.
+``rate_limited`` and not executed. Strikes count refused commands up and
+admitted ones down (never below 0): a client that sends more than twice its
+rate for long is not listening, and at ``strikes`` it is closed 4002 (it may
+reconnect and resume, at a sane pace). A client only a little over its rate is
+held to the rate, not closed. ``rate`` 0 turns the limit off.
 """
 
 from __future__ import annotations
@@ -54,7 +56,8 @@ class CommandLimiter:
     def admit(self) -> bool:
         """Take a token for one command; False when the client is over its rate."""
         if self._bucket is None or self._bucket.take():
-            self._strikes = 0
+            if self._strikes:
+                self._strikes -= 1
             return True
         self._strikes += 1
         self.limited += 1
@@ -62,5 +65,5 @@ class CommandLimiter:
 
     @property
     def exhausted(self) -> bool:
-        """Refused ``max_strikes`` times in a row: time to close the connection."""
+        """``max_strikes`` more refused than admitted commands: close the connection."""
         return 0 < self.max_strikes <= self._strikes

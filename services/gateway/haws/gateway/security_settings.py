@@ -59,7 +59,5 @@ def _check_jwt(s: GatewaySettings) -> None:
         load_public_key(s.auth_public_key_file)
     if s.auth_jwks_url:
         url = urlsplit(s.auth_jwks_url)
-        if url.scheme != "https" and not (
-            url.scheme == "http" and url.hostname in _LOOPBACK_HOSTS
-        ):
+        if url.scheme != "https" and not (url.scheme == "http" and url.hostname in _LOOPBACK_HOSTS):
             raise SettingsError("HAWS_AUTH_JWKS_URL must be https:// (http:// on loopback only)")

@@ -9,10 +9,10 @@ connection's send queue still holds frames its cursors are not advanced.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 from haws.common.logs import EventLogger
 from haws.common.session_record import SessionRecord, TopicState
+from haws.common.tasks import stop_task
 from haws.gateway.connection import Connection
 from haws.gateway.hub import Hub
 from haws.gateway.session_store import SessionStore
@@ -89,8 +89,5 @@ class SessionKeeper:
         self._task = asyncio.create_task(self._run(), name="session-keeper")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None

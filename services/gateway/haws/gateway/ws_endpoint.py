@@ -17,14 +17,20 @@ from aiohttp import WSMsgType, web
 from haws.common import frames
 from haws.common import presence_protocol as pp
 from haws.common.codec import CODECS, JSON, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, Codec
-from haws.common.errors import CloseCode, FrameDecodeError, ProtocolError
+from haws.common.errors import CloseCode, FrameDecodeError, ProtocolError, RateLimited
 from haws.common.protocol import Hello, Pub, parse_client_frame
 from haws.common.session_record import SessionRecord, TopicState
 from haws.common.telemetry import tracer
+from haws.gateway.admission import Admission
+from haws.gateway.auth import TokenRejected
+from haws.gateway.conn_limits import Lease, LimitExceeded
 from haws.gateway.connection import CLOSE_TIMEOUT, Connection
+from haws.gateway.credentials import forbidden_topic, stop_watching, watch_expiry
 from haws.gateway.deps import GatewayDeps
 from haws.gateway.dispatcher import MAX_PUBS_IN_FLIGHT, Dispatcher, run_pub
+from haws.gateway.grants import Principal, split_plan
 from haws.gateway.ownership import take_over
+from haws.gateway.rate_limit import CommandLimiter
 from haws.gateway.send_queue import SendQueue
 
 _tracer = tracer("gateway")
@@ -70,54 +76,101 @@ def restore_plan(record: SessionRecord | None, cursors: dict[str, int]) -> dict[
     return plan
 
 
+def foreign_session(
+    record: SessionRecord | None, live: Connection | None, principal: Principal
+) -> str | None:
+    """Why ``principal`` may not take this session over (it belongs to another user)."""
+    if record is not None and record.user != principal.user:
+        return "the session belongs to another user"
+    if live is not None and live.user != principal.user:
+        return "the session belongs to another user"
+    return None
+
+
 class WsEndpoint:
     def __init__(self, deps: GatewayDeps) -> None:
         self._deps = deps
         self._dispatcher = Dispatcher(deps)
         self._log = deps.log
+        self._admission = Admission(deps.settings, deps.limits, deps.metrics)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        if self._deps.state.draining:
+            raise web.HTTPServiceUnavailable(text="draining")
+        lease = self._admission.admit(request)  # 403 origin, 503/429 limits: before the upgrade
+        try:
+            return await self._handle(request, lease)
+        finally:
+            lease.release()
+            self._deps.metrics.compressed_connections.set(self._deps.limits.compressed)
+
+    async def _refuse(
+        self, ws: web.WebSocketResponse, request: web.Request, exc: HelloFailed
+    ) -> None:
+        self._log.info("ws.hello_failed", reason=exc.reason, peer=request.remote)
+        await ws.close(code=exc.code, message=exc.reason.encode())
+        self._deps.metrics.closes.labels(str(exc.code)).inc()
+
+    async def _authenticate(self, hello: Hello, lease: Lease) -> Principal:
+        try:
+            principal = await self._deps.auth.authenticate(hello.token)
+            lease.claim_user(principal.user)
+        except TokenRejected as exc:
+            self._deps.metrics.auth_failures.labels(exc.reason).inc()
+            raise HelloFailed(CloseCode.UNAUTHORIZED, exc.message[:120]) from None
+        except LimitExceeded as exc:
+            self._deps.metrics.limit_hits.labels("connections_per_user").inc()
+            raise HelloFailed(CloseCode.TRY_AGAIN_LATER, str(exc)) from None
+        return principal
+
+    async def _handle(self, request: web.Request, lease: Lease) -> web.StreamResponse:
         deps = self._deps
         settings = deps.settings
-        if deps.state.draining:
-            raise web.HTTPServiceUnavailable(text="draining")
         ws = web.WebSocketResponse(
             protocols=SUBPROTOCOLS,
             heartbeat=settings.heartbeat,
-            max_msg_size=settings.max_frame_bytes,
-            compress=False,
+            max_msg_size=settings.max_frame_bytes,  # also caps a compressed frame, inflated
+            compress=settings.compression and lease.reserve_compression(),
         )
         await ws.prepare(request)
+        if not ws.compress:
+            lease.release_compression()
+        deps.metrics.compressed_connections.set(deps.limits.compressed)
         codec = CODECS.get(ws.ws_protocol or "", JSON)
         deps.metrics.connections_total.inc()
         try:
             hello = await _read_hello(ws, codec, settings.handshake_timeout)
+            principal = await self._authenticate(hello, lease)  # 4001, or 1013 per user
         except HelloFailed as exc:
             if exc.code:
-                self._log.info("ws.hello_failed", reason=exc.reason, peer=request.remote)
-                await ws.close(code=exc.code, message=exc.reason.encode())
-                deps.metrics.closes.labels(str(exc.code)).inc()
+                await self._refuse(ws, request, exc)
             return ws
         with _tracer.start_as_current_span("haws.hello") as span:
             record = await deps.sessions.load(hello.session) if hello.session else None
             span.set_attribute("haws.resumed", record is not None)
+        live = deps.hub.by_session.get(hello.session) if hello.session else None
+        refusal = foreign_session(record, live, principal)
+        if refusal is not None:
+            await self._refuse(ws, request, HelloFailed(CloseCode.UNAUTHORIZED, refusal))
+            return ws
         session = hello.session or secrets.token_urlsafe(16)
         conn = Connection(
             ws,
             request.transport,
             codec,
             session=session,
-            user=None,
+            user=principal.user,
             batch=hello.batch,
             queue=SendQueue(settings.send_queue_frames, settings.send_queue_bytes),
             log=self._log.bind(session=session),
             slow_grace=settings.slow_consumer_grace,
+            principal=principal,
         )
         previous = deps.hub.by_session.get(session)
         if previous is not None:
             take_over(previous, "newer hello on this node")
         deps.hub.add(conn)
-        plan = restore_plan(record, hello.cursors)
+        plan, denied = split_plan(restore_plan(record, hello.cursors), principal.grants)
         conn.epoch = await deps.presence.claim(
             pp.Claim(
                 session=session,
@@ -140,8 +193,13 @@ class WsEndpoint:
                     ttl=settings.session_ttl,
                 )
             )
+            for topic in denied:  # a resume regains only what the new token grants
+                deps.metrics.errors.labels("forbidden").inc()
+                conn.send_obj(forbidden_topic(topic, "not granted, not restored"))
+            watch_expiry(conn, settings.auth_expiry_grace)
             await self._serve(conn, plan)
         finally:
+            stop_watching(conn)
             deps.presence.event(pp.Event("close", session, deps.node, conn.conn_id, conn.epoch))
             await deps.sessions.closed(conn)
             deps.hub.discard(conn)
@@ -155,6 +213,14 @@ class WsEndpoint:
     def _error(self, conn: Connection, exc: ProtocolError) -> None:
         self._deps.metrics.errors.labels(exc.code).inc()
         conn.send_obj(frames.error(exc))
+
+    def _limited(self, conn: Connection, limiter: CommandLimiter, request_id: int | None) -> None:
+        """A command over the rate: refused, and the connection closed if it keeps on."""
+        self._deps.metrics.limit_hits.labels("commands").inc()
+        if limiter.exhausted:
+            conn.close(CloseCode.PROTOCOL, "command rate limit exceeded")
+        elif not conn.closing:
+            self._error(conn, RateLimited("command rate limit exceeded", request_id=request_id))
 
     async def _serve(self, conn: Connection, restore: dict[str, TopicState]) -> None:
         async with asyncio.TaskGroup() as tasks:
@@ -182,10 +248,13 @@ class WsEndpoint:
         metrics = self._deps.metrics
         dispatcher = self._dispatcher
         pub_slots = asyncio.Semaphore(MAX_PUBS_IN_FLIGHT)
+        s = self._deps.settings
+        limiter = CommandLimiter(s.command_rate, s.command_burst, s.command_strikes)
         while True:
             msg = await ws.receive()
             if msg.type not in _DATA_TYPES:
                 return  # close, closing, closed or error (aiohttp already closed 1009)
+            admitted = limiter.admit()
             try:
                 frame = parse_client_frame(_decode(codec, msg.data))
             except FrameDecodeError as exc:
@@ -194,9 +263,15 @@ class WsEndpoint:
                 continue  # the writer closes; the reader sees it
             except ProtocolError as exc:
                 metrics.frames_in.labels("invalid").inc()
-                self._error(conn, exc)
+                if admitted:
+                    self._error(conn, exc)
+                else:
+                    self._limited(conn, limiter, exc.request_id)
                 continue
             metrics.frames_in.labels(type(frame).__name__.lower()).inc()
+            if not admitted:
+                self._limited(conn, limiter, getattr(frame, "id", None))
+                continue
             if isinstance(frame, Pub):
                 await pub_slots.acquire()
                 run_pub(dispatcher, conn, frame, tasks, pub_slots, self._error)

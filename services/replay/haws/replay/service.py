@@ -21,6 +21,7 @@ from haws.common.errors import HawsError, ProtocolError
 from haws.common.logs import EventLogger
 from haws.common.replay_protocol import ReplayRequest, encode_error, encode_page
 from haws.common.stream_reader import MAX_BATCH, HistoryPage, StreamReader
+from haws.common.tasks import stop_tasks
 from haws.common.telemetry import extract_context, tracer
 from haws.replay.coalescer import Coalescer
 from haws.replay.metrics import ReplayMetrics
@@ -57,9 +58,7 @@ class ReplayService:
             with contextlib.suppress(Exception):
                 await self._sub.unsubscribe()
             self._sub = None
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await stop_tasks(self._tasks)
 
     async def _on_request(self, msg: Msg) -> None:
         await self._slots.acquire()
