@@ -13,10 +13,8 @@ COPY pyproject.toml README.md ./
 COPY libs ./libs
 COPY services ./services
 COPY clients/python ./clients/python
-# The OTLP exporter is what HAWS_TRACE_EXPORTER=otlp loads; it is not a project
-# dependency yet, so it is installed beside the project, in the same resolve so
-# its opentelemetry versions match the SDK's.
-RUN /opt/venv/bin/pip install ".[fast]" "opentelemetry-exporter-otlp-proto-grpc>=1.25"
+# The otlp extra is what HAWS_TRACE_EXPORTER=otlp loads (OTLP over HTTP).
+RUN /opt/venv/bin/pip install ".[fast,otlp]"
 
 # --- runtime
 FROM ${PYTHON_IMAGE}

@@ -420,11 +420,12 @@ def test_collector_pipeline_receives_otlp_and_exports_to_jaeger(services: dict[s
     for section in ("receivers", "processors", "exporters"):
         for component in pipeline[section]:
             assert component in config[section], f"{component} is not defined"
-    grpc = config["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"]
+    # The services export OTLP over HTTP (the ``otlp`` extra).
+    http = config["receivers"]["otlp"]["protocols"]["http"]["endpoint"]
     for name in HAWS_SERVICES:
         endpoint = urlsplit(env_of(services[name])["OTEL_EXPORTER_OTLP_ENDPOINT"])
         assert endpoint.hostname == "otel-collector"
-        assert str(endpoint.port) == grpc.rsplit(":", 1)[1]
+        assert str(endpoint.port) == http.rsplit(":", 1)[1]
     for exporter in pipeline["exporters"]:
         host = config["exporters"][exporter]["endpoint"].split(":")[0]
         assert host in services
@@ -438,7 +439,7 @@ def test_dockerfile_builds_a_non_root_multi_stage_image() -> None:
     stages = [line for line in lines if line.startswith("FROM ")]
     assert len(stages) >= 2
     assert "ARG PYTHON_IMAGE=python:3.11-slim-bookworm" in lines
-    assert any('pip install ".[fast]"' in line for line in lines)
+    assert any('pip install ".[fast,otlp]"' in line for line in lines)
     users = [line.split()[1] for line in lines if line.startswith("USER ")]
     assert users, "no USER"
     assert users[-1].split(":")[0] not in ("root", "0")

@@ -22,6 +22,7 @@ from haws.common.ports import pick_free_port
 from haws.common.settings import nats_settings_of
 from haws.common.stream_reader import StreamReader
 from haws.common.streams import ensure_kv, ensure_stream
+from haws.common.tasks import stop_tasks
 from haws.gateway.app import create_app
 from haws.gateway.auth import build_authenticator
 from haws.gateway.conn_limits import ConnectionLimits
@@ -169,6 +170,4 @@ async def run_gateway(
 
 
 async def _cancel_all(tasks: set[asyncio.Task[Any]]) -> None:
-    for task in list(tasks):
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    await stop_tasks(list(tasks))
