@@ -95,7 +95,7 @@ async def test_clients_through_haproxy_spread_over_the_nodes_and_exchange_messag
         assert {c.node for c in subscribers} == {g.name for g in cluster.gateways}
         seqs = [(await publisher.pub(topic, {"n": i}, f"m{i}"))["seq"] for i in range(20)]
         for client in subscribers:
-            await client.wait_for(lambda c=client: len(c.msgs[topic]) >= 20, 10, "20 messages")
+            await client.wait_msgs(topic, 20)
             assert_exactly_once(client, topic, seqs, first_prev=0)
             assert client.frames("error") == []
     finally:
@@ -114,7 +114,7 @@ async def test_sigkilled_gateway_leaves_haproxy_within_ttl_and_its_clients_resum
     clients = [*subscribers, publisher.client]
     try:
         for client in subscribers:
-            await client.wait_for(lambda c=client: len(c.msgs[topic]) >= 10, 10, "10 messages")
+            await client.wait_msgs(topic, 10)
         victim = next(g for g in cluster.gateways if g.name == subscribers[0].node)
         on_victim = [c for c in subscribers if c.node == victim.name]
 
@@ -154,18 +154,12 @@ async def test_sigkilled_gateway_leaves_haproxy_within_ttl_and_its_clients_resum
 
         # The victim's clients came back through HAProxy on the survivors.
         for client in on_victim:
-            await client.wait_for(
-                lambda c=client: c.ready.is_set() and c.node != victim.name, 15, "resumed"
-            )
+            await client.wait_moved_off(victim.name)
         await publisher.publish_more(20, 15)
         publisher.stop.set()
         await asyncio.wait_for(publishing, 15)
         for client in subscribers:
-            await client.wait_for(
-                lambda c=client: publisher.seqs <= {m["seq"] for m in c.msgs[topic]},
-                20,
-                "every acked message",
-            )
+            await client.wait_seqs(topic, publisher.seqs)
             assert_exactly_once(client, topic, publisher.seqs, first_prev=0)
             assert client.frames("error") == []
         assert len(publisher.seqs) == len(publisher.acked), "a retried mid was stored twice"

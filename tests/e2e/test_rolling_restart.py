@@ -65,6 +65,8 @@ def assert_only_drain_seen(client: ResumingClient) -> None:
     assert len(reconnects) == len(client.close_codes)
     assert {frame["reason"] for frame in reconnects} == {"drain"}
     assert all(frame["complete"] for frame in client.frames("recovered"))
+    # A drained session stays resumable: every later welcome says so.
+    assert all(conn.resumed for conn in client.connections[1:]), client.connections
 
 
 async def test_rolling_restart_under_publish_stream_loses_and_duplicates_nothing(
@@ -82,7 +84,7 @@ async def test_rolling_restart_under_publish_stream_loses_and_duplicates_nothing
     old_pids = [g.pid for g in cluster.gateways]
     try:
         for client in subscribers:
-            await client.wait_for(lambda c=client: len(c.msgs[topic]) >= 10, 10, "10 messages")
+            await client.wait_msgs(topic, 10)
         steps = await asyncio.to_thread(
             cluster.rolling_restart, RESTART_TIMEOUT, progress=lambda line: print(line)
         )
@@ -95,11 +97,7 @@ async def test_rolling_restart_under_publish_stream_loses_and_duplicates_nothing
         publisher.stop.set()
         await asyncio.wait_for(publishing, 15)
         for client in subscribers:
-            await client.wait_for(
-                lambda c=client: publisher.seqs <= {m["seq"] for m in c.msgs[topic]},
-                20,
-                "every acked message",
-            )
+            await client.wait_seqs(topic, publisher.seqs)
         print(
             f"\n{len(publisher.acked)} published, {publisher.client.resent} resent after a "
             f"close, {publisher.dups} of them acked as dup; "

@@ -24,7 +24,7 @@ import contextlib
 import itertools
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import uuid4
@@ -136,7 +136,7 @@ class ResumingClient:
         if self._http is not None:
             await self._http.close()
 
-    async def wait_for(self, predicate: Any, timeout: float, what: str) -> None:
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float, what: str) -> None:
         """Until ``predicate()`` holds, re-checked on every frame; fails after ``timeout``."""
         try:
             async with asyncio.timeout(timeout):
@@ -150,6 +150,21 @@ class ResumingClient:
                         await asyncio.wait_for(self.changed.wait(), 0.2)
         except TimeoutError:
             raise AssertionError(f"{self.name}: {what} not reached in {timeout} s") from None
+
+    async def wait_msgs(self, topic: str, count: int, timeout: float = 10.0) -> None:
+        await self.wait_for(lambda: len(self.msgs[topic]) >= count, timeout, f"{count} msgs")
+
+    async def wait_seqs(self, topic: str, seqs: set[int], timeout: float = 20.0) -> None:
+        """Until every seq in ``seqs`` arrived on ``topic`` (more may have come too)."""
+        await self.wait_for(
+            lambda: seqs <= {m["seq"] for m in self.msgs[topic]}, timeout, f"{len(seqs)} seqs"
+        )
+
+    async def wait_moved_off(self, node: str, timeout: float = 15.0) -> None:
+        """Until the client is connected and ready on a node other than ``node``."""
+        await self.wait_for(
+            lambda: self.ready.is_set() and self.node != node, timeout, f"moved off {node}"
+        )
 
     async def pub(self, topic: str, data: Any, mid: str, timeout: float = 15.0) -> Frame:
         """Publish until acked, across reconnects, always with the same ``mid``."""

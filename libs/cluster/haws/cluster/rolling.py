@@ -14,9 +14,15 @@ The procedure, for each gateway in turn (the next one starts only when the pool 
 3. **Wait for ``/ready`` 200**: connected to NATS, stream reachable, registered
    in Consul.
 4. **Wait for HAProxy** (when it runs) to have resolved that address and passed
-   its own health check there, so new connections reach the node again before
-   the next one leaves. An UP state HAProxy merely assumed at resolution
-   (check status ``INI``) does not count.
+   its own health check there, continuously for ``HAPROXY_SETTLE`` seconds, so
+   new connections reach the node again before the next one leaves. An UP state
+   HAProxy merely assumed at resolution (check status ``INI``) does not count.
+   The settle time matters when the node was back before HAProxy noticed it
+   gone (a node without clients restarts in under a second): the UP it shows
+   may still be the old process's, and a DNS answer without the node may still
+   be on hold. One check interval and one resolver hold (1 s each in the
+   template) later, either HAProxy has flipped the state, and we wait on, or the
+   UP is the new process's.
 
 A gateway that does not come back within the deadline stops the procedure with
 ``RollingRestartFailed`` (the remaining gateways are left running untouched);
@@ -37,6 +43,8 @@ from haws.cluster.haproxy import HAProxy
 from haws.cluster.services import Gateway
 
 Progress = Callable[[str], None]
+HAPROXY_SETTLE = 1.2
+"""Seconds HAProxy must show a restarted node UP without a break (see step 4)."""
 
 
 class RollingRestartFailed(ClusterError):
@@ -64,6 +72,23 @@ class GatewayRestart:
         )
 
 
+def _steadily(predicate: Callable[[], bool], period: float) -> Callable[[], bool]:
+    """A predicate that holds once ``predicate`` has held at every try for ``period`` s."""
+    since: float | None = None
+
+    def check() -> bool:
+        nonlocal since
+        now = time.monotonic()
+        if not predicate():
+            since = None
+            return False
+        if since is None:
+            since = now
+        return now - since >= period
+
+    return check
+
+
 def restart_gateway(
     gateway: Gateway,
     haproxy: HAProxy | None,
@@ -88,10 +113,10 @@ def restart_gateway(
     if haproxy is not None:
         try:
             wait_until(
-                lambda: haproxy.sees_up(gateway.port),
+                _steadily(lambda: haproxy.sees_up(gateway.port), HAPROXY_SETTLE),
                 max(deadline - ready, 0.0),
                 0.05,
-                what=f"HAProxy sees {gateway.name} UP",
+                what=f"HAProxy sees {gateway.name} UP for {HAPROXY_SETTLE} s",
                 abort=abort,
             )
         except DeadlineExceeded as exc:
