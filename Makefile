@@ -29,6 +29,7 @@ chaos: install
 	$(PYTEST) -q -m chaos $(ARGS)
 
 bench: install
+	$(VENV)/bin/pip install -q -e '.[bench]'
 	$(PY) -m bench $(ARGS)
 
 FUZZ_RUNS ?= 500000

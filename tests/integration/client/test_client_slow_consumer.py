@@ -27,6 +27,8 @@ async def tight_gateway(shared_nats: Any, consul_agent: Any) -> AsyncIterator[Ru
         send_queue_frames=512,
         send_queue_bytes=3 << 20,
         slow_consumer_grace=0.5,
+        # Bursts of 100 pipelined publishes; refusals (retried later) would reorder them.
+        command_rate=0,
     )
     async with running_gateway(settings) as gw:
         yield gw

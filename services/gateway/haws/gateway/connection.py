@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import struct
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
@@ -158,14 +159,31 @@ class Connection:
             self._closed.set()
 
     async def _write(self, frames: list[bytes]) -> None:
-        send = self.ws.send_frame
-        opcode = self._opcode
-        if self.batch and len(frames) > 1:
-            for chunk in _batches(frames):
-                await send(self.codec.join(chunk) if len(chunk) > 1 else chunk[0], opcode)
-        else:
-            for frame in frames:
-                await send(frame, opcode)
+        payloads = (
+            [self.codec.join(c) if len(c) > 1 else c[0] for c in _batches(frames)]
+            if self.batch and len(frames) > 1
+            else frames
+        )
+        transport = self._transport
+        if self.ws.compress or transport is None:
+            # permessage-deflate: aiohttp compresses frame by frame.
+            for payload in payloads:
+                await self.ws.send_frame(payload, self._opcode)
+            return
+        # Everything queued goes out in one write: one syscall per wake-up of this
+        # writer instead of one per frame (the fan-out hot path).
+        if self.ws.closed or transport.is_closing():
+            raise ConnectionResetError("connection closing")
+        first = 0x80 | self._opcode
+        parts: list[bytes] = []
+        for payload in payloads:
+            parts.append(_frame_header(first, len(payload)))
+            parts.append(payload)
+        transport.write(b"".join(parts))  # type: ignore[attr-defined]
+        protocol = transport.get_protocol()
+        if getattr(protocol, "_paused", False):
+            # aiohttp's flow control: wait until the socket buffer drained below its mark.
+            await protocol._drain_helper()  # type: ignore[attr-defined]
 
     def _on_overflow(self) -> None:
         """A writer blocked on a socket the peer does not read must stop waiting."""
@@ -209,6 +227,20 @@ class Connection:
             if self._transport is not None:
                 with contextlib.suppress(Exception):
                     self._transport.abort()  # type: ignore[attr-defined]
+
+
+_HEADER_SHORT = struct.Struct("!BB")
+_HEADER_MEDIUM = struct.Struct("!BBH")
+_HEADER_LONG = struct.Struct("!BBQ")
+
+
+def _frame_header(first: int, length: int) -> bytes:
+    """RFC 6455 header of an unmasked (server) frame carrying ``length`` bytes."""
+    if length < 126:
+        return _HEADER_SHORT.pack(first, length)
+    if length < 65536:
+        return _HEADER_MEDIUM.pack(first, 126, length)
+    return _HEADER_LONG.pack(first, 127, length)
 
 
 def _batches(frames: list[bytes]) -> list[list[bytes]]:
