@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from bench.figures import Figure
 from bench.lab import Lab
-from bench.scenarios import capacity, cluster, failover, fanout, latency, replay
+from bench.scenarios import capacity, cluster, failover, fanout, latency, presence, replay
 
 Scenario = Callable[[Lab], list[Figure]]
 
@@ -22,4 +22,5 @@ SCENARIOS: dict[str, Scenario] = {
     failover.NAME: failover.run,
     replay.NAME: replay.run,
     cluster.NAME: cluster.run,
+    presence.NAME: presence.run,
 }

@@ -1,0 +1,355 @@
+"""Presence: events per second one replica handles, and kill-to-last-leave.
+
+``presence-events-N``: one presence replica (a process), no gateway. N
+sessions are claimed, then each sends ``sub`` (a presence topic) and ``unsub``
+as a gateway would, over NATS, from ``SENDERS`` connections with ``WINDOW``
+sessions in flight on each; one session's requests go one after the other.
+The clock runs until every reply arrived, every join and leave of the topic
+was published on ``haws.pres.<topic>`` and a ``presence`` query answers the
+final (empty) member list. Figure: claims + events per second.
+
+``presence-leave-M``: a presence replica and two gateways (``--presence-heartbeat
+0.5``). M raw WebSocket clients on gateway A and a watcher on gateway B all
+``sub`` one topic with ``presence: true``; once the watcher saw the M joins, A
+is killed with SIGKILL. Figure: seconds from the kill until the watcher got
+the last of the M ``leave`` frames (promised within heartbeat timeout + grace).
+No baseline: the table prints the figures alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import signal
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import nats
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.js.errors import NotFoundError
+
+from bench.figures import Figure, why
+from bench.lab import HAWS_DIALECTS, Lab
+from bench.loadgen.crowd import close_all, open_all
+from bench.loadgen.peer import Peer, Reply
+from bench.scenarios.traffic import new_topic
+from bench.sizes import QUICK
+from bench.systems import Skipped
+from bench.systems.haws import HawsStack
+from bench.usage import CpuMeter
+from haws.cluster import service_available
+from haws.cluster.services import backend_service
+from haws.common import names
+from haws.common import presence_protocol as pp
+
+NAME = "presence"
+SESSIONS = {"quick": 2_000, "full": 10_000}
+"""Sessions of the events figure (each: claim, sub, unsub)."""
+SUBSCRIBERS = {"quick": 200, "full": 1_000}
+"""Presence subscribers on the gateway that is killed."""
+SENDERS = 4
+"""NATS connections sending requests, as several gateways would."""
+WINDOW = 64
+"""Sessions in flight per sender (4 x 64 = 256, under the replica's 512)."""
+REQUEST_TIMEOUT = 10.0
+EVENTS_TIMEOUT = 120.0
+"""Bound on the whole events measurement."""
+HEARTBEAT_TIMEOUT = 3.0
+GRACE = 5.0
+PRESENCE_ARGS = ["--heartbeat-timeout", str(HEARTBEAT_TIMEOUT), "--grace", str(GRACE)]
+GATEWAY_ARGS = ["--presence-heartbeat", "0.5"]
+LEAVE_SLACK = 20.0
+"""Seconds past heartbeat timeout + grace the watcher waits for the last leave."""
+_runs = itertools.count(1)
+
+
+def run(lab: Lab) -> list[Figure]:
+    if not lab.wants("haws"):
+        return []
+    mode = "quick" if lab.sizes == QUICK else "full"
+    figures: list[Figure] = []
+    n = SESSIONS[mode]
+    scenario = f"{NAME}-events-{n}"
+    print(f"  {scenario} haws ...", flush=True)
+    try:
+        with _stack(lab, gateways=0) as stack:
+            details = lab.run(_events(stack, n))
+        figures.append(
+            Figure(
+                scenario, "claims+events/s", "haws", details["ops_per_s"], "ops/s", details=details
+            )
+        )
+    except Exception as exc:  # reported in the table, the run goes on
+        figures.append(Figure(scenario, "claims+events/s", "haws", None, "ops/s", skipped=why(exc)))
+    m = SUBSCRIBERS[mode]
+    scenario = f"{NAME}-leave-{m}"
+    print(f"  {scenario} haws (presence {' '.join(PRESENCE_ARGS)}) ...", flush=True)
+    try:
+        with _stack(lab, gateways=2) as stack:
+            details = lab.run(_leave(lab, stack, m))
+        for metric, key in (("kill to first leave", "first_s"), ("kill to last leave", "last_s")):
+            figures.append(
+                Figure(scenario, metric, "haws", details[key], "s", better="lower", details=details)
+            )
+    except Exception as exc:  # reported in the table, the run goes on
+        figures.append(
+            Figure(
+                scenario, "kill to last leave", "haws", None, "s", better="lower", skipped=why(exc)
+            )
+        )
+    return figures
+
+
+@contextlib.contextmanager
+def _stack(lab: Lab, *, gateways: int) -> Iterator[HawsStack]:
+    """A presence replica (started first) and ``gateways`` gateways, on a fresh bucket."""
+    if not service_available("presence"):
+        raise Skipped("the presence service is not installed")
+    infra = lab.infra()
+    lab.run(_drop_bucket(infra.nats.url))  # the records of an earlier measurement
+    extra = [*GATEWAY_ARGS, *lab.options.gateway_args]
+    stack = HawsStack(infra, gateways=gateways, extra_args=extra)
+    stack.backends.append(
+        backend_service(
+            infra.data_dir,
+            "presence",
+            name=f"presence-{next(_runs)}",
+            nats_url=infra.nats.url,
+            extra_args=PRESENCE_ARGS,
+        )
+    )
+    lab.wait_quiet()
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+async def _drop_bucket(nats_url: str) -> None:
+    nc = await nats.connect(nats_url)
+    try:
+        with contextlib.suppress(NotFoundError):
+            await nc.jetstream().delete_key_value(names.KV_PRESENCE)
+    finally:
+        await nc.close()
+
+
+# -- events per second -------------------------------------------------------
+
+
+@dataclass
+class Changes:
+    """Distinct joins and leaves published on one topic."""
+
+    expected: int
+    joins: set[str] = field(default_factory=set)
+    leaves: set[str] = field(default_factory=set)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def add(self, change: pp.Change) -> None:
+        (self.joins if change.kind == "join" else self.leaves).add(change.session)
+        if len(self.joins) >= self.expected and len(self.leaves) >= self.expected:
+            self.done.set()
+
+
+@dataclass
+class Tally:
+    requests: int = 0
+    errors: int = 0
+    stale: int = 0
+    first_error: str | None = None
+
+    def failed(self, exc: BaseException) -> None:
+        self.errors += 1
+        if self.first_error is None:
+            self.first_error = f"{type(exc).__name__}: {exc}"
+
+
+async def _request(nc: NatsClient, subject: str, message: Any, reply: type[Any]) -> Any:
+    response = await nc.request(subject, pp.encode(message), timeout=REQUEST_TIMEOUT)
+    return pp.decode(reply, response.data)
+
+
+async def _session(nc: NatsClient, node: str, topic: str, tally: Tally) -> None:
+    """One session as a gateway reports it: claim, then sub and unsub, in order."""
+    session, conn = uuid.uuid4().hex, uuid.uuid4().hex[:12]
+    try:
+        claimed = await _request(
+            nc, names.PRESENCE_CLAIM, pp.Claim(session, node, conn), pp.ClaimReply
+        )
+        tally.requests += 1
+        for kind in ("sub", "unsub"):
+            event = pp.Event(kind, session, node, conn, claimed.epoch, topic)
+            answer = await _request(nc, names.PRESENCE_EVENT, event, pp.EventReply)
+            tally.requests += 1
+            tally.stale += answer.stale
+    except Exception as exc:  # counted and reported, the others go on
+        tally.failed(exc)
+
+
+async def _sender(nc: NatsClient, node: str, topic: str, count: int, tally: Tally) -> None:
+    left = iter(range(count))
+
+    async def lane() -> None:
+        for _ in left:  # shared iterator: each lane takes the next session
+            await _session(nc, node, topic, tally)
+
+    await asyncio.gather(*(lane() for _ in range(WINDOW)))
+
+
+async def _heartbeats(nc: NatsClient, nodes: list[str]) -> None:
+    """Keep the simulated gateway nodes alive (their sessions would go offline)."""
+    while True:
+        for node in nodes:
+            with contextlib.suppress(Exception):
+                await _request(
+                    nc, names.PRESENCE_HEARTBEAT, pp.Heartbeat(node, 0), pp.HeartbeatReply
+                )
+        await asyncio.sleep(0.5)  # the heartbeat period, not a synchronisation
+
+
+async def _members(nc: NatsClient, topic: str) -> list[dict[str, Any]] | None:
+    with contextlib.suppress(Exception):
+        reply = await _request(nc, names.PRESENCE_QUERY, pp.Query(topic), pp.QueryReply)
+        return list(reply.members)
+    return None
+
+
+async def _events(stack: HawsStack, n: int) -> dict[str, Any]:
+    url = stack.infra.nats.url
+    conns = [await nats.connect(url) for _ in range(SENDERS)]
+    watcher = await nats.connect(url)
+    topic = new_topic(NAME)
+    nodes = [f"bench-gw-{uuid.uuid4().hex[:6]}" for _ in conns]
+    changes = Changes(n)
+    tally = Tally()
+
+    async def on_change(msg: Msg) -> None:
+        changes.add(pp.decode(pp.Change, msg.data))
+
+    await watcher.subscribe(names.presence_changes_subject(topic), cb=on_change)
+    await watcher.flush()
+    beating = asyncio.create_task(_heartbeats(watcher, nodes))
+    meter = CpuMeter(stack.pids())
+    converged = False
+    try:
+        start = meter.sample()
+        began = time.monotonic()
+        counts = [n // SENDERS + (i < n % SENDERS) for i in range(SENDERS)]
+        async with asyncio.timeout(EVENTS_TIMEOUT):
+            await asyncio.gather(
+                *(
+                    _sender(nc, node, topic, k, tally)
+                    for nc, node, k in zip(conns, nodes, counts, strict=True)
+                )
+            )
+            replied = time.monotonic() - began
+            published = asyncio.create_task(changes.done.wait())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(published, REQUEST_TIMEOUT)
+            while not converged and time.monotonic() - began < EVENTS_TIMEOUT - 1:
+                converged = changes.done.is_set() and await _members(watcher, topic) == []
+                if not converged:
+                    await asyncio.sleep(0.05)  # polling the query: the rare case
+        seconds = time.monotonic() - began
+        end = meter.sample()
+    finally:
+        beating.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beating
+        for nc in [*conns, watcher]:
+            await nc.close()
+    return {
+        "sessions": n,
+        "requests": tally.requests,
+        "ops_per_s": round(tally.requests / seconds, 1) if converged else None,
+        "replies_s": round(replied, 3),
+        "converged_s": round(seconds, 3),
+        "converged": converged,
+        "joins": len(changes.joins),
+        "leaves": len(changes.leaves),
+        "errors": tally.errors,
+        "first_error": tally.first_error,
+        "stale": tally.stale,
+        "in_flight": SENDERS * WINDOW,
+        **meter.between(start, end).details(),
+    }
+
+
+# -- kill to last leave -------------------------------------------------------
+
+
+class PresenceClient(Peer):
+    """Subscribes with ``presence: true``; notes join/leave frames and when they came."""
+
+    def __init__(self) -> None:
+        super().__init__(HAWS_DIALECTS["haws"])
+        self.joined: dict[str, int] = {}
+        self.left: dict[str, int] = {}
+
+    async def subscribe(self, topic: str, since: int | None = None) -> Reply:
+        rid = self.next_id()
+        frame = {"op": "sub", "id": rid, "topic": topic, "presence": True}
+        return await self.request(self.dialect.encode(frame), rid)
+
+    def on_control(self, reply: Reply, now: int) -> None:
+        op = reply.get("op")
+        if op in ("join", "leave"):
+            session = str(reply.get("who", {}).get("session"))
+            (self.joined if op == "join" else self.left).setdefault(session, now)
+            return
+        super().on_control(reply, now)
+
+
+async def _until(predicate: Any, timeout: float) -> bool:
+    """Poll ``predicate`` (a frame counter) until true or ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.01)
+    return True
+
+
+async def _leave(lab: Lab, stack: HawsStack, m: int) -> dict[str, Any]:
+    node_a, node_b = stack.gateways
+    url_a, url_b = (f"ws://127.0.0.1:{g.port}" for g in (node_a, node_b))
+    topic = new_topic(NAME)
+    watcher = PresenceClient()
+    clients = [PresenceClient() for _ in range(m)]
+    try:
+        await watcher.connect(url_b)
+        await watcher.subscribe(topic)
+        opened = await open_all(
+            clients, [url_a], topic=topic, concurrency=lab.sizes.connect_concurrency
+        )
+        doomed = {c.session for c in clients if c.session and c.conn and c.conn.is_open}
+        if not await _until(lambda: doomed <= watcher.joined.keys(), 30.0):
+            missing = len(doomed - watcher.joined.keys())
+            raise Skipped(f"{missing} of {len(doomed)} joins never reached the watcher")
+        killed_at = time.monotonic_ns()
+        node_a.process.signal(signal.SIGKILL)
+        await _until(lambda: doomed <= watcher.left.keys(), HEARTBEAT_TIMEOUT + GRACE + LEAVE_SLACK)
+        node_a.kill()  # reap
+    finally:
+        await close_all([watcher, *clients])
+    left = [watcher.left[s] for s in doomed if s in watcher.left]
+    return {
+        "subscribers": len(doomed),
+        "open_failed": opened.failed,
+        "first_open_error": opened.first_error,
+        "left": len(left),
+        "not_left": len(doomed) - len(left),
+        "first_s": round((min(left) - killed_at) / 1e9, 2) if left else None,
+        "last_s": round((max(left) - killed_at) / 1e9, 2) if len(left) == len(doomed) else None,
+        "heartbeat_timeout_s": HEARTBEAT_TIMEOUT,
+        "grace_s": GRACE,
+        "presence_heartbeat_s": 0.5,
+        "expected_s": HEARTBEAT_TIMEOUT + GRACE,
+    }
