@@ -10,35 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
 
 import pytest
 
 from haws.cluster import ClusterSpec
 from tests.e2e.chaos.conftest import Harness
 from tests.e2e.chaos.report import timings
+from tests.e2e.chaos.sizes import FleetSize, short_and_long
 from tests.e2e.chaos.stream import SteadyStream
 
-
-@dataclass(frozen=True)
-class Size:
-    clients: int
-    messages: int
-    rate: float
-    """Messages per second of the stream."""
-
-    def __str__(self) -> str:
-        return f"{self.clients}c-{self.messages}m"
-
-
-SIZES = [
-    pytest.param(Size(clients=100, messages=150, rate=30.0), id="short"),
-    pytest.param(
-        Size(clients=300, messages=900, rate=40.0),
-        id="long",
-        marks=[pytest.mark.chaos, pytest.mark.timeout(900)],
-    ),
-]
+SIZES = short_and_long(
+    FleetSize(clients=100, messages=150, rate=30.0), FleetSize(clients=300, messages=900, rate=40.0)
+)
 SPEC = ClusterSpec(nats=1, gateways=3, presence=0, replay=2, haproxy=False)
 
 
@@ -55,7 +38,7 @@ async def resume_times(
 
 @pytest.mark.parametrize("size", SIZES)
 async def test_sigkill_of_a_gateway_loses_and_duplicates_nothing(
-    harness: Harness, size: Size
+    harness: Harness, size: FleetSize
 ) -> None:
     cluster = await harness.start_cluster(SPEC)
     survivor, _, victim = cluster.gateways

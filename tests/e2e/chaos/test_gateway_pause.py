@@ -27,6 +27,7 @@ from haws.common.errors import CloseCode
 from tests.e2e.chaos.conftest import Harness
 from tests.e2e.chaos.probes import metrics, total
 from tests.e2e.chaos.report import timings
+from tests.e2e.chaos.sizes import short_and_long
 from tests.e2e.chaos.stream import SteadyStream
 from tests.support.waiting import eventually
 from tests.support.wire_log import Totals
@@ -44,14 +45,10 @@ class Size:
         return f"{self.clients}c-{self.zombies}z-{self.messages}m"
 
 
-SIZES = [
-    pytest.param(Size(clients=45, zombies=3, messages=300, rate=30.0), id="short"),
-    pytest.param(
-        Size(clients=240, zombies=12, messages=900, rate=40.0),
-        id="long",
-        marks=[pytest.mark.chaos, pytest.mark.timeout(900)],
-    ),
-]
+SIZES = short_and_long(
+    Size(clients=45, zombies=3, messages=300, rate=30.0),
+    Size(clients=240, zombies=12, messages=900, rate=40.0),
+)
 SPEC = ClusterSpec(nats=1, gateways=3, presence=2, replay=2, haproxy=False)
 PING_INTERVAL = 1.0
 PING_TIMEOUT = 1.0

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import json
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import nats
@@ -27,30 +26,15 @@ from haws.cluster import ClusterSpec, LocalCluster, NatsServer
 from haws.common import names
 from tests.e2e.chaos.conftest import Harness
 from tests.e2e.chaos.probes import nats_client_names, status
+from tests.e2e.chaos.sizes import FleetSize, short_and_long
 from tests.e2e.chaos.stream import SteadyStream
 from tests.support.waiting import eventually
 from tests.support.wire_log import WireMsg, verify
 from tests.support.ws_client import WsClient
 
-
-@dataclass(frozen=True)
-class Size:
-    clients: int
-    messages: int
-    rate: float
-
-    def __str__(self) -> str:
-        return f"{self.clients}c-{self.messages}m"
-
-
-SIZES = [
-    pytest.param(Size(clients=30, messages=300, rate=30.0), id="short"),
-    pytest.param(
-        Size(clients=150, messages=1200, rate=40.0),
-        id="long",
-        marks=[pytest.mark.chaos, pytest.mark.timeout(900)],
-    ),
-]
+SIZES = short_and_long(
+    FleetSize(clients=30, messages=300, rate=30.0), FleetSize(clients=150, messages=1200, rate=40.0)
+)
 SPEC = ClusterSpec(nats=3, gateways=3, presence=0, replay=2, haproxy=False)
 HAWS_CLIENT = "haws-"
 """Prefix of the NATS client names of haws processes (``haws-gateway gw-1``...)."""
@@ -107,7 +91,7 @@ async def read_back(url: str, topic: str, timeout: float) -> list[dict[str, Any]
 
 @pytest.mark.parametrize("size", SIZES)
 async def test_a_nats_server_killed_under_load_loses_no_acked_message(
-    harness: Harness, size: Size
+    harness: Harness, size: FleetSize
 ) -> None:
     cluster = await harness.start_cluster(SPEC)
     gw1, gw2, _ = cluster.gateways

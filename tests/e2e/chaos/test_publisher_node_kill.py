@@ -22,6 +22,7 @@ import pytest
 
 from haws.cluster import ClusterSpec, Gateway
 from tests.e2e.chaos.conftest import Harness
+from tests.e2e.chaos.sizes import short_and_long
 from tests.e2e.chaos.stream import SteadyStream
 from tests.support.ws_client import WsClient
 
@@ -40,14 +41,10 @@ class Size:
         return f"{self.messages}m-{self.workers}w"
 
 
-SIZES = [
-    pytest.param(Size(messages=400, workers=64, rate=None, rounds=3), id="short"),
-    pytest.param(
-        Size(messages=3000, workers=200, rate=600.0, rounds=5),
-        id="long",
-        marks=[pytest.mark.chaos, pytest.mark.timeout(900)],
-    ),
-]
+SIZES = short_and_long(
+    Size(messages=400, workers=64, rate=None, rounds=3),
+    Size(messages=3000, workers=200, rate=600.0, rounds=5),
+)
 SPEC = ClusterSpec(nats=1, gateways=3, presence=0, replay=2, haproxy=False)
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
 
 import pytest
 
@@ -20,34 +19,19 @@ from haws.cluster import ClusterSpec
 from tests.e2e.chaos.conftest import Harness
 from tests.e2e.chaos.probes import metrics, total
 from tests.e2e.chaos.report import timings
+from tests.e2e.chaos.sizes import FleetSize, short_and_long
 from tests.e2e.chaos.stream import SteadyStream
 from tests.support.waiting import eventually
 
-
-@dataclass(frozen=True)
-class Size:
-    clients: int
-    messages: int
-    rate: float
-
-    def __str__(self) -> str:
-        return f"{self.clients}c-{self.messages}m"
-
-
-SIZES = [
-    pytest.param(Size(clients=100, messages=200, rate=30.0), id="short"),
-    pytest.param(
-        Size(clients=300, messages=900, rate=40.0),
-        id="long",
-        marks=[pytest.mark.chaos, pytest.mark.timeout(900)],
-    ),
-]
+SIZES = short_and_long(
+    FleetSize(clients=100, messages=200, rate=30.0), FleetSize(clients=300, messages=900, rate=40.0)
+)
 SPEC = ClusterSpec(nats=1, gateways=3, presence=0, replay=2, haproxy=False)
 
 
 @pytest.mark.parametrize("size", SIZES)
 async def test_a_replay_replica_killed_in_a_reconnect_storm_loses_nothing(
-    harness: Harness, size: Size
+    harness: Harness, size: FleetSize
 ) -> None:
     cluster = await harness.start_cluster(SPEC)
     survivor, other, victim = cluster.gateways
