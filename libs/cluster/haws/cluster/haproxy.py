@@ -1,9 +1,8 @@
 """HAProxy in front of the gateways, configured from the shared template.
 
 The template in ``deploy/haproxy/haproxy.cfg.tmpl`` is the one docker compose
-uses; here its ``${...}`` placeholders are filled from a dict, two loopback
-necessities are added (``for_loopback``), the result is checked with
-``haproxy -c`` and HAProxy runs in the foreground (``-db``).
+uses; here its ``${...}`` placeholders are filled from a dict, the result is
+checked with ``haproxy -c`` and HAProxy runs in the foreground (``-db``).
 """
 
 from __future__ import annotations
@@ -35,30 +34,6 @@ def render_config(values: Mapping[str, str], template: Path = TEMPLATE) -> str:
         raise ClusterError(f"{template}: no value for placeholder {exc}") from None
     except OSError as exc:
         raise ClusterError(f"cannot read the HAProxy template: {exc}") from None
-
-
-def for_loopback(config: str) -> str:
-    """The rendered template made fit for gateways that all listen on 127.0.0.1.
-
-    * ``resolve-opts allow-dup-ip``: HAProxy refuses by default to give a second
-      server an address another server already got from DNS. In compose every
-      gateway has its own address; locally they differ only by port, and
-      without the option a third gateway never joins the backend.
-    * ``stats show-legends``: fills the ``addr`` column of the stats CSV, so the
-      launcher can tell which server slot is which gateway (by port).
-
-    Each is added only where missing, so a template that already says it is
-    left as it is.
-    """
-    lines = []
-    for line in config.splitlines():
-        stripped = line.strip()
-        if stripped.startswith("server-template") and "allow-dup-ip" not in line:
-            line = f"{line} resolve-opts allow-dup-ip"
-        lines.append(line)
-        if stripped == "stats enable" and "stats show-legends" not in config:
-            lines.append(line.replace("stats enable", "stats show-legends"))
-    return "\n".join(lines) + "\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +123,7 @@ class HAProxy(Component):
 
     def prepare(self) -> None:
         super().prepare()
-        self.config_path.write_text(for_loopback(render_config(self.values(), self.template)))
+        self.config_path.write_text(render_config(self.values(), self.template))
         check_config(self.config_path, self.binary)
 
     def argv(self) -> list[str]:
