@@ -233,3 +233,26 @@ def test_haws_help_lists_every_command() -> None:
     assert result.returncode == 0
     for command in ("gateway", "presence", "replay", "up"):
         assert f"  {command}" in result.stdout
+
+
+@needs_gateway
+async def test_up_with_jwt_auth_prints_a_token_the_gateways_accept(start_up: Any) -> None:
+    run: UpRun = start_up(
+        "--gateways", "1", "--presence", "0", "--replay", "0", "--no-haproxy", "--auth", "jwt"
+    )
+    info = await asyncio.to_thread(run.read_info)
+    url = info["gateways"][0]["url"]
+    async with aiohttp.ClientSession() as http:
+        anonymous = await http.ws_connect(url)
+        await anonymous.send_json({"op": "hello", "v": 1})
+        async with asyncio.timeout(REPLY_TIMEOUT):
+            await anonymous.receive()
+        assert anonymous.close_code == 4001
+        authorised = await http.ws_connect(url)
+        await authorised.send_json({"op": "hello", "v": 1, "token": info["token"]})
+        assert (await next_op(authorised, "welcome"))["session"]
+        await authorised.close()
+    # The secret reaches the gateway through its environment, not its command line.
+    cmdline = Path(f"/proc/{info['gateways'][0]['pid']}/cmdline").read_bytes()
+    assert b"secret" not in cmdline
+    await asyncio.to_thread(stop_and_check, run, signal.SIGTERM)

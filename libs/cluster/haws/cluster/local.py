@@ -38,6 +38,8 @@ class ClusterSpec:
     haproxy: bool = True
     gateway_args: tuple[str, ...] = ()
     """Extra flags for every gateway, e.g. ``("--consul-ttl", "2", "--drain-period", "1")``."""
+    gateway_env: tuple[tuple[str, str], ...] = ()
+    """Extra environment for every gateway (secrets stay out of the process list)."""
     gateway_stop_timeout: float = 15.0
     """SIGTERM lets a gateway deregister and drain (its own drain timeout is 10 s)."""
     stop_timeout: float = 10.0
@@ -67,6 +69,7 @@ class LocalCluster:
                 consul_http=self.consul.http_url,
                 stream_replicas=replicas,
                 extra_args=spec.gateway_args,
+                env=dict(spec.gateway_env),
             )
             for i in range(1, spec.gateways + 1)
         ]

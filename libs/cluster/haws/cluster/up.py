@@ -22,6 +22,7 @@ import contextlib
 import json
 import logging
 import os
+import secrets
 import shutil
 import signal
 import sys
@@ -32,6 +33,7 @@ from types import FrameType
 
 from haws.cluster.errors import Aborted, ClusterError
 from haws.cluster.local import ClusterSpec, LocalCluster
+from haws.common.tokens import make_dev_token
 
 log = logging.getLogger("haws.up")
 WATCH_INTERVAL = 0.1
@@ -90,6 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=60.0,
         metavar="S",
         help="seconds for everything to become ready (default 60)",
+    )
+    parser.add_argument(
+        "--auth",
+        choices=("anonymous", "jwt"),
+        default="anonymous",
+        help="jwt: gateways require hello.token; a dev secret is made and a token printed",
     )
     parser.add_argument(
         "--restart-timeout",
@@ -198,12 +206,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     use_haproxy = args.haproxy and shutil.which("haproxy") is not None
     if args.haproxy and not use_haproxy:
         log.info("haproxy is not on PATH; starting without it")
+    secret = secrets.token_urlsafe(32) if args.auth == "jwt" else None
     spec = ClusterSpec(
         nats=args.nats,
         gateways=args.gateways,
         presence=args.presence,
         replay=args.replay,
         haproxy=use_haproxy,
+        gateway_env=(
+            (("HAWS_AUTH_MODE", "jwt"), ("HAWS_AUTH_HS256_SECRET", secret)) if secret else ()
+        ),
     )
     signals = Signals()
     signals.install()
@@ -230,11 +242,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     pid_file = cluster.data_dir / PID_FILE
     try:
         pid_file.write_text(f"{os.getpid()}\n")
+        # A ready-made token for trying the cluster (user "dev", every topic).
+        token = make_dev_token(secret, "dev") if secret else None
         if args.json:
-            info = {**cluster.describe(), "pid": os.getpid()}
+            info = {**cluster.describe(), "pid": os.getpid(), "token": token}
             print(json.dumps(info, separators=(",", ":")), flush=True)
         else:
             print(summary(cluster), flush=True)
+            if token:
+                print(f"dev token (user dev, all topics, 1 h): {token}", flush=True)
         watch(cluster, signals, args.restart_timeout)
     finally:
         with contextlib.suppress(OSError):
