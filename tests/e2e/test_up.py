@@ -253,6 +253,8 @@ async def test_up_with_jwt_auth_prints_a_token_the_gateways_accept(start_up: Any
         assert (await next_op(authorised, "welcome"))["session"]
         await authorised.close()
     # The secret reaches the gateway through its environment, not its command line.
-    cmdline = Path(f"/proc/{info['gateways'][0]['pid']}/cmdline").read_bytes()
+    cmdline = await asyncio.to_thread(
+        Path(f"/proc/{info['gateways'][0]['pid']}/cmdline").read_bytes
+    )
     assert b"secret" not in cmdline
     await asyncio.to_thread(stop_and_check, run, signal.SIGTERM)
