@@ -9,6 +9,7 @@ import asyncio
 import json
 from typing import Any
 
+from haws.common.coalescer import Coalescer
 from haws.common.codec import JSON, encode_payload
 from haws.common.logs import get_logger
 from haws.common.messages import StoredMessage
@@ -17,7 +18,6 @@ from haws.gateway.metrics import GatewayMetrics
 from haws.gateway.send_queue import SendQueue
 from haws.gateway.subscription import Subscription, catch_up
 from haws.gateway.topic import Topic
-from haws.replay.coalescer import Coalescer
 
 TOPIC = "t"
 

@@ -9,7 +9,7 @@ import msgpack
 from haws.common.codec import JSON, MSGPACK, encode_payload
 from haws.common.messages import StoredMessage, stamp_to_ms
 from haws.gateway.connection import BATCH_MAX_BYTES, _batches
-from haws.gateway.frame_cache import FrameCache
+from haws.gateway.frame_cache import FrameCache, SharedFrames
 
 
 def test_stamp_with_nanoseconds_to_ms() -> None:
@@ -61,3 +61,14 @@ def test_stored_data_a_codec_cannot_carry_still_delivers_the_seq() -> None:
     frame = json.loads(cache.encoded(JSON))
     assert (frame["seq"], frame["prev"], frame["data"]) == (9, 8, None)
     assert frame["undeliverable"] is True
+
+
+def test_shared_frames_share_identical_frames_only() -> None:
+    shared = SharedFrames(capacity=2)
+    body = encode_payload(1)
+    a = shared.get(StoredMessage("t", 5, 4, 0, body))
+    assert shared.get(StoredMessage("t", 5, 4, 0, body)) is a
+    # After an announced gap the same seq carries another prev: another frame.
+    assert shared.get(StoredMessage("t", 5, 2, 0, body)) is not a
+    shared.get(StoredMessage("t", 6, 5, 0, body))
+    assert len(shared) == 2

@@ -6,6 +6,7 @@ and each codec encodes once, whatever the number of local subscribers.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 from haws.common import frames
@@ -47,3 +48,28 @@ class FrameCache:
             frame = frames.msg(self.message, None)
             frame["undeliverable"] = True
             return codec.encode(frame)
+
+
+class SharedFrames:
+    """Recent messages' frame caches, so clients catching up on the same range (a
+    reconnect storm) share each message's encoding instead of repeating it.
+
+    Keyed by (topic, seq, prev): ``prev`` is part of the frame and differs after
+    an announced gap, so only identical frames are shared.
+    """
+
+    def __init__(self, capacity: int = 8192) -> None:
+        self._capacity = capacity
+        self._caches: OrderedDict[tuple[str, int, int], FrameCache] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._caches)
+
+    def get(self, message: StoredMessage) -> FrameCache:
+        key = (message.topic, message.seq, message.prev)
+        cache = self._caches.get(key)
+        if cache is None:
+            cache = self._caches[key] = FrameCache(message)
+            if len(self._caches) > self._capacity:
+                self._caches.popitem(last=False)
+        return cache

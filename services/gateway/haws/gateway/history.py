@@ -16,6 +16,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from opentelemetry.trace import SpanKind
 
 from haws.common import names
+from haws.common.coalescer import Coalescer
 from haws.common.errors import BadRequest
 from haws.common.replay_protocol import ReplayRequest, decode_page
 from haws.common.stream_reader import MAX_BATCH, HistoryPage, StreamReader
@@ -50,6 +51,7 @@ class ReplayHistory:
         self._direct = direct
         self._metrics = metrics
         self._timeout = timeout
+        self._shared: Coalescer[tuple[str, int, int, int | None], HistoryPage] = Coalescer()
 
     async def read(
         self, topic: str, after: int, limit: int = MAX_BATCH, *, until: int | None = None
@@ -58,7 +60,13 @@ class ReplayHistory:
         with _tracer.start_as_current_span(
             "haws.replay.read", kind=SpanKind.CLIENT, attributes={"haws.topic": topic}
         ):
-            return await self._read(request, topic, after, limit, until)
+            # A reconnect storm brings many clients with the same cursor to this node:
+            # one request, one decoded page (and its frames, see FrameCache) for all.
+            page, _ = await self._shared.run(
+                (topic, after, limit, until),
+                lambda: self._read(request, topic, after, limit, until),
+            )
+            return page
 
     async def _read(
         self, request: ReplayRequest, topic: str, after: int, limit: int, until: int | None

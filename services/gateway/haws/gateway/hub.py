@@ -17,6 +17,7 @@ from haws.common.logs import EventLogger
 from haws.common.tasks import stop_tasks
 from haws.gateway.connection import Connection
 from haws.gateway.fence import Fence
+from haws.gateway.frame_cache import SharedFrames
 from haws.gateway.history import History
 from haws.gateway.metrics import GatewayMetrics
 from haws.gateway.subscription import Subscription, catch_up
@@ -43,6 +44,7 @@ class Hub:
         self._log = log
         self._timeout = timeout
         self.fence = fence
+        self.shared_frames = SharedFrames()
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
@@ -134,7 +136,12 @@ class Hub:
     async def _run_catch_up(self, sub: Subscription, since: int, room_timeout: float) -> None:
         try:
             pages = await catch_up(
-                sub, since, self._history, room_timeout=room_timeout, fence=self.fence
+                sub,
+                since,
+                self._history,
+                room_timeout=room_timeout,
+                fence=self.fence,
+                shared=self.shared_frames,
             )
             self._metrics.history_reads.inc(pages)
         except asyncio.CancelledError:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from haws.common import frames
 from haws.common.messages import StoredMessage
 from haws.gateway.fence import Fence
-from haws.gateway.frame_cache import FrameCache
+from haws.gateway.frame_cache import FrameCache, SharedFrames
 from haws.gateway.history import History
 
 if TYPE_CHECKING:
@@ -79,6 +79,7 @@ async def catch_up(
     *,
     room_timeout: float,
     fence: Fence | None = None,
+    shared: SharedFrames | None = None,
 ) -> int:
     """Deliver everything after ``after``, then go live; returns history pages read.
 
@@ -90,6 +91,7 @@ async def catch_up(
     """
     conn = sub.conn
     codec = conn.codec
+    frames_of = shared.get if shared is not None else FrameCache
     last = after
     gap: tuple[int, int] | None = None
     pages = 0
@@ -110,7 +112,7 @@ async def catch_up(
                 await conn.queue.room(room_timeout)
             if conn.closing:
                 return pages
-            conn.send(FrameCache(message).encoded(codec))
+            conn.send(frames_of(message).encoded(codec))
             last = message.seq
         sub.seq = last
         if conn.closing:
@@ -133,7 +135,7 @@ async def catch_up(
             last = need
         # From here to ``live = True`` nothing awaits: no live message can slip between.
         for message in pending:
-            conn.send(FrameCache(message).encoded(codec))
+            conn.send(frames_of(message).encoded(codec))
         sub.buffer = []
         sub.live = True
         conn.send_obj(frames.recovered(sub.topic, gap))
