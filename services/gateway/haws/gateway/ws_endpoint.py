@@ -45,10 +45,6 @@ class HelloFailed(Exception):
         self.reason = reason
 
 
-def _decode(codec: Codec, raw: str | bytes) -> dict[str, object]:
-    return codec.decode(raw)
-
-
 async def _read_hello(ws: web.WebSocketResponse, codec: Codec, timeout: float) -> Hello:
     try:
         async with asyncio.timeout(timeout):
@@ -58,7 +54,7 @@ async def _read_hello(ws: web.WebSocketResponse, codec: Codec, timeout: float) -
     if msg.type not in _DATA_TYPES:
         raise HelloFailed(0, "closed before hello")
     try:
-        frame = parse_client_frame(_decode(codec, msg.data))
+        frame = parse_client_frame(codec.decode(msg.data))
     except ProtocolError as exc:
         raise HelloFailed(CloseCode.PROTOCOL, f"bad hello: {exc.message}") from None
     if not isinstance(frame, Hello):
@@ -256,7 +252,7 @@ class WsEndpoint:
                 return  # close, closing, closed or error (aiohttp already closed 1009)
             admitted = limiter.admit()
             try:
-                frame = parse_client_frame(_decode(codec, msg.data))
+                frame = parse_client_frame(codec.decode(msg.data))
             except FrameDecodeError as exc:
                 metrics.errors.labels(exc.code).inc()
                 conn.close(CloseCode.PROTOCOL, exc.message[:120])
