@@ -15,6 +15,7 @@ import msgpack
 
 from haws.common.errors import FrameDecodeError
 
+_orjson: Any
 try:  # optional speed-up, same output
     import orjson as _orjson
 except ImportError:  # pragma: no cover - depends on the install
@@ -60,7 +61,7 @@ class JsonCodec:
 
     def encode(self, frame: dict[str, Any]) -> bytes:
         if _orjson is not None:
-            return _orjson.dumps(frame, default=_json_default)
+            return bytes(_orjson.dumps(frame, default=_json_default))
         return json.dumps(frame, separators=(",", ":"), default=_json_default).encode()
 
     def join(self, encoded: list[bytes]) -> bytes:
@@ -97,7 +98,7 @@ class MsgpackCodec:
         self._packer = msgpack.Packer(use_bin_type=True)
 
     def encode(self, frame: dict[str, Any]) -> bytes:
-        return self._packer.pack(frame)
+        return bytes(self._packer.pack(frame))
 
     def join(self, encoded: list[bytes]) -> bytes:
         return _msgpack_array_header(len(encoded)) + b"".join(encoded)
@@ -133,7 +134,7 @@ CODECS: Final[dict[str, Codec]] = {JSON.name: JSON, MSGPACK.name: MSGPACK}
 
 def encode_payload(data: Any) -> bytes:
     """Stored message body: msgpack, so raw bytes survive for msgpack clients."""
-    return msgpack.packb(data, use_bin_type=True)
+    return bytes(msgpack.packb(data, use_bin_type=True))
 
 
 def decode_payload(body: bytes) -> Any:

@@ -11,7 +11,7 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 from haws.common.logs import setup_logging
@@ -19,7 +19,7 @@ from haws.common.settings import SettingsError, load
 from haws.common.telemetry import setup_tracing
 
 S = TypeVar("S")
-Run = Callable[[S, asyncio.Event], Awaitable[None]]
+Run = Callable[[S, asyncio.Event], Coroutine[Any, Any, None]]
 
 
 async def _serve(run: Run[S], settings: S, stop_timeout: float) -> None:

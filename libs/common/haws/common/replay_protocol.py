@@ -24,8 +24,10 @@ class ReplayRequest:
     until: int | None = None
 
     def encode(self) -> bytes:
-        return msgpack.packb(
-            {"topic": self.topic, "after": self.after, "limit": self.limit, "until": self.until}
+        return bytes(
+            msgpack.packb(
+                {"topic": self.topic, "after": self.after, "limit": self.limit, "until": self.until}
+            )
         )
 
     @classmethod
@@ -55,18 +57,20 @@ def _message_from_wire(topic: str, row: list[Any]) -> StoredMessage:
 
 
 def encode_page(page: HistoryPage) -> bytes:
-    return msgpack.packb(
-        {
-            "messages": [_message_to_wire(m) for m in page.messages],
-            "more": page.more,
-            "gap": list(page.gap) if page.gap else None,
-        },
-        use_bin_type=True,
+    return bytes(
+        msgpack.packb(
+            {
+                "messages": [_message_to_wire(m) for m in page.messages],
+                "more": page.more,
+                "gap": list(page.gap) if page.gap else None,
+            },
+            use_bin_type=True,
+        )
     )
 
 
 def encode_error(message: str) -> bytes:
-    return msgpack.packb({"error": message})
+    return bytes(msgpack.packb({"error": message}))
 
 
 def decode_page(topic: str, raw: bytes) -> HistoryPage:

@@ -29,14 +29,13 @@ class SessionRecord:
     user: str | None = None
 
     def encode(self) -> bytes:
-        return msgpack.packb(
-            {
-                "v": RECORD_VERSION,
-                "subs": {t: [s.seq, s.presence] for t, s in sorted(self.subs.items())},
-                "node": self.node,
-                "user": self.user,
-            }
-        )
+        record = {
+            "v": RECORD_VERSION,
+            "subs": {t: [s.seq, s.presence] for t, s in sorted(self.subs.items())},
+            "node": self.node,
+            "user": self.user,
+        }
+        return bytes(msgpack.packb(record))
 
     @classmethod
     def decode(cls, raw: bytes) -> SessionRecord:

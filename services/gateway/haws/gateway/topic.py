@@ -77,7 +77,7 @@ class Topic:
                 pending_msgs_limit=100_000,
                 pending_bytes_limit=256 * 1024 * 1024,
             )
-            await self._nc.flush(self._timeout)
+            await self._nc.flush(max(1, round(self._timeout)))
             self.last_seq = await self._history.last_seq(self.name)
         except BaseException as exc:
             if not self._ready.done():
