@@ -8,8 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from haws.common import names
+
+
+@lru_cache(maxsize=1024)
+def _whole_seconds(whole: str) -> int | None:
+    """Seconds since the epoch of ``2026-11-27T03:42:43`` (messages of one page
+    share a handful of these: parsing each once keeps replay reads cheap)."""
+    try:
+        return int(datetime.fromisoformat(whole).replace(tzinfo=UTC).timestamp())
+    except ValueError:
+        return None
 
 
 def stamp_to_ms(stamp: str | None) -> int:
@@ -17,12 +28,11 @@ def stamp_to_ms(stamp: str | None) -> int:
     if not stamp:
         return 0
     whole, _, frac = stamp.rstrip("Z").partition(".")
-    try:
-        seconds = datetime.fromisoformat(whole).replace(tzinfo=UTC).timestamp()
-    except ValueError:
+    seconds = _whole_seconds(whole)
+    if seconds is None:
         return 0
     millis = int((frac + "000")[:3]) if frac else 0
-    return int(seconds) * 1000 + millis
+    return seconds * 1000 + millis
 
 
 @dataclass(frozen=True, slots=True)
