@@ -72,19 +72,29 @@ class StreamReader:
         try:
             await self._nc.publish(self._api, json.dumps(request).encode(), reply=inbox)
             batched = "batch" in request
-            while True:
-                try:
-                    msg = await asyncio.wait_for(queue.get(), self._timeout)
-                except TimeoutError:
-                    raise StreamError(f"direct get timed out: {request}") from None
-                status = (msg.headers or {}).get("Status")
-                if status == "404" or status == "204":
-                    return replies
-                if status is not None:
-                    raise StreamError(f"direct get failed with status {status}: {msg.headers}")
-                replies.append(msg)
-                if not batched:
-                    return replies
+            loop = asyncio.get_running_loop()
+            try:
+                # One timer for the whole batch, pushed back whenever we must wait: a
+                # wait_for per message (a task each) cost more than the message.
+                async with asyncio.timeout(self._timeout) as deadline:
+                    while True:
+                        if queue.empty():
+                            deadline.reschedule(loop.time() + self._timeout)
+                            msg = await queue.get()
+                        else:
+                            msg = queue.get_nowait()
+                        status = (msg.headers or {}).get("Status")
+                        if status == "404" or status == "204":
+                            return replies
+                        if status is not None:
+                            raise StreamError(
+                                f"direct get failed with status {status}: {msg.headers}"
+                            )
+                        replies.append(msg)
+                        if not batched:
+                            return replies
+            except TimeoutError:
+                raise StreamError(f"direct get timed out: {request}") from None
         finally:
             del self._waiting[inbox]
 
