@@ -17,6 +17,8 @@ from haws.gateway.connection import Connection
 from haws.gateway.hub import Hub
 from haws.gateway.session_store import SessionStore
 
+FLUSH_CONCURRENCY = 64
+
 
 class SessionKeeper:
     def __init__(
@@ -64,8 +66,13 @@ class SessionKeeper:
             self._log.warning("session.write_failed", session=conn.session, error=repr(exc))
 
     async def flush(self) -> None:
-        for conn in list(self._hub.connections):
-            await self._write(conn)
+        """Write the changed records, ``FLUSH_CONCURRENCY`` KV puts in flight at once
+        (one at a time, a reconnect storm's records trailed by seconds)."""
+        conns = list(self._hub.connections)
+        for start in range(0, len(conns), FLUSH_CONCURRENCY):
+            await asyncio.gather(
+                *(self._write(c) for c in conns[start : start + FLUSH_CONCURRENCY])
+            )
 
     async def closed(self, conn: Connection) -> None:
         """Write the final record of a closed connection; it stays resumable for the TTL.
