@@ -167,19 +167,20 @@ class WsEndpoint:
             take_over(previous, "newer hello on this node")
         deps.hub.add(conn)
         plan, denied = split_plan(restore_plan(record, hello.cursors), principal.grants)
-        conn.epoch = await deps.presence.claim(
-            pp.Claim(
-                session=session,
-                node=deps.node,
-                conn=conn.conn_id,
-                user=conn.user,
-                topics=[topic for topic, state in plan.items() if state.presence],
-            )
-        )
         resumed = record is not None
         deps.metrics.hellos.labels(str(resumed).lower()).inc()
         conn.log.info("ws.open", codec=codec.name, resumed=resumed)
         try:
+            # Inside the try: whatever happens from here, the finally unregisters.
+            conn.epoch = await deps.presence.claim(
+                pp.Claim(
+                    session=session,
+                    node=deps.node,
+                    conn=conn.conn_id,
+                    user=conn.user,
+                    topics=[topic for topic, state in plan.items() if state.presence],
+                )
+            )
             conn.send_obj(
                 frames.welcome(
                     session,
