@@ -7,6 +7,8 @@ from typing import Any
 
 import aiohttp
 
+from tests.support.ws_client import WsClient
+
 TIMEOUT = aiohttp.ClientTimeout(total=3.0)
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)")
 
@@ -52,3 +54,15 @@ async def nats_client_names(monitor_url: str) -> list[str]:
     """Names of the clients connected to one nats-server (its ``/connz``)."""
     body = await get_json(f"{monitor_url}/connz?limit=1024")
     return sorted(c.get("name", "") for c in body.get("connections") or [])
+
+
+async def read_back(url: str, topic: str, timeout: float) -> list[dict[str, Any]]:
+    """Every stored message of ``topic``, through a gateway's history (``since: 0``)."""
+    reader = await WsClient.connect(url)
+    try:
+        await reader.hello()
+        await reader.sub(topic, since=0)
+        await reader.recv("recovered", timeout=timeout)
+        return list(reader.msgs[topic])
+    finally:
+        await reader.close()

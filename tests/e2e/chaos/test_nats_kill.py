@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import json
 import time
-from typing import Any
 
 import nats
 import pytest
@@ -25,12 +24,11 @@ from nats.errors import Error as NatsError
 from haws.cluster import ClusterSpec, LocalCluster, NatsServer
 from haws.common import names
 from tests.e2e.chaos.conftest import Harness
-from tests.e2e.chaos.probes import nats_client_names, status
+from tests.e2e.chaos.probes import nats_client_names, read_back, status
 from tests.e2e.chaos.sizes import FleetSize, short_and_long
 from tests.e2e.chaos.stream import SteadyStream
 from tests.support.waiting import eventually
 from tests.support.wire_log import WireMsg, verify
-from tests.support.ws_client import WsClient
 
 SIZES = short_and_long(
     FleetSize(clients=30, messages=300, rate=30.0), FleetSize(clients=150, messages=1200, rate=40.0)
@@ -76,17 +74,6 @@ async def choose_victim(cluster: LocalCluster) -> tuple[NatsServer, bool, list[s
     finally:
         await nc.close()
     return victim, leader == victim.name, on[victim.name]
-
-
-async def read_back(url: str, topic: str, timeout: float) -> list[dict[str, Any]]:
-    reader = await WsClient.connect(url)
-    try:
-        await reader.hello()
-        await reader.sub(topic, since=0)
-        await reader.recv("recovered", timeout=timeout)
-        return list(reader.msgs[topic])
-    finally:
-        await reader.close()
 
 
 @pytest.mark.parametrize("size", SIZES)

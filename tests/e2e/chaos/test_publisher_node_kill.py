@@ -16,12 +16,12 @@ import signal
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
 
 from haws.cluster import ClusterSpec, Gateway
 from tests.e2e.chaos.conftest import Harness
+from tests.e2e.chaos.probes import read_back
 from tests.e2e.chaos.sizes import short_and_long
 from tests.e2e.chaos.stream import SteadyStream
 from tests.support.ws_client import WsClient
@@ -70,18 +70,6 @@ async def kill_when_stored_unacked(
                 await asyncio.to_thread(victim.kill)
                 return str(mid), killed_at
     return None
-
-
-async def read_back(url: str, topic: str, timeout: float) -> list[dict[str, Any]]:
-    """Every stored message of ``topic``, through a gateway's history (``since: 0``)."""
-    reader = await WsClient.connect(url)
-    try:
-        await reader.hello()
-        await reader.sub(topic, since=0)
-        await reader.recv("recovered", timeout=timeout)
-        return list(reader.msgs[topic])
-    finally:
-        await reader.close()
 
 
 @pytest.mark.parametrize("size", SIZES)
