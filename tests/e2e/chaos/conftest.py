@@ -21,6 +21,8 @@ from haws.client import Client
 from haws.cluster import ClusterError, ClusterSpec, LocalCluster
 from tests.e2e.chaos.fleet import Fleet
 from tests.e2e.chaos.report import emit
+from tests.e2e.chaos.sizes import FleetSize
+from tests.e2e.chaos.stream import SteadyStream
 from tests.support.wire_log import WireLog
 from tests.support.ws_client import WsClient
 
@@ -85,6 +87,26 @@ class Harness:
         fleet = Fleet(self.log, self.tmp_path, prefix)
         self._fleets.append(fleet)
         return fleet
+
+    async def steady_fleet(
+        self,
+        cluster: LocalCluster,
+        topic: str,
+        size: FleetSize,
+        publisher_urls: Sequence[str],
+    ) -> tuple[Fleet, SteadyStream]:
+        """``size.clients`` subscribers spread over every gateway, and a started
+        stream of ``size.messages`` at ``size.rate`` from an SDK publisher."""
+        fleet = self.fleet()
+        await fleet.open(size.clients, cluster.gateways)
+        await fleet.subscribe(topic)
+        publisher = self.client(publisher_urls, name="publisher")
+        await publisher.connect()
+        stream = SteadyStream(
+            publisher, topic, size.messages, size.rate, deadline=size.messages / size.rate + 60
+        )
+        stream.start()
+        return fleet, stream
 
     def client(self, urls: Sequence[str], *, name: str | None = None, **settings: Any) -> Client:
         """An SDK client closed at teardown; with ``name`` its frames go to the wire log."""

@@ -17,7 +17,6 @@ from haws.cluster import ClusterSpec
 from tests.e2e.chaos.conftest import Harness
 from tests.e2e.chaos.report import timings
 from tests.e2e.chaos.sizes import FleetSize, short_and_long
-from tests.e2e.chaos.stream import SteadyStream
 
 SIZES = short_and_long(
     FleetSize(clients=100, messages=150, rate=30.0), FleetSize(clients=300, messages=900, rate=40.0)
@@ -43,15 +42,7 @@ async def test_sigkill_of_a_gateway_loses_and_duplicates_nothing(
     cluster = await harness.start_cluster(SPEC)
     survivor, _, victim = cluster.gateways
     topic = harness.topic("gateway-kill")
-    fleet = harness.fleet()
-    await fleet.open(size.clients, cluster.gateways)
-    await fleet.subscribe(topic)
-    publisher = harness.client([survivor.ws_url], name="publisher")
-    await publisher.connect()
-    stream = SteadyStream(
-        publisher, topic, size.messages, size.rate, deadline=size.messages / size.rate + 60
-    )
-    stream.start()
+    fleet, stream = await harness.steady_fleet(cluster, topic, size, [survivor.ws_url])
 
     await stream.wait_acked(size.messages // 3)
     moved = [m.name for m in fleet.on(victim.name)]

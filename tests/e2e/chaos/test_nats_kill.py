@@ -26,7 +26,6 @@ from haws.common import names
 from tests.e2e.chaos.conftest import Harness
 from tests.e2e.chaos.probes import nats_client_names, read_back, status
 from tests.e2e.chaos.sizes import FleetSize, short_and_long
-from tests.e2e.chaos.stream import SteadyStream
 from tests.support.waiting import eventually
 from tests.support.wire_log import WireMsg, verify
 
@@ -83,15 +82,7 @@ async def test_a_nats_server_killed_under_load_loses_no_acked_message(
     cluster = await harness.start_cluster(SPEC)
     gw1, gw2, _ = cluster.gateways
     topic = harness.topic("nats-kill")
-    fleet = harness.fleet()
-    await fleet.open(size.clients, cluster.gateways)
-    await fleet.subscribe(topic)
-    publisher = harness.client([gw1.ws_url, gw2.ws_url], name="publisher")
-    await publisher.connect()
-    stream = SteadyStream(
-        publisher, topic, size.messages, size.rate, deadline=size.messages / size.rate + 60
-    )
-    stream.start()
+    fleet, stream = await harness.steady_fleet(cluster, topic, size, [gw1.ws_url, gw2.ws_url])
 
     await stream.wait_acked(size.messages // 3)
     victim, was_leader, moved = await choose_victim(cluster)
@@ -126,7 +117,7 @@ async def test_a_nats_server_killed_under_load_loses_no_acked_message(
         killed_leader=was_leader,
         reconnected=moved,
         back_after_s=round(recovered_after, 3),
-        publish_retries=publisher.stats.sent - publisher.stats.acked,
+        publish_retries=stream.client.stats.sent - stream.client.stats.acked,
         history=from_history.counts(),
         app_faults=len(faults),
     )

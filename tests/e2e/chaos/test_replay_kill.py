@@ -20,7 +20,6 @@ from tests.e2e.chaos.conftest import Harness
 from tests.e2e.chaos.probes import metrics, total
 from tests.e2e.chaos.report import timings
 from tests.e2e.chaos.sizes import FleetSize, short_and_long
-from tests.e2e.chaos.stream import SteadyStream
 from tests.support.waiting import eventually
 
 SIZES = short_and_long(
@@ -37,15 +36,7 @@ async def test_a_replay_replica_killed_in_a_reconnect_storm_loses_nothing(
     survivor, other, victim = cluster.gateways
     doomed_replay, spare_replay = cluster.replay
     topic = harness.topic("replay-kill")
-    fleet = harness.fleet()
-    await fleet.open(size.clients, cluster.gateways)
-    await fleet.subscribe(topic)
-    publisher = harness.client([survivor.ws_url], name="publisher")
-    await publisher.connect()
-    stream = SteadyStream(
-        publisher, topic, size.messages, size.rate, deadline=size.messages / size.rate + 60
-    )
-    stream.start()
+    fleet, stream = await harness.steady_fleet(cluster, topic, size, [survivor.ws_url])
 
     await stream.wait_acked(size.messages // 3)
     movers = fleet.on(victim.name)
