@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +17,7 @@ from haws.common.discovery import ConsulRegistration, ServiceInstance, close_con
 from haws.common.health_http import serve
 from haws.common.logs import get_logger
 from haws.common.nats_connection import NatsState, connect
-from haws.common.ports import pick_free_port
+from haws.common.ports import with_free_port
 from haws.common.settings import nats_settings_of
 from haws.common.stream_reader import StreamReader
 from haws.common.streams import ensure_kv, ensure_stream
@@ -46,8 +45,7 @@ Started = Callable[[GatewayDeps], None]
 async def run_gateway(
     settings: GatewaySettings, stop: asyncio.Event, *, started: Started | None = None
 ) -> None:
-    if settings.port == 0:
-        settings = dataclasses.replace(settings, port=pick_free_port(settings.host))
+    settings = with_free_port(settings, "port", settings.host)
     node = settings.node_name
     tls = server_context(settings)  # before connecting anything: a bad cert stops the start
     scheme = "wss" if tls is not None else "ws"

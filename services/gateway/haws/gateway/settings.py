@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 
+from haws.common.ports import default_name
 from haws.common.settings import NatsSettings, SettingsError, setting
 from haws.gateway.security_settings import check_security
 
@@ -111,4 +112,4 @@ class GatewaySettings(NatsSettings):
 
     @property
     def node_name(self) -> str:
-        return self.node or f"{socket.gethostname()}-{self.port}"
+        return default_name(self.node, self.port)

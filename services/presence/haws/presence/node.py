@@ -10,14 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import socket
 from collections.abc import Callable
 
 from haws.common import names
 from haws.common.health_http import health_app, serve
 from haws.common.logs import EventLogger, get_logger
 from haws.common.nats_connection import NatsState, connect
-from haws.common.ports import pick_free_port
+from haws.common.ports import default_name, with_free_port
 from haws.common.settings import nats_settings_of
 from haws.common.streams import ensure_kv
 from haws.presence.emitter import ChangeEmitter, NatsChangeSink
@@ -64,9 +63,8 @@ async def run_presence(
     started: Callable[[PresenceNode], None] | None = None,
 ) -> None:
     settings.validate()
-    if settings.http_port == 0:
-        settings = dataclasses.replace(settings, http_port=pick_free_port(settings.http_host))
-    name = settings.name or f"{socket.gethostname()}-{settings.http_port}"
+    settings = with_free_port(settings, "http_port", settings.http_host)
+    name = default_name(settings.name, settings.http_port)
     log = get_logger("presence", replica=name)
     metrics = PresenceMetrics()
     index = PresenceIndex()

@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import socket
 from collections.abc import Callable
 
 from haws.common.health_http import health_app, serve
 from haws.common.logs import get_logger
 from haws.common.nats_connection import NatsState, connect
-from haws.common.ports import pick_free_port
+from haws.common.ports import default_name, with_free_port
 from haws.common.settings import nats_settings_of
 from haws.common.stream_reader import StreamReader
 from haws.common.streams import ensure_stream
@@ -35,9 +34,8 @@ async def run_replay(
     *,
     started: Callable[[ReplayNode], None] | None = None,
 ) -> None:
-    if settings.http_port == 0:
-        settings = dataclasses.replace(settings, http_port=pick_free_port(settings.http_host))
-    name = settings.name or f"{socket.gethostname()}-{settings.http_port}"
+    settings = with_free_port(settings, "http_port", settings.http_host)
+    name = default_name(settings.name, settings.http_port)
     log = get_logger("replay", node=name)
     metrics = ReplayMetrics()
     connected = False
