@@ -38,6 +38,7 @@ def gateway_settings(nats_url: str, consul_http: str, **overrides: Any) -> Gatew
         "drain_period": 0.5,
         "drain_timeout": 5.0,
         "session_flush_interval": 0.2,
+        "session_cursor_interval": 0.2,
     }
     values.update(overrides)
     return GatewaySettings(**values)

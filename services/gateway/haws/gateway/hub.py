@@ -20,6 +20,7 @@ from haws.gateway.fence import Fence
 from haws.gateway.frame_cache import SharedFrames
 from haws.gateway.history import History
 from haws.gateway.metrics import GatewayMetrics
+from haws.gateway.recent import RecentLimits, RecentMessages
 from haws.gateway.subscription import Subscription, catch_up
 from haws.gateway.topic import Topic
 
@@ -34,6 +35,7 @@ class Hub:
         *,
         timeout: float,
         fence: Fence | None = None,
+        recent: RecentLimits | None = None,
     ) -> None:
         self.connections: set[Connection] = set()
         self.by_session: dict[str, Connection] = {}
@@ -44,6 +46,7 @@ class Hub:
         self._log = log
         self._timeout = timeout
         self.fence = fence
+        self._recent = recent or RecentLimits()
         self.shared_frames = SharedFrames()
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -77,6 +80,7 @@ class Hub:
                 self._log,
                 timeout=self._timeout,
                 fence=self.fence,
+                recent=self._recent,
             )
             self.topics[name] = topic
             self._metrics.topics.set(len(self.topics))
@@ -129,11 +133,14 @@ class Hub:
         conn.subs[name] = sub
         if since is not None:
             sub.task = self._spawn(
-                self._run_catch_up(sub, since, room_timeout), f"catch-up {name} {conn.session}"
+                self._run_catch_up(sub, since, room_timeout, topic.recent),
+                f"catch-up {name} {conn.session}",
             )
         return topic.last_seq
 
-    async def _run_catch_up(self, sub: Subscription, since: int, room_timeout: float) -> None:
+    async def _run_catch_up(
+        self, sub: Subscription, since: int, room_timeout: float, recent: RecentMessages
+    ) -> None:
         try:
             pages = await catch_up(
                 sub,
@@ -142,6 +149,7 @@ class Hub:
                 room_timeout=room_timeout,
                 fence=self.fence,
                 shared=self.shared_frames,
+                recent=recent,
             )
             self._metrics.history_reads.inc(pages)
         except asyncio.CancelledError:
@@ -176,6 +184,7 @@ class Hub:
         """
         now = asyncio.get_running_loop().time()
         for topic in list(self.topics.values()):
+            topic.recent.trim()
             if quiet_for and now - topic.heard < quiet_for:
                 continue
             try:

@@ -34,6 +34,7 @@ from haws.gateway.metrics import GatewayMetrics
 from haws.gateway.ownership import on_fenced, on_takeover
 from haws.gateway.presence_link import PresenceLink
 from haws.gateway.publisher import Publisher
+from haws.gateway.recent import RecentLimits
 from haws.gateway.session_keeper import SessionKeeper
 from haws.gateway.session_store import KvSessionStore
 from haws.gateway.settings import GatewaySettings
@@ -75,7 +76,15 @@ async def run_gateway(
         stack.push_async_callback(direct.stop)
         history = ReplayHistory(nc, direct, metrics, timeout=settings.replay_timeout)
         fence = Fence(settings.pause_threshold)
-        hub = Hub(nc, history, metrics, log, timeout=settings.request_timeout, fence=fence)
+        hub = Hub(
+            nc,
+            history,
+            metrics,
+            log,
+            timeout=settings.request_timeout,
+            fence=fence,
+            recent=RecentLimits(settings.recent_messages, settings.recent_max_age),
+        )
         stack.push_async_callback(hub.close)
         stack.push_async_callback(_cancel_all, background)
         checker = asyncio.create_task(
@@ -89,6 +98,8 @@ async def run_gateway(
             log,
             node=node,
             interval=settings.session_flush_interval,
+            cursor_interval=settings.session_cursor_interval,
+            ttl=settings.session_ttl,
         )
         sessions.start()
         stack.push_async_callback(sessions.stop)

@@ -33,6 +33,9 @@ class GatewaySettings(NatsSettings):
     session_flush_interval: float = setting(
         1.0, "seconds between batched writes of changed session records"
     )
+    session_cursor_interval: float = setting(
+        5.0, "seconds between writes of a record whose only change is a moved cursor"
+    )
     slow_consumer_grace: float = setting(
         5.0, "seconds a 4008-closed peer has to read what was queued before the cut"
     )
@@ -42,6 +45,10 @@ class GatewaySettings(NatsSettings):
     topic_check_interval: float = setting(
         5.0, "seconds between checks of quiet topics against the stream's last seq"
     )
+    recent_messages: int = setting(
+        1000, "messages per topic kept in memory for resuming clients (0: none)"
+    )
+    recent_max_age: float = setting(10.0, "seconds a message stays in that window")
     presence_heartbeat: float = setting(1.0, "seconds between node heartbeats to presence")
     pause_threshold: float = setting(
         3.0, "seconds without a heartbeat tick after which the node fences itself"

@@ -9,13 +9,16 @@ and the subscription goes live with no await in between, so nothing slips.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from haws.common import frames
 from haws.common.messages import StoredMessage
+from haws.common.stream_reader import MAX_BATCH
 from haws.gateway.fence import Fence
 from haws.gateway.frame_cache import FrameCache, SharedFrames
 from haws.gateway.history import History
+from haws.gateway.recent import RecentMessages
 
 if TYPE_CHECKING:
     from haws.gateway.connection import Connection
@@ -80,11 +83,14 @@ async def catch_up(
     room_timeout: float,
     fence: Fence | None = None,
     shared: SharedFrames | None = None,
+    recent: RecentMessages | None = None,
 ) -> int:
-    """Deliver everything after ``after``, then go live; returns history pages read.
+    """Deliver everything after ``after``, then go live; returns stream pages read.
 
     Everything up to ``sub.floor`` (the topic's last seq when the subscription was
-    registered) and up to the first buffered live message must come from history.
+    registered) and up to the first buffered live message must be delivered.
+    What the topic's ``recent`` window still holds comes from memory; older
+    messages come from the stream, read only up to where the window starts.
     A page that falls short of that without a reported gap may be stale (a shared
     replay read that started earlier, a lagging stream replica): it is read again
     a few times before the shortfall is announced as lost to retention.
@@ -101,10 +107,23 @@ async def catch_up(
         until = pending[0].seq if pending and pending[0].prev > last else None
         if fence is not None:
             await fence.wait_open()
-        page = await history.read(sub.topic, last, until=until)
-        pages += 1
-        gap = _merge(gap, page.gap)
-        for message in page.messages:
+        batch = recent.after(last, MAX_BATCH) if recent is not None else None
+        if batch is not None:
+            more = len(batch) == MAX_BATCH
+            page_gap = None
+            if batch and batch[0].message.prev != last:
+                # The cursor lies between two of the topic's seqs: prev names the cursor.
+                batch[0] = frames_of(replace(batch[0].message, prev=last))
+        else:
+            start = recent.first_seq if recent is not None else None
+            if start is not None and (until is None or start < until):
+                until = start  # the rest is in memory: identical reads can be shared
+            page = await history.read(sub.topic, last, until=until)
+            pages += 1
+            more, page_gap = page.more, page.gap
+            gap = _merge(gap, page_gap)
+            batch = [frames_of(m) for m in page.messages]
+        for cache in batch:
             if not conn.queue.has_room():
                 # Pace history by the client's reading, message by message: a page
                 # may be larger than the whole send queue.
@@ -112,21 +131,21 @@ async def catch_up(
                 await conn.queue.room(room_timeout)
             if conn.closing:
                 return pages
-            conn.send(frames_of(message).encoded(codec))
-            last = message.seq
+            conn.send(cache.encoded(codec))
+            last = cache.message.seq
         sub.seq = last
         if conn.closing:
             return pages
         await conn.queue.room(room_timeout)
-        if page.more:
+        if more:
             continue
         pending = [m for m in sub.buffer if m.seq > last]
         need = max(sub.floor, pending[0].prev if pending else 0)
         if last < need:
-            if page.messages:
+            if batch:
                 stale_reads = 0
                 continue  # progress: read on towards the buffer
-            if page.gap is None and stale_reads < STALE_READS:
+            if page_gap is None and stale_reads < STALE_READS:
                 stale_reads += 1
                 await asyncio.sleep(STALE_READ_DELAY * stale_reads)
                 continue

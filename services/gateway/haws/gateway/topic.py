@@ -27,6 +27,7 @@ from haws.gateway.fence import Fence
 from haws.gateway.frame_cache import FrameCache
 from haws.gateway.history import History
 from haws.gateway.metrics import GatewayMetrics
+from haws.gateway.recent import RecentLimits, RecentMessages
 from haws.gateway.subscription import STALE_READ_DELAY, STALE_READS
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ class Topic:
         *,
         timeout: float,
         fence: Fence | None = None,
+        recent: RecentLimits | None = None,
     ) -> None:
         self.name = name
         self.subscribers: dict[Connection, Subscription] = {}
@@ -65,6 +67,8 @@ class Topic:
         """Per session, the KV revision of the last change delivered (re-sends repeat it)."""
         self._fence = fence
         self._lock = asyncio.Lock()
+        self.recent = RecentMessages(recent or RecentLimits(), asyncio.get_running_loop().time)
+        """What was fanned out lately, for catch-ups of resuming clients."""
         self.heard = asyncio.get_running_loop().time()
         """When the last live message arrived (quiet topics are checked against the stream)."""
 
@@ -202,6 +206,7 @@ class Topic:
             self.last_seq = need
 
     def _announce_gap(self, gap: tuple[int, int]) -> None:
+        self.recent.clear()  # the window must not bridge a gap a catch-up has to report
         for sub in self.subscribers.values():
             if sub.live:
                 sub.conn.send_obj(frames.recovered(self.name, gap))
@@ -222,6 +227,7 @@ class Topic:
     def _deliver(self, message: StoredMessage) -> int:
         self.last_seq = message.seq
         cache = FrameCache(message)
+        self.recent.add(cache)
         delivered = 0
         for sub in self.subscribers.values():
             if sub.live:
