@@ -7,8 +7,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+import nats
 import pytest
+from nats.aio.msg import Msg
 
+from haws.common import names
 from haws.presence.node import PresenceNode, run_presence
 from tests.integration.conftest import Connect
 from tests.integration.presence.presence_support import presence_settings
@@ -146,3 +149,31 @@ async def test_presence_query_without_a_presence_service_is_unavailable(
     client = await connect(gateway.url)
     reply = await client.request({"op": "presence", "topic": topic})
     assert (reply["op"], reply["code"]) == ("error", "unavailable")
+
+
+async def test_without_a_presence_service_hellos_claim_nothing_until_one_answers(
+    shared_nats: Any, gateway: RunningGateway, connect: Connect, topic: str
+) -> None:
+    nc = await nats.connect(shared_nats.url)
+    claims: list[bytes] = []
+
+    async def count(msg: Msg) -> None:  # listens without answering
+        claims.append(msg.data)
+
+    try:
+        await nc.subscribe(names.PRESENCE_CLAIM, cb=count)
+        await nc.flush()
+        await eventually(lambda: gateway.deps.presence.absent, message="no replica noticed")
+        first = await connect(gateway.url)
+        await first.sub(topic, presence=True)
+        await nc.flush()
+        assert claims == []  # welcome came without a claim (none could be answered)
+    finally:
+        await nc.close()
+
+    settings = presence_settings(shared_nats.url, grace=1.5)
+    async with running_service(run_presence, settings):
+        await eventually(lambda: not gateway.deps.presence.absent, message="replica noticed")
+        second = await connect(gateway.url)
+        await second.sub(topic, presence=True)
+        assert session_of(second) in await members(second, topic)

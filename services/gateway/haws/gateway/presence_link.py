@@ -59,13 +59,26 @@ class PresenceLink:
         self._tasks: list[asyncio.Task[None]] = []
         self._control: Subscription | None = None
         self.available = False
+        self._absent = False
+        """The last heartbeat found no replica at all: claims are not even tried."""
+
+    @property
+    def absent(self) -> bool:
+        return self._absent
 
     async def _request(self, subject: str, message: Any, reply_type: type[Any]) -> Any:
         reply = await self._nc.request(subject, pp.encode(message), timeout=self._timeout)
         return pp.decode(reply_type, reply.data)
 
     async def claim(self, claim: pp.Claim) -> int:
-        """The new fencing epoch for this connection; 0 without a presence service."""
+        """The new fencing epoch for this connection; 0 without a presence service.
+
+        A deployment without presence would otherwise pay a round trip, an
+        exception and a warning per hello; the heartbeat (every second) notices
+        when replicas appear.
+        """
+        if self._absent:
+            return 0
         try:
             reply: pp.ClaimReply = await self._request(names.PRESENCE_CLAIM, claim, pp.ClaimReply)
         except Exception as exc:  # no presence service: messaging goes on unfenced
@@ -137,11 +150,17 @@ class PresenceLink:
                     names.PRESENCE_HEARTBEAT, beat, pp.HeartbeatReply
                 )
             except NoRespondersError:
+                if not self._absent:
+                    self._log.warning("presence.absent")
+                self._absent = True
                 self.available = self._fence.enabled = False
                 self._fence.reopen()
             except Exception as exc:
                 self._log.warning("presence.heartbeat_failed", error=repr(exc))
             else:
+                if self._absent:
+                    self._log.info("presence.present")
+                self._absent = False
                 self.available = self._fence.enabled = True
                 if reply.lost:
                     self._log.warning("presence.fenced", sessions=len(reply.lost))
