@@ -57,6 +57,9 @@ class GatewaySettings(NatsSettings):
         1.0, "seconds to wait for the replay service before reading the stream directly"
     )
     log_level: str = setting("info", "debug, info, warning, error")
+    gc_threshold: int = setting(
+        10_000, "allocations between young garbage collections (0: Python's default, 700)"
+    )
     # Security and limits (docs/security.md); checked by security_settings at load.
     auth_mode: str = setting("anonymous", "anonymous (tokens ignored) or jwt (hello.token)")
     auth_hs256_secret: str = setting("", "HS256 secret, >= 32 bytes (set it in the environment)")
