@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import msgpack
+import pytest
 
 from haws.common.codec import JSON, MSGPACK, encode_payload
-from haws.common.messages import StoredMessage, stamp_to_ms
+from haws.common.messages import StoredMessage, stamp_to_ms, stored
 from haws.gateway.connection import BATCH_MAX_BYTES, _batches
 from haws.gateway.frame_cache import FrameCache, SharedFrames
 
@@ -29,6 +31,15 @@ def test_from_republished_headers() -> None:
     }
     m = StoredMessage.from_headers("a.b", headers, b"body")
     assert (m.seq, m.prev, m.ts, m.mid, m.sender) == (12, 9, 1795750963500, "m1", "alice")
+
+
+def test_the_fast_constructor_sets_every_field_and_stays_frozen() -> None:
+    values = ("t", 5, 4, 1000, b"body", "alice", "m1", "00-ab-cd-01")
+    m = stored(*values)
+    assert m == StoredMessage(*values)
+    assert [getattr(m, f.name) for f in dataclasses.fields(StoredMessage)] == list(values)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        m.seq = 6  # type: ignore[misc]
 
 
 def test_frame_cache_encodes_each_codec_once_and_shares_the_bytes() -> None:

@@ -61,7 +61,10 @@ class JsonCodec:
 
     def encode(self, frame: dict[str, Any]) -> bytes:
         if _orjson is not None:
-            return bytes(_orjson.dumps(frame, default=_json_default))
+            # Copied out: orjson returns its 1 KiB+ working buffer shrunk in place, a
+            # glibc allocation; thousands of frames kept queued or cached that way
+            # make glibc trim and regrow the heap (2.5 vs 0.4 us per kept frame).
+            return bytes(memoryview(_orjson.dumps(frame, default=_json_default)))
         return json.dumps(frame, separators=(",", ":"), default=_json_default).encode()
 
     def join(self, encoded: list[bytes]) -> bytes:

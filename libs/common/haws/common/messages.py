@@ -11,6 +11,13 @@ from datetime import UTC, datetime
 from functools import lru_cache
 
 from haws.common import names
+from haws.common.raw_replies import header, header_key
+
+SEQUENCE_KEY = header_key(names.HDR_SEQUENCE)
+_TIMESTAMP_KEY = header_key(names.HDR_TIMESTAMP)
+_FROM_KEY = header_key(names.HDR_FROM)
+_MSG_ID_KEY = header_key(names.HDR_MSG_ID)
+_TRACEPARENT_KEY = header_key("traceparent")
 
 
 @lru_cache(maxsize=1024)
@@ -60,3 +67,59 @@ class StoredMessage:
             mid=headers.get(names.HDR_MSG_ID),
             traceparent=headers.get("traceparent"),
         )
+
+    @classmethod
+    def from_header_block(
+        cls, topic: str, block: bytes, body: bytes, seq: int, prev: int
+    ) -> StoredMessage:
+        """From a direct-get reply's raw header block (``raw_replies``), ``seq`` already read."""
+        stamp = header(block, _TIMESTAMP_KEY)
+        return stored(
+            topic,
+            seq,
+            prev,
+            stamp_to_ms(stamp.decode("ascii", "replace")) if stamp else 0,
+            body,
+            _text(header(block, _FROM_KEY)),
+            _text(header(block, _MSG_ID_KEY)),
+            _text(header(block, _TRACEPARENT_KEY)),
+        )
+
+
+def _text(value: bytes | None) -> str | None:
+    return None if value is None else value.decode("utf-8", "replace")
+
+
+_SLOTS = ("topic", "seq", "prev", "ts", "body", "sender", "mid", "traceparent")
+"""Every field, in the order ``stored`` sets them (a unit test holds it to ``fields()``)."""
+_new = object.__new__
+_topic, _seq, _prev, _ts, _body, _sender, _mid, _traceparent = (
+    vars(StoredMessage)[name].__set__ for name in _SLOTS
+)
+
+
+def stored(
+    topic: str,
+    seq: int,
+    prev: int,
+    ts: int,
+    body: bytes,
+    sender: str | None = None,
+    mid: str | None = None,
+    traceparent: str | None = None,
+) -> StoredMessage:
+    """``StoredMessage(...)`` at half the cost, for the history path (a million a minute).
+
+    A frozen dataclass's ``__init__`` looks ``object.__setattr__`` up for every field
+    (1 us per message); the slots' own setters, bound once, do the same in 0.5 us.
+    """
+    m: StoredMessage = _new(StoredMessage)
+    _topic(m, topic)
+    _seq(m, seq)
+    _prev(m, prev)
+    _ts(m, ts)
+    _body(m, body)
+    _sender(m, sender)
+    _mid(m, mid)
+    _traceparent(m, traceparent)
+    return m

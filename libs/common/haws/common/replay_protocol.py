@@ -12,7 +12,7 @@ from typing import Any
 import msgpack
 
 from haws.common.errors import BadRequest
-from haws.common.messages import StoredMessage
+from haws.common.messages import StoredMessage, stored
 from haws.common.stream_reader import HistoryPage
 
 
@@ -53,7 +53,7 @@ def _message_to_wire(m: StoredMessage) -> list[Any]:
 
 def _message_from_wire(topic: str, row: list[Any]) -> StoredMessage:
     seq, prev, ts, body, sender, mid, traceparent = row
-    return StoredMessage(topic, seq, prev, ts, body, sender, mid, traceparent)
+    return stored(topic, seq, prev, ts, body, sender, mid, traceparent)
 
 
 def encode_page(page: HistoryPage) -> bytes:

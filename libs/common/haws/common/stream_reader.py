@@ -18,10 +18,13 @@ from nats.aio.subscription import Subscription
 
 from haws.common import names
 from haws.common.errors import StreamError
-from haws.common.messages import StoredMessage
+from haws.common.messages import SEQUENCE_KEY, StoredMessage
+from haws.common.raw_replies import RawTap, header, header_block, header_key, status, tap_for
 
 MAX_BATCH = 1000
 MAX_BATCH_BYTES = 1 << 20
+
+_PENDING_KEY = header_key("Nats-Num-Pending")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,30 @@ class HistoryPage:
     gap: tuple[int, int] | None = None
 
 
+class _Batch:
+    """Replies of one direct-get request as they arrive; ``done`` at its end."""
+
+    __slots__ = ("batched", "done", "replies", "status")
+
+    def __init__(self, batched: bool) -> None:
+        self.batched = batched
+        self.replies: list[tuple[bytes, bytes]] = []
+        self.status: bytes | None = None
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def add(self, block: bytes | None, data: bytes) -> None:
+        if self.done.done():
+            return
+        code = status(block)
+        if code is not None:
+            self.status = code
+            self.done.set_result(None)
+            return
+        self.replies.append((block or b"", data))
+        if not self.batched:
+            self.done.set_result(None)
+
+
 class StreamReader:
     def __init__(self, nc: NatsClient, *, timeout: float, stream: str = names.STREAM) -> None:
         self._nc = nc
@@ -44,66 +71,66 @@ class StreamReader:
         self._api = names.direct_get_subject(stream)
         self._prefix = nc.new_inbox()
         self._sub: Subscription | None = None
-        self._waiting: dict[str, asyncio.Queue[Msg]] = {}
+        self._tap: RawTap | None = None
+        self._waiting: dict[bytes, _Batch] = {}
         self._counter = 0
 
     async def start(self) -> None:
-        self._sub = await self._nc.subscribe(self._prefix + ".*", cb=self._on_reply)
+        self._tap = tap_for(self._nc)
+        if self._tap is None:
+            self._sub = await self._nc.subscribe(self._prefix + ".*", cb=self._on_msg)
+            return
+        self._sub = await self._nc.subscribe(self._prefix + ".*")
+        self._tap.route(self._sub, self._on_reply)
 
     async def stop(self) -> None:
         if self._sub is not None:
+            if self._tap is not None:
+                self._tap.unroute(self._sub)
             await self._sub.unsubscribe()
             self._sub = None
 
-    async def _on_reply(self, msg: Msg) -> None:
-        queue = self._waiting.get(msg.subject)
-        if queue is not None:
-            queue.put_nowait(msg)
+    def _on_reply(self, subject: bytes, block: bytes | None, data: bytes) -> None:
+        batch = self._waiting.get(subject)
+        if batch is not None:
+            batch.add(block, data)
 
-    async def _direct_get(self, request: dict[str, object]) -> list[Msg]:
-        """All replies of one direct-get request, up to its end-of-batch."""
+    async def _on_msg(self, msg: Msg) -> None:
+        self._on_reply(msg.subject.encode(), header_block(msg.headers), msg.data)
+
+    async def _direct_get(self, request: dict[str, object]) -> list[tuple[bytes, bytes]]:
+        """(header block, payload) of every reply of one direct-get request, up to its
+        end-of-batch."""
         if self._sub is None:
             raise StreamError("stream reader not started")
         self._counter += 1
         inbox = f"{self._prefix}.{self._counter}"
-        queue: asyncio.Queue[Msg] = asyncio.Queue()
-        self._waiting[inbox] = queue
-        replies: list[Msg] = []
+        batch = _Batch("batch" in request)
+        key = inbox.encode()
+        self._waiting[key] = batch
         try:
             await self._nc.publish(self._api, json.dumps(request).encode(), reply=inbox)
-            batched = "batch" in request
-            loop = asyncio.get_running_loop()
-            try:
-                # One timer for the whole batch, pushed back whenever we must wait: a
-                # wait_for per message (a task each) cost more than the message.
-                async with asyncio.timeout(self._timeout) as deadline:
-                    while True:
-                        if queue.empty():
-                            deadline.reschedule(loop.time() + self._timeout)
-                            msg = await queue.get()
-                        else:
-                            msg = queue.get_nowait()
-                        status = (msg.headers or {}).get("Status")
-                        if status == "404" or status == "204":
-                            return replies
-                        if status is not None:
-                            raise StreamError(
-                                f"direct get failed with status {status}: {msg.headers}"
-                            )
-                        replies.append(msg)
-                        if not batched:
-                            return replies
-            except TimeoutError:
-                raise StreamError(f"direct get timed out: {request}") from None
+            # The timeout counts from the last reply: a long batch still arriving is
+            # not late. One wait per batch, not one wake-up per message.
+            while not batch.done.done():
+                seen = len(batch.replies)
+                await asyncio.wait((batch.done,), timeout=self._timeout)
+                if not batch.done.done() and len(batch.replies) == seen:
+                    raise StreamError(f"direct get timed out: {request}")
         finally:
-            del self._waiting[inbox]
+            del self._waiting[key]
+            if not batch.done.done():
+                batch.done.cancel()
+        if batch.status is not None and batch.status not in (b"404", b"204"):
+            raise StreamError(f"direct get failed with status {batch.status.decode()}")
+        return batch.replies
 
     async def last_seq(self, topic: str) -> int:
         """The topic's last stored sequence, 0 when it has none."""
         replies = await self._direct_get({"last_by_subj": names.topic_subject(topic)})
         if not replies:
             return 0
-        return int((replies[0].headers or {})[names.HDR_SEQUENCE])
+        return _seq_of(replies[0][0])
 
     async def read(
         self, topic: str, after: int, limit: int = MAX_BATCH, *, until: int | None = None
@@ -129,11 +156,8 @@ class StreamReader:
         gap: tuple[int, int] | None = None
         messages: list[StoredMessage] = []
         prev = after
-        pending = 0
-        for i, reply in enumerate(replies):
-            headers = reply.headers or {}
-            seq = int(headers[names.HDR_SEQUENCE])
-            pending = int(headers.get("Nats-Num-Pending", 0))
+        for i, (block, data) in enumerate(replies):
+            seq = _seq_of(block)
             if seq <= after:
                 continue  # the cursor's own message: proof that nothing after it was lost
             if i == 0 and after > 0 and seq > after + 1:
@@ -142,8 +166,16 @@ class StreamReader:
                 return HistoryPage(messages, more=False, gap=gap)
             if len(messages) == limit:
                 return HistoryPage(messages, more=True, gap=gap)
-            messages.append(StoredMessage.from_headers(topic, headers, reply.data, prev=prev))
+            messages.append(StoredMessage.from_header_block(topic, block, data, seq, prev))
             prev = seq
         if not replies and until is not None and after > 0 and until > after + 1:
             gap = (after + 1, until - 1)
-        return HistoryPage(messages, more=pending > 0, gap=gap)
+        pending = header(replies[-1][0], _PENDING_KEY) if replies else None
+        return HistoryPage(messages, more=int(pending or 0) > 0, gap=gap)
+
+
+def _seq_of(block: bytes) -> int:
+    seq = header(block, SEQUENCE_KEY)
+    if seq is None:
+        raise StreamError("direct get reply without a sequence")
+    return int(seq)

@@ -1,0 +1,41 @@
+"""Header blocks read in place agree with nats-py's own parsing of the same bytes."""
+
+from __future__ import annotations
+
+from nats.aio.client import Client as NatsClient
+
+from haws.common.raw_replies import header, header_block, header_key, status
+
+BLOCK = (
+    b"NATS/1.0\r\nHaws-From: u1\r\nNats-Msg-Id: m0\r\nNats-Stream: HAWS\r\n"
+    b"Nats-Subject: haws.t.x\r\nNats-Sequence: 17\r\n"
+    b"Nats-Time-Stamp: 2026-11-27T06:07:33.444138968Z\r\nNats-Num-Pending: 2\r\n"
+    b"Nats-Last-Sequence: 16\r\n\r\n"
+)
+
+
+def test_every_header_reads_as_nats_py_parses_it() -> None:
+    parsed = NatsClient._parse_header_lines(BLOCK[len(b"NATS/1.0\r\n") :])
+    for name, value in parsed.items():
+        assert header(BLOCK, header_key(name)) == value.encode()
+    assert header(BLOCK, header_key("traceparent")) is None
+    assert header(BLOCK, header_key("Sequence")) is None  # a suffix is not the name
+
+
+def test_status_only_for_inline_status_lines() -> None:
+    assert status(b"NATS/1.0 204 EOB\r\nNats-Num-Pending: 0\r\n\r\n") == b"204"
+    assert status(b"NATS/1.0 404 Message Not Found\r\n\r\n") == b"404"
+    assert status(BLOCK) is None
+    assert status(None) is None
+
+
+def test_a_parsed_dict_turns_back_into_an_equivalent_block() -> None:
+    parsed = NatsClient._parse_header_lines(BLOCK[len(b"NATS/1.0\r\n") :])
+    block = header_block(parsed)
+    assert block is not None
+    assert status(block) is None
+    assert header(block, header_key("Nats-Sequence")) == b"17"
+    eob = header_block({"Status": "204", "Nats-Num-Pending": "0"})
+    assert eob is not None
+    assert status(eob) == b"204"
+    assert header_block(None) is None
