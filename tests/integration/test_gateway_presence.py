@@ -24,8 +24,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def presence(shared_nats: Any) -> AsyncIterator[PresenceNode]:
-    settings = presence_settings(shared_nats.url, grace=1.5)
+async def presence(shared_nats: Any, request: pytest.FixtureRequest) -> AsyncIterator[PresenceNode]:
+    settings = presence_settings(shared_nats.url, grace=getattr(request, "param", 1.5))
     async with running_service(run_presence, settings) as service:
         yield service.value
 
@@ -77,6 +77,9 @@ async def test_join_and_leave_reach_presence_subscribers_on_every_node(
     assert await members(alice, topic) == {a}
 
 
+# A grace far above a resume's time, even on a loaded CI machine: the test is about
+# what a resume inside the grace emits, not about how fast a resume is.
+@pytest.mark.parametrize("presence", [5.0], indirect=True)
 async def test_a_quick_reconnect_on_another_node_emits_no_leave_or_join(
     presence: PresenceNode,
     gateway: RunningGateway,
@@ -104,7 +107,7 @@ async def test_a_quick_reconnect_on_another_node_emits_no_leave_or_join(
     assert back.others[0]["resumed"] is True
 
     # The sentinel's leave marks the end of the grace period the mover was inside.
-    await eventually(lambda: ("leave", s) in changes(watcher, topic), timeout=10)
+    await eventually(lambda: ("leave", s) in changes(watcher, topic), timeout=15)
     after = changes(watcher, topic)[len(before) :]
     assert after == [("leave", s)]
     assert m in await members(watcher, topic)
