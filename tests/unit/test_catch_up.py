@@ -6,41 +6,23 @@ or, worse, skipping a message silently."""
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from haws.common.coalescer import Coalescer
-from haws.common.codec import JSON, encode_payload
+from haws.common.codec import encode_payload
 from haws.common.logs import get_logger
 from haws.common.messages import StoredMessage
 from haws.common.stream_reader import HistoryPage
 from haws.gateway.metrics import GatewayMetrics
-from haws.gateway.send_queue import SendQueue
 from haws.gateway.subscription import Subscription, catch_up
 from haws.gateway.topic import Topic
+from tests.support.fake_connection import FakeConnection, msg_seqs
 
 TOPIC = "t"
 
 
 def stored(seq: int) -> StoredMessage:
     return StoredMessage(TOPIC, seq, seq - 1, 0, encode_payload(seq))
-
-
-class FakeConnection:
-    codec = JSON
-    closing = False
-
-    def __init__(self) -> None:
-        self.queue = SendQueue(4096, 1 << 20)
-
-    def send(self, frame: bytes) -> bool:
-        return self.queue.put(frame)
-
-    def send_obj(self, frame: dict[str, Any]) -> bool:
-        return self.queue.put(JSON.encode(frame))
-
-    def frames(self) -> list[dict[str, Any]]:
-        return [json.loads(f) for f in self.queue.take_all()]
 
 
 class SlowStream:
@@ -73,10 +55,6 @@ class SharedReads:
 
     async def last_seq(self, topic: str) -> int:
         return self.stream.last
-
-
-def msg_seqs(frames: list[dict[str, Any]]) -> list[tuple[int, int]]:
-    return [(f["seq"], f["prev"]) for f in frames if f["op"] == "msg"]
 
 
 async def test_a_stale_shared_read_does_not_skip_a_message_seen_live() -> None:

@@ -4,16 +4,13 @@ and nothing the window holds can bridge a gap or outlive its limits."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
-from haws.common.codec import JSON, encode_payload
+from haws.common.codec import encode_payload
 from haws.common.messages import StoredMessage
 from haws.common.stream_reader import HistoryPage
 from haws.gateway.frame_cache import FrameCache
 from haws.gateway.recent import RecentLimits, RecentMessages
-from haws.gateway.send_queue import SendQueue
 from haws.gateway.subscription import Subscription, catch_up
+from tests.support.fake_connection import FakeConnection, msg_seqs
 
 TOPIC = "t"
 
@@ -82,23 +79,6 @@ def test_zero_messages_means_no_window() -> None:
     assert recent.after(10, 100) is None
 
 
-class FakeConnection:
-    codec = JSON
-    closing = False
-
-    def __init__(self) -> None:
-        self.queue = SendQueue(4096, 1 << 20)
-
-    def send(self, frame: bytes) -> bool:
-        return self.queue.put(frame)
-
-    def send_obj(self, frame: dict[str, Any]) -> bool:
-        return self.queue.put(JSON.encode(frame))
-
-    def frames(self) -> list[dict[str, Any]]:
-        return [json.loads(f) for f in self.queue.take_all()]
-
-
 class Stream:
     """The topic's seqs 2, 4, ... up to ``last``; records every read."""
 
@@ -113,10 +93,6 @@ class Stream:
         end = self.last if until is None else min(self.last, until - 1)
         first = after + 1 if (after + 1) % 2 == 0 else after + 2
         return HistoryPage([stored(s, prev=max(after, s - 2)) for s in range(first, end + 1, 2)])
-
-
-def msg_seqs(frames: list[dict[str, Any]]) -> list[tuple[int, int]]:
-    return [(f["seq"], f["prev"]) for f in frames if f["op"] == "msg"]
 
 
 async def test_a_resume_inside_the_window_reads_nothing_from_the_stream() -> None:

@@ -1,0 +1,32 @@
+"""A connection for unit tests of catch-up and fan-out: frames go to a real
+``SendQueue`` and come back decoded, no socket."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from haws.common.codec import JSON
+from haws.gateway.send_queue import SendQueue
+
+
+class FakeConnection:
+    codec = JSON
+    closing = False
+
+    def __init__(self) -> None:
+        self.queue = SendQueue(4096, 1 << 20)
+
+    def send(self, frame: bytes) -> bool:
+        return self.queue.put(frame)
+
+    def send_obj(self, frame: dict[str, Any]) -> bool:
+        return self.queue.put(JSON.encode(frame))
+
+    def frames(self) -> list[dict[str, Any]]:
+        return [json.loads(f) for f in self.queue.take_all()]
+
+
+def msg_seqs(frames: list[dict[str, Any]]) -> list[tuple[int, int]]:
+    """(seq, prev) of the ``msg`` frames, in order."""
+    return [(f["seq"], f["prev"]) for f in frames if f["op"] == "msg"]
