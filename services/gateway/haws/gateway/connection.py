@@ -47,13 +47,13 @@ class Connection:
     __slots__ = (
         "_close_request",
         "_closed",
-        "_direct",
         "_dirty",
         "_flusher",
         "_log",
         "_opcode",
         "_overflow_cancel",
         "_protocol",
+        "_raw",
         "_sending",
         "_slow",
         "_slow_grace",
@@ -114,8 +114,12 @@ class Connection:
         self._protocol = (
             cast(BaseProtocol, transport.get_protocol()) if transport is not None else None
         )
-        self._direct = transport is not None and not ws.compress
-        """Frames are written raw by the flush pass (else through aiohttp's send_frame)."""
+        self._raw = (
+            cast(asyncio.WriteTransport, transport)
+            if transport is not None and not ws.compress
+            else None
+        )
+        """Where the flush pass writes raw frames (None: through aiohttp's send_frame)."""
         self._opcode = WSMsgType.BINARY if codec.binary else WSMsgType.TEXT
         self._close_request: tuple[int, str] | None = None
         self._dirty = False
@@ -195,9 +199,11 @@ class Connection:
         frames = self.queue.take_all()
         if self._state != _OPEN or self.sent_close is not None:
             return
-        if frames and self._direct:
-            if not self._write(wire.encode(frames, self.codec, self.batch)):
+        raw = self._raw
+        if frames and raw is not None:
+            if self.ws.closed or raw.is_closing():
                 return  # the peer is gone: the reader sees it and ends the connection
+            raw.write(wire.encode(frames, self.codec, self.batch))
             if not self._paused() and self._close_request is None:
                 return
             frames = []
@@ -206,10 +212,10 @@ class Connection:
         self._start(frames)
 
     def _write(self, data: bytes) -> bool:
-        transport = self._transport
-        if transport is None or self.ws.closed or transport.is_closing():
+        raw = self._raw
+        if raw is None or self.ws.closed or raw.is_closing():
             return False
-        transport.write(data)  # type: ignore[attr-defined]
+        raw.write(data)
         return True
 
     def _paused(self) -> bool:
@@ -252,7 +258,7 @@ class Connection:
             self._task = None
 
     async def _write_waiting(self, frames: list[bytes]) -> None:
-        if not self._direct:
+        if self._raw is None:
             # permessage-deflate: aiohttp compresses frame by frame.
             for payload in payloads(frames, self.codec, self.batch):
                 await self.ws.send_frame(payload, self._opcode)

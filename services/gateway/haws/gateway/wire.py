@@ -33,6 +33,10 @@ def frame_header(first: int, length: int) -> bytes:
     return _HEADER_LONG.pack(first, 127, length)
 
 
+def _framed(payload: bytes, binary: bool) -> bytes:
+    return frame_header(_FIN_BINARY if binary else _FIN_TEXT, len(payload)) + payload
+
+
 def batches(frames: list[bytes], max_bytes: int = BATCH_MAX_BYTES) -> list[list[bytes]]:
     """Split queued frames into runs of at most ``max_bytes`` each (a lone larger
     frame is a run of its own)."""
@@ -59,41 +63,46 @@ def payloads(frames: list[bytes], codec: Codec, batch: bool) -> list[bytes]:
 
 
 class WireFrames:
-    """Complete frames of the payloads written in one flush pass, keyed by payload.
+    """The bytes written in one flush pass, built once for every socket that gets them.
 
-    A payload's hash is cached in the bytes object and the lookup compares by
-    identity first, so a hit costs one dict probe instead of a header and a copy.
-    ``clear`` at the end of the pass: nothing outlives it.
+    Sockets of one topic usually have the same frames queued in a pass (the
+    messages fanned out since the last one), so both one payload's frame and a
+    whole run's write are kept: keyed by the payload objects, whose hashes are
+    cached and which compare by identity first, a hit costs a dict probe instead
+    of headers, a join and a copy. ``clear`` at the end of the pass: nothing
+    outlives it.
     """
 
-    __slots__ = ("_binary", "_text")
+    __slots__ = ("_binary", "_runs", "_text")
 
     def __init__(self) -> None:
         self._text: dict[bytes, bytes] = {}
         self._binary: dict[bytes, bytes] = {}
+        self._runs: dict[tuple[object, ...], bytes] = {}
 
     def frame(self, payload: bytes, binary: bool) -> bytes:
         cache = self._binary if binary else self._text
         wire = cache.get(payload)
         if wire is None:
-            wire = frame_header(_FIN_BINARY if binary else _FIN_TEXT, len(payload)) + payload
-            cache[payload] = wire
+            wire = cache[payload] = _framed(payload, binary)
         return wire
 
     def encode(self, frames: list[bytes], codec: Codec, batch: bool) -> bytes:
         """Everything queued for one socket, as the bytes of one write."""
         binary = codec.binary
-        if batch and len(frames) > 1:
-            first = _FIN_BINARY if binary else _FIN_TEXT
-            parts: list[bytes] = []
-            for payload in payloads(frames, codec, batch):
-                parts.append(frame_header(first, len(payload)))
-                parts.append(payload)
-            return b"".join(parts)
         if len(frames) == 1:
             return self.frame(frames[0], binary)
-        return b"".join([self.frame(payload, binary) for payload in frames])
+        key = (binary, batch, *frames)
+        wire = self._runs.get(key)
+        if wire is None:
+            if batch:  # a joined batch is this run's own: framed, not cached by payload
+                parts = [_framed(payload, binary) for payload in payloads(frames, codec, batch)]
+            else:
+                parts = [self.frame(payload, binary) for payload in frames]
+            wire = self._runs[key] = b"".join(parts)
+        return wire
 
     def clear(self) -> None:
         self._text.clear()
         self._binary.clear()
+        self._runs.clear()
