@@ -13,6 +13,7 @@ import secrets
 from typing import Final
 
 from aiohttp import WSMsgType, web
+from prometheus_client import Counter
 
 from haws.common import frames
 from haws.common import presence_protocol as pp
@@ -92,6 +93,22 @@ class WsEndpoint:
         self._log = deps.log
         self._admission = Admission(deps.settings, deps.limits, deps.metrics)
         self._flusher = Flusher(deps.log)
+        # Label lookups take a lock and build a key: done once, not per connection.
+        hellos = deps.metrics.hellos
+        self._hellos = {True: hellos.labels("true"), False: hellos.labels("false")}
+        self._close_counters: dict[int | None, Counter] = {}
+
+    def _closes(self, code: int | None) -> Counter:
+        counter = self._close_counters.get(code)
+        if counter is None:
+            counter = self._close_counters[code] = self._deps.metrics.closes.labels(str(code))
+        return counter
+
+    async def _load(self, session: str) -> SessionRecord | None:
+        with _tracer.start_as_current_span("haws.hello") as span:
+            record = await self._deps.sessions.load(session)
+            span.set_attribute("haws.resumed", record is not None)
+        return record
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         if self._deps.state.draining:
@@ -108,7 +125,7 @@ class WsEndpoint:
     ) -> None:
         self._log.info("ws.hello_failed", reason=exc.reason, peer=request.remote)
         await ws.close(code=exc.code, message=exc.reason.encode())
-        self._deps.metrics.closes.labels(str(exc.code)).inc()
+        self._closes(exc.code).inc()
 
     async def _authenticate(self, hello: Hello, lease: Lease) -> Principal:
         try:
@@ -144,9 +161,7 @@ class WsEndpoint:
             if exc.code:
                 await self._refuse(ws, request, exc)
             return ws
-        with _tracer.start_as_current_span("haws.hello") as span:
-            record = await deps.sessions.load(hello.session) if hello.session else None
-            span.set_attribute("haws.resumed", record is not None)
+        record = await self._load(hello.session) if hello.session else None
         live = deps.hub.by_session.get(hello.session) if hello.session else None
         refusal = foreign_session(record, live, principal)
         if refusal is not None:
@@ -172,7 +187,7 @@ class WsEndpoint:
         deps.hub.add(conn)
         plan, denied = split_plan(restore_plan(record, hello.cursors), principal.grants)
         resumed = record is not None
-        deps.metrics.hellos.labels(str(resumed).lower()).inc()
+        self._hellos[resumed].inc()
         conn.log.info("ws.open", codec=codec.name, resumed=resumed)
         try:
             # Inside the try: whatever happens from here, the finally unregisters.
@@ -206,7 +221,7 @@ class WsEndpoint:
             await deps.sessions.closed(conn)
             deps.hub.discard(conn)
             code = conn.sent_close or ws.close_code
-            deps.metrics.closes.labels(str(code)).inc()
+            self._closes(code).inc()
             if code == CloseCode.SLOW_CONSUMER:
                 deps.metrics.slow_consumers.inc()
             conn.log.info("ws.close", code=code)
