@@ -10,8 +10,8 @@ import pytest
 
 from haws.common.codec import JSON, MSGPACK, encode_payload
 from haws.common.messages import StoredMessage, stamp_to_ms, stored
-from haws.gateway.connection import BATCH_MAX_BYTES, _batches
 from haws.gateway.frame_cache import FrameCache, SharedFrames
+from haws.gateway.wire import BATCH_MAX_BYTES, batches
 
 
 def test_stamp_with_nanoseconds_to_ms() -> None:
@@ -61,7 +61,7 @@ def test_frame_cache_encodes_each_codec_once_and_shares_the_bytes() -> None:
 
 def test_batches_respect_the_byte_cap() -> None:
     frames = [b"x" * (BATCH_MAX_BYTES // 3)] * 7
-    chunks = _batches(frames)
+    chunks = batches(frames)
     assert sum(len(c) for c in chunks) == 7
     assert all(sum(map(len, c)) <= BATCH_MAX_BYTES for c in chunks)
 

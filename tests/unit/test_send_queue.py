@@ -11,14 +11,13 @@ from haws.gateway.send_queue import SendQueue
 
 def test_frames_limit_overflows_and_drops_the_queue() -> None:
     q = SendQueue(max_frames=3, max_bytes=1000)
-    seen: list[bool] = []
-    q.on_overflow = lambda: seen.append(True)
     assert all(q.put(b"x") for _ in range(3))
     assert not q.put(b"x")
     assert q.overflowed
     assert len(q) == 0
-    assert seen == [True]
+    assert q.queued_bytes == 0
     assert not q.put(b"x")  # stays overflowed: the connection is closing 4008
+    assert q.take_all() == []
 
 
 def test_bytes_limit() -> None:
@@ -29,6 +28,24 @@ def test_bytes_limit() -> None:
     assert q.overflowed
 
 
+def test_a_first_frame_over_the_bytes_limit_overflows() -> None:
+    q = SendQueue(max_frames=100, max_bytes=10)
+    assert not q.put(b"x" * 11)
+    assert q.overflowed
+
+
+def test_empty_queue_after_take_all_accepts_again() -> None:
+    q = SendQueue(max_frames=2, max_bytes=100)
+    assert q.put(b"a")
+    assert q.put(b"b")
+    assert q.take_all() == [b"a", b"b"]
+    assert q.take_all() == []
+    assert q.put(b"c")
+    assert q.put(b"d")
+    assert len(q) == 2
+    assert not q.overflowed
+
+
 def test_take_all_empties_in_order() -> None:
     q = SendQueue(10, 100)
     for n in range(3):
@@ -36,15 +53,6 @@ def test_take_all_empties_in_order() -> None:
     assert q.take_all() == [b"\x00", b"\x01", b"\x02"]
     assert len(q) == 0
     assert q.queued_bytes == 0
-
-
-async def test_wait_returns_when_a_frame_arrives() -> None:
-    q = SendQueue(10, 100)
-    waiter = asyncio.create_task(q.wait())
-    await asyncio.sleep(0)
-    assert not waiter.done()
-    q.put(b"x")
-    await asyncio.wait_for(waiter, 1)
 
 
 async def test_room_waits_until_the_writer_takes_frames() -> None:

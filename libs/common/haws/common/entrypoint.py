@@ -47,16 +47,21 @@ async def _serve(run: Run[S], settings: S, stop_timeout: float) -> None:
 
 
 def tune_gc(threshold: int) -> None:
-    """Collect the young generation every ``threshold`` allocations (0: Python's 700).
+    """Collect the young generation every ``threshold`` allocations (0: Python's 700),
+    and keep what is loaded at start-up out of the collector's passes.
 
     A node with thousands of connections holds millions of objects, and asyncio
     and aiohttp make cycles of many of them; at Python's default the collector
     ran hundreds of times a second during a reconnect storm, and its full
-    collections (each >100 ms there) stalled every client on the node.
+    collections (each >100 ms there) stalled every client on the node. The
+    modules, classes and functions loaded by now live as long as the process:
+    frozen, a full pass no longer walks them.
     """
     if threshold > 0:
         _, older, oldest = gc.get_threshold()
         gc.set_threshold(threshold, older, oldest)
+        gc.collect()
+        gc.freeze()
 
 
 def service_main(

@@ -19,6 +19,7 @@ from haws.gateway.settings import GatewaySettings
 RETRY_AFTER_FULL = "1"
 """Seconds a client told "node full" waits (it should rather try another node)."""
 RETRY_AFTER_ADDRESS = "5"
+PEER_KEYS_MAX = 4096
 
 
 class Admission:
@@ -29,17 +30,16 @@ class Admission:
         self._trusted = parse_networks(settings.trusted_proxies)
         self._limits = limits
         self._metrics = metrics
+        self._peer_keys: dict[str | None, str] = {}
+        """Without trusted proxies the key is the peer's alone: parsed once per peer."""
 
     def admit(self, request: web.Request) -> Lease:
         """A connection lease, or the HTTP error that refuses the upgrade."""
         if not self._origins.allows(request.headers):
             self._metrics.handshakes_refused.labels("origin").inc()
             raise web.HTTPForbidden(text="origin not allowed")
-        address = client_address(
-            request.remote, request.headers.getall("X-Forwarded-For", []), self._trusted
-        )
         try:
-            return self._limits.open(limit_key(address))
+            return self._limits.open(self._limit_key(request))
         except LimitExceeded as exc:
             self._metrics.handshakes_refused.labels(f"{exc.kind}_limit").inc()
             self._metrics.limit_hits.labels(f"connections_per_{exc.kind}").inc()
@@ -50,3 +50,15 @@ class Admission:
             raise web.HTTPTooManyRequests(
                 text=str(exc), headers={"Retry-After": RETRY_AFTER_ADDRESS}
             ) from None
+
+    def _limit_key(self, request: web.Request) -> str:
+        peer = request.remote
+        if self._trusted:
+            forwarded = request.headers.getall("X-Forwarded-For", [])
+            return limit_key(client_address(peer, forwarded, self._trusted))
+        key = self._peer_keys.get(peer)
+        if key is None:
+            if len(self._peer_keys) >= PEER_KEYS_MAX:
+                self._peer_keys.clear()
+            key = self._peer_keys[peer] = limit_key(client_address(peer, (), ()))
+        return key

@@ -6,14 +6,13 @@ turns that into an ``error`` frame and the connection goes on.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from haws.common import frames
 from haws.common import presence_protocol as pp
-from haws.common.errors import BadRequest, NotFound, ProtocolError, TooLarge
+from haws.common.errors import BadRequest, Internal, NotFound, ProtocolError, TooLarge
 from haws.common.protocol import (
     ClientFrame,
     Hello,
@@ -29,6 +28,7 @@ from haws.gateway.auth import TokenRejected
 from haws.gateway.connection import Connection
 from haws.gateway.credentials import forbidden_topic, refresh
 from haws.gateway.deps import GatewayDeps
+from haws.gateway.publishes import Publishes
 
 PresenceKind = Literal["sub", "unsub", "close"]
 
@@ -167,22 +167,22 @@ class Dispatcher:
         conn.send_obj(forbidden_topic(topic, "no longer granted"))
 
 
-def run_pub(
+async def run_pub(
     dispatcher: Dispatcher,
     conn: Connection,
     frame: Pub,
-    tasks: asyncio.TaskGroup,
-    slots: asyncio.Semaphore,
+    publishes: Publishes,
     on_error: Callable[[Connection, ProtocolError], None],
-) -> asyncio.Task[None]:
-    """Publish without holding up the reader; ``slots`` bounds the PubAcks awaited."""
+) -> None:
+    """Publish without holding up the reader; ``publishes`` bounds the PubAcks awaited."""
 
     async def publish() -> None:
         try:
             await dispatcher.on_pub(conn, frame)
         except ProtocolError as exc:
             on_error(conn, exc)
-        finally:
-            slots.release()
+        except Exception as exc:  # a bug: this pub fails, the connection goes on
+            conn.log.exception("ws.pub_failed", error=repr(exc))
+            on_error(conn, Internal("publish failed", request_id=frame.id))
 
-    return tasks.create_task(publish())
+    await publishes.start(publish())

@@ -19,6 +19,7 @@ from opentelemetry.trace import SpanKind
 
 from haws.common import frames, names
 from haws.common import presence_protocol as pp
+from haws.common.codec import Codec
 from haws.common.errors import HawsError
 from haws.common.logs import EventLogger
 from haws.common.messages import StoredMessage
@@ -229,9 +230,15 @@ class Topic:
         cache = FrameCache(message)
         self.recent.add(cache)
         delivered = 0
+        codec: Codec | None = None
+        frame = b""
         for sub in self.subscribers.values():
             if sub.live:
-                sub.conn.send(cache.encoded(sub.conn.codec))
+                conn = sub.conn
+                if conn.codec is not codec:  # subscribers mostly share one codec
+                    codec = conn.codec
+                    frame = cache.encoded(codec)
+                conn.send(frame)
                 delivered += 1
             else:
                 sub.hold(message)

@@ -1,18 +1,19 @@
 """``/ws``: one connection's whole lifecycle in one place.
 
-prepare -> hello within the handshake timeout -> hub.add -> reader and writer in
-one task group -> ``finally: hub.discard``. Protocol errors become ``error``
-frames; undecodable frames and a bad or missing hello close with 4002.
+prepare -> hello within the handshake timeout -> hub.add -> the reader (frames go
+out in the node's flush pass, see ``flusher``) -> ``finally``: stop the
+connection's writing, ``hub.discard``. Protocol errors become ``error`` frames;
+undecodable frames and a bad or missing hello close with 4002.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
 from typing import Final
 
 from aiohttp import WSMsgType, web
+from prometheus_client import Counter
 
 from haws.common import frames
 from haws.common import presence_protocol as pp
@@ -24,12 +25,14 @@ from haws.common.telemetry import tracer
 from haws.gateway.admission import Admission
 from haws.gateway.auth import TokenRejected
 from haws.gateway.conn_limits import Lease, LimitExceeded
-from haws.gateway.connection import CLOSE_TIMEOUT, Connection
+from haws.gateway.connection import Connection
 from haws.gateway.credentials import forbidden_topic, stop_watching, watch_expiry
 from haws.gateway.deps import GatewayDeps
 from haws.gateway.dispatcher import MAX_PUBS_IN_FLIGHT, Dispatcher, run_pub
+from haws.gateway.flusher import Flusher
 from haws.gateway.grants import Principal, split_plan
 from haws.gateway.ownership import take_over
+from haws.gateway.publishes import Publishes
 from haws.gateway.rate_limit import CommandLimiter
 from haws.gateway.send_queue import SendQueue
 
@@ -89,6 +92,23 @@ class WsEndpoint:
         self._dispatcher = Dispatcher(deps)
         self._log = deps.log
         self._admission = Admission(deps.settings, deps.limits, deps.metrics)
+        self._flusher = Flusher(deps.log)
+        # Label lookups take a lock and build a key: done once, not per connection.
+        hellos = deps.metrics.hellos
+        self._hellos = {True: hellos.labels("true"), False: hellos.labels("false")}
+        self._close_counters: dict[int | None, Counter] = {}
+
+    def _closes(self, code: int | None) -> Counter:
+        counter = self._close_counters.get(code)
+        if counter is None:
+            counter = self._close_counters[code] = self._deps.metrics.closes.labels(str(code))
+        return counter
+
+    async def _load(self, session: str) -> SessionRecord | None:
+        with _tracer.start_as_current_span("haws.hello") as span:
+            record = await self._deps.sessions.load(session)
+            span.set_attribute("haws.resumed", record is not None)
+        return record
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         if self._deps.state.draining:
@@ -105,7 +125,7 @@ class WsEndpoint:
     ) -> None:
         self._log.info("ws.hello_failed", reason=exc.reason, peer=request.remote)
         await ws.close(code=exc.code, message=exc.reason.encode())
-        self._deps.metrics.closes.labels(str(exc.code)).inc()
+        self._closes(exc.code).inc()
 
     async def _authenticate(self, hello: Hello, lease: Lease) -> Principal:
         try:
@@ -141,9 +161,7 @@ class WsEndpoint:
             if exc.code:
                 await self._refuse(ws, request, exc)
             return ws
-        with _tracer.start_as_current_span("haws.hello") as span:
-            record = await deps.sessions.load(hello.session) if hello.session else None
-            span.set_attribute("haws.resumed", record is not None)
+        record = await self._load(hello.session) if hello.session else None
         live = deps.hub.by_session.get(hello.session) if hello.session else None
         refusal = foreign_session(record, live, principal)
         if refusal is not None:
@@ -158,7 +176,8 @@ class WsEndpoint:
             user=principal.user,
             batch=hello.batch,
             queue=SendQueue(settings.send_queue_frames, settings.send_queue_bytes),
-            log=self._log.bind(session=session),
+            log=self._log,
+            flusher=self._flusher,
             slow_grace=settings.slow_consumer_grace,
             principal=principal,
         )
@@ -168,7 +187,7 @@ class WsEndpoint:
         deps.hub.add(conn)
         plan, denied = split_plan(restore_plan(record, hello.cursors), principal.grants)
         resumed = record is not None
-        deps.metrics.hellos.labels(str(resumed).lower()).inc()
+        self._hellos[resumed].inc()
         conn.log.info("ws.open", codec=codec.name, resumed=resumed)
         try:
             # Inside the try: whatever happens from here, the finally unregisters.
@@ -196,12 +215,13 @@ class WsEndpoint:
             watch_expiry(conn, settings.auth_expiry_grace)
             await self._serve(conn, plan)
         finally:
+            await conn.stop()
             stop_watching(conn)
             deps.presence.event(pp.Event("close", session, deps.node, conn.conn_id, conn.epoch))
             await deps.sessions.closed(conn)
             deps.hub.discard(conn)
             code = conn.sent_close or ws.close_code
-            deps.metrics.closes.labels(str(code)).inc()
+            self._closes(code).inc()
             if code == CloseCode.SLOW_CONSUMER:
                 deps.metrics.slow_consumers.inc()
             conn.log.info("ws.close", code=code)
@@ -220,31 +240,26 @@ class WsEndpoint:
             self._error(conn, RateLimited("command rate limit exceeded", request_id=request_id))
 
     async def _serve(self, conn: Connection, restore: dict[str, TopicState]) -> None:
-        async with asyncio.TaskGroup() as tasks:
-            writer = tasks.create_task(conn.run_writer(), name=f"writer {conn.session}")
-            try:
-                if restore:
-                    try:
-                        await self._dispatcher.restore(conn, restore)
-                    except ProtocolError as exc:
-                        self._error(conn, exc)
-                await self._read_loop(conn, tasks)
-            finally:
-                # The reader is done: the peer closed, or our writer is closing (its
-                # close() broke the reader's receive) and must finish the handshake.
-                if not writer.done():
-                    if conn.close_requested:
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(writer, CLOSE_TIMEOUT * 2)
-                    else:
-                        writer.cancel()
+        publishes = Publishes(MAX_PUBS_IN_FLIGHT)
+        try:
+            if restore:
+                try:
+                    await self._dispatcher.restore(conn, restore)
+                except ProtocolError as exc:
+                    self._error(conn, exc)
+            await self._read_loop(conn, publishes)
+        except BaseException:
+            await publishes.cancel()
+            raise
+        # The peer closed, or our close broke the reader's receive: publishes already
+        # sent still get stored (their acks may not reach the client any more).
+        await publishes.finish()
 
-    async def _read_loop(self, conn: Connection, tasks: asyncio.TaskGroup) -> None:
+    async def _read_loop(self, conn: Connection, publishes: Publishes) -> None:
         ws = conn.ws
         codec = conn.codec
         metrics = self._deps.metrics
         dispatcher = self._dispatcher
-        pub_slots = asyncio.Semaphore(MAX_PUBS_IN_FLIGHT)
         s = self._deps.settings
         limiter = CommandLimiter(s.command_rate, s.command_burst, s.command_strikes)
         while True:
@@ -257,7 +272,7 @@ class WsEndpoint:
             except FrameDecodeError as exc:
                 metrics.errors.labels(exc.code).inc()
                 conn.close(CloseCode.PROTOCOL, exc.message[:120])
-                continue  # the writer closes; the reader sees it
+                continue  # the close follows what is queued; the reader sees it
             except ProtocolError as exc:
                 metrics.frames_in.labels("invalid").inc()
                 if admitted:
@@ -270,8 +285,7 @@ class WsEndpoint:
                 self._limited(conn, limiter, getattr(frame, "id", None))
                 continue
             if isinstance(frame, Pub):
-                await pub_slots.acquire()
-                run_pub(dispatcher, conn, frame, tasks, pub_slots, self._error)
+                await run_pub(dispatcher, conn, frame, publishes, self._error)
                 continue
             try:
                 await dispatcher.dispatch(conn, frame)
