@@ -9,8 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from nats.aio.client import Client as NatsClient
-from nats.errors import ConnectionClosedError, NoRespondersError, OutboundBufferLimitError
-from nats.errors import TimeoutError as NatsTimeoutError
+from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.errors import APIError
 from opentelemetry.trace import SpanKind
@@ -69,17 +68,15 @@ class Publisher:
             ack = await self._js.publish(
                 names.topic_subject(topic), body, timeout=self._timeout, headers=headers
             )
-        except (
-            NatsTimeoutError,
-            NoRespondersError,
-            ConnectionClosedError,
-            OutboundBufferLimitError,
-        ) as exc:
-            raise Unavailable(
-                f"message not stored: {type(exc).__name__}", request_id=request_id
-            ) from None
         except APIError as exc:
             raise Unavailable(
                 f"message not stored: {exc.description}", request_id=request_id
+            ) from None
+        except (NatsError, TimeoutError, OSError) as exc:
+            # Whatever the broker did (closed, reconnecting, a stream leader moving,
+            # no ack in time), the client is told to retry with the same mid: the
+            # dedupe window makes a retry of a message that was stored harmless.
+            raise Unavailable(
+                f"message not stored: {type(exc).__name__}", request_id=request_id
             ) from None
         return ack.seq, bool(ack.duplicate)
