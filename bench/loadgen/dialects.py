@@ -74,9 +74,9 @@ class Dialect:
         )
 
     def msg_head(self, topic: str) -> bytes | None:
-        """What every unbatched ``msg`` frame of ``topic`` starts with, up to the
-        digits of ``seq`` (None when frames are batched or binary)."""
-        if self.batch or self.binary:
+        """What every ``msg`` frame (every line of a batch) of ``topic`` starts with,
+        up to the digits of ``seq`` (None when frames are binary)."""
+        if self.binary:
             return None
         return self.msg_prefix + b',"topic":"%s","seq":' % topic.encode()
 

@@ -66,7 +66,7 @@ class Subscriber(Peer):
     async def subscribe(self, topic: str, since: int | None = None) -> Reply:
         head = self.dialect.msg_head(topic)
         if head is not None and self.scanner is None and self.use_scanner:
-            self.scanner = MsgScanner(head, self.tally, self.flow)
+            self.scanner = MsgScanner(head, self.tally, self.flow, batch=self.dialect.batch)
             self.scanner.latencies = self._latencies
         if self.conn is not None:
             self.conn.scanner = self.scanner

@@ -112,5 +112,31 @@ def test_socketio_heads_match_what_the_servers_send() -> None:
     frame = b'42["msg",' + orjson.dumps(msg(3, 2, 10)) + b"]"
     assert head is not None
     assert frame.startswith(head)
-    assert Dialect(batch=True).msg_head("a.b") is None
+    assert Dialect(batch=True).msg_head("a.b") == Dialect().msg_head("a.b")
     assert MsgpackDialect().msg_head("a.b") is None
+
+
+def test_the_scanner_counts_every_line_of_a_batch_of_msgs_only() -> None:
+    from bench.loadgen.scanner import MsgScanner
+    from bench.loadgen.tally import SeqTally
+
+    head = Dialect(batch=True).msg_head("a.b")
+    assert head is not None
+    tally = SeqTally()
+    scanner = MsgScanner(head, tally, None, batch=True)
+    scanner.latencies = Latencies()
+
+    def batch(*frames: dict[str, Any]) -> bytes:
+        return server_frame(b"\n".join(orjson.dumps(f) for f in frames))
+
+    mixed = batch(msg(4, 3, 40), {"op": "recovered", "topic": "a.b", "complete": True})
+    data = (
+        batch(msg(1, 0, 10), msg(2, 1, 20), msg(2, 1, 20))  # the last one a duplicate
+        + server_frame(orjson.dumps(msg(3, 2, 30)))  # a single frame in between
+        + mixed  # not all msgs: the ordinary reader gets it whole
+    )
+    done, others = scanner.scan(data, now=100)
+    assert done == len(data)
+    assert others == mixed
+    assert (tally.count, tally.dups, tally.breaks, tally.last) == (3, 1, 0, 3)
+    assert list(scanner.latencies.samples) == [90, 80, 70]
