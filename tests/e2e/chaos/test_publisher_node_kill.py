@@ -32,8 +32,8 @@ class Size:
     messages: int
     workers: int
     rate: float | None
-    """Publishes per second; the gateways refuse more than 1000/s per connection past
-    a burst of 2000 (``--command-rate``), which the SDK does not retry."""
+    """Publishes per second (None: as fast as ``workers`` allow; the gateways here
+    run without a command rate limit)."""
     rounds: int
     """Kills at most (each on a fresh publisher), until one catches a stored, unacked pub."""
 
@@ -43,9 +43,13 @@ class Size:
 
 SIZES = short_and_long(
     Size(messages=400, workers=64, rate=None, rounds=3),
-    Size(messages=3000, workers=200, rate=600.0, rounds=5),
+    # Unpaced: only many publishes in flight at once make a kill between a store
+    # and its ack likely (paced at 600/s, 10 rounds caught none).
+    Size(messages=3000, workers=200, rate=None, rounds=5),
 )
-SPEC = ClusterSpec(nats=1, gateways=3, presence=0, replay=2, haproxy=False)
+SPEC = ClusterSpec(
+    nats=1, gateways=3, presence=0, replay=2, haproxy=False, gateway_args=("--command-rate=0",)
+)
 
 
 async def kill_when_stored_unacked(
