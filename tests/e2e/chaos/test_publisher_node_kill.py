@@ -42,7 +42,7 @@ class Size:
 
 
 SIZES = short_and_long(
-    Size(messages=400, workers=64, rate=None, rounds=3),
+    Size(messages=400, workers=64, rate=None, rounds=5),
     # Unpaced: only many publishes in flight at once make a kill between a store
     # and its ack likely (paced at 600/s, 10 rounds caught none).
     Size(messages=3000, workers=200, rate=None, rounds=5),
