@@ -10,6 +10,7 @@ from haws.common.stream_reader import HistoryPage
 from haws.gateway.frame_cache import FrameCache
 from haws.gateway.recent import RecentLimits, RecentMessages
 from haws.gateway.subscription import Subscription, catch_up
+from tests.support.clock import ManualClock
 from tests.support.fake_connection import FakeConnection, msg_seqs
 
 TOPIC = "t"
@@ -19,18 +20,10 @@ def stored(seq: int, prev: int | None = None) -> StoredMessage:
     return StoredMessage(TOPIC, seq, seq - 2 if prev is None else prev, 0, encode_payload(seq))
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def window(
-    *seqs: int, limits: RecentLimits | None = None, clock: Clock | None = None
+    *seqs: int, limits: RecentLimits | None = None, clock: ManualClock | None = None
 ) -> RecentMessages:
-    recent = RecentMessages(limits or RecentLimits(), clock or Clock())
+    recent = RecentMessages(limits or RecentLimits(), clock or ManualClock(100.0))
     for seq in seqs:
         recent.add(FrameCache(stored(seq)))
     return recent
@@ -59,7 +52,7 @@ def test_a_break_in_the_chain_starts_the_window_anew() -> None:
 
 
 def test_bounded_by_count_and_by_age() -> None:
-    clock = Clock()
+    clock = ManualClock(100.0)
     recent = window(10, 12, 14, limits=RecentLimits(max_messages=2, max_age=5.0), clock=clock)
     assert seqs(recent.after(10, 100)) == [12, 14]
     assert recent.after(8, 100) is None

@@ -12,14 +12,7 @@ from haws.gateway.send_queue import SendQueue
 from haws.gateway.session_keeper import SessionKeeper
 from haws.gateway.session_store import MemorySessionStore
 from haws.gateway.subscription import Subscription
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.clock import ManualClock
 
 
 class FakeTopic:
@@ -56,8 +49,8 @@ class CountingStore(MemorySessionStore):
         await super().put(session, record)
 
 
-def setup() -> tuple[SessionKeeper, CountingStore, FakeHub, FakeConnection, Clock]:
-    store, hub, clock = CountingStore(), FakeHub(), Clock()
+def setup() -> tuple[SessionKeeper, CountingStore, FakeHub, FakeConnection, ManualClock]:
+    store, hub, clock = CountingStore(), FakeHub(), ManualClock()
     keeper = SessionKeeper(
         store, hub, get_logger("test"), node="n1", interval=1.0,  # type: ignore[arg-type]
         cursor_interval=5.0, ttl=100.0, clock=clock,

@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 from haws.gateway.rate_limit import CommandLimiter, TokenBucket
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.clock import ManualClock
 
 
 def test_bucket_allows_burst_then_rate() -> None:
-    clock = Clock()
+    clock = ManualClock()
     bucket = TokenBucket(rate=10, burst=5, clock=clock)
     assert [bucket.take() for _ in range(6)] == [True] * 5 + [False]
     clock.now += 0.1  # one token back
@@ -25,7 +18,7 @@ def test_bucket_allows_burst_then_rate() -> None:
 
 
 def test_strikes_count_refusals_up_and_admissions_down() -> None:
-    clock = Clock()
+    clock = ManualClock()
     limiter = CommandLimiter(rate=1, burst=1, strikes=3, clock=clock)
     assert limiter.admit()
     assert [limiter.admit() for _ in range(2)] == [False, False]  # strikes 2
@@ -39,7 +32,7 @@ def test_strikes_count_refusals_up_and_admissions_down() -> None:
 
 
 def test_a_flood_far_over_the_rate_is_closed_a_little_over_is_not() -> None:
-    clock = Clock()
+    clock = ManualClock()
     flood = CommandLimiter(rate=100, burst=100, strikes=300, clock=clock)
     steady = CommandLimiter(rate=100, burst=100, strikes=300, clock=clock)
     for n in range(10_000):  # 10 s: 1000/s for one, 150/s for the other
@@ -54,7 +47,7 @@ def test_a_flood_far_over_the_rate_is_closed_a_little_over_is_not() -> None:
 
 def test_zero_rate_is_unlimited_and_zero_strikes_never_close() -> None:
     assert all(CommandLimiter(0, 1, 3).admit() for _ in range(10_000))
-    limiter = CommandLimiter(1, 1, 0, clock=Clock())
+    limiter = CommandLimiter(1, 1, 0, clock=ManualClock())
     for _ in range(100):
         limiter.admit()
     assert not limiter.exhausted

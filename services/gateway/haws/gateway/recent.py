@@ -86,9 +86,7 @@ class RecentMessages:
         entries = self._entries
         if not entries or seq < entries[0][1].message.prev:
             return None
-        first = entries[0][1].message.seq
-        last = entries[-1][1].message.seq
-        if seq >= last:
+        if seq >= entries[-1][1].message.seq:
             return []
         # Seqs are increasing but not dense (other topics share the stream): bisect.
         lo, hi = 0, len(entries)
@@ -98,7 +96,5 @@ class RecentMessages:
                 lo = mid + 1
             else:
                 hi = mid
-        if seq < first:
-            lo = 0
         end = min(len(entries), lo + limit)
         return [entries[i][1] for i in range(lo, end)]
