@@ -100,6 +100,11 @@ async def test_a_quick_reconnect_on_another_node_emits_no_leave_or_join(
     )
     before = changes(watcher, topic)
 
+    async def mover_stored() -> bool:  # written at the node's next flush
+        return await gateway.deps.sessions.load(m) is not None
+
+    await eventually(mover_stored, message="the mover's session record stored")
+
     # Both go away at once; only the mover comes back (on the other node) in the grace.
     await mover.close()
     await sentinel.close()
@@ -179,4 +184,9 @@ async def test_without_a_presence_service_hellos_claim_nothing_until_one_answers
         await eventually(lambda: not gateway.deps.presence.absent, message="replica noticed")
         second = await connect(gateway.url)
         await second.sub(topic, presence=True)
-        assert session_of(second) in await members(second, topic)
+
+        async def listed() -> bool:  # the join travels as an event after the ok
+            reply = await second.request({"op": "presence", "topic": topic})
+            return session_of(second) in {m["session"] for m in reply.get("members", [])}
+
+        await eventually(listed, message="the new session listed by presence")
