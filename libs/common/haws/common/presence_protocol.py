@@ -56,6 +56,8 @@ class Event:
     conn: str
     epoch: int
     topic: str | None = None
+    reason: str | None = None
+    """(close) why the connection ended, as ``haws.common.lifecycle.reason_of_close``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,3 +138,5 @@ class OwnerRecord:
     user: str | None = None
     topics: list[str] = field(default_factory=list)
     offline_since: float | None = None
+    reason: str | None = None
+    """Why it went offline (close reason, or ``node_dead``): the lifecycle event's."""
