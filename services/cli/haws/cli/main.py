@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "gateway": ("haws.gateway.__main__", "run a gateway node (WebSocket /ws and HTTP)"),
     "presence": ("haws.presence.__main__", "run a presence service replica"),
     "replay": ("haws.replay.__main__", "run a replay service replica"),
+    "api": ("haws.api.__main__", "run a server API replica (NATS haws.api.v1.*, HTTP /api/v1)"),
     "up": ("haws.cluster.up", "run a local cluster: Consul, NATS, services, gateways, HAProxy"),
 }
 
