@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +38,8 @@ class ApiCaller:
         if raw is None:
             kwargs: dict[str, Any] = {"json": body if body is not None else {}}
         else:
-            kwargs = {"data": raw}
+            # Large bodies go as a stream (aiohttp warns on big raw bytes): no Content-Length.
+            kwargs = {"data": io.BytesIO(raw) if len(raw) > 256 * 1024 else raw}
             sent.setdefault("Content-Type", "application/json")
         async with self.session.post(f"{self.base}/{method}", headers=sent, **kwargs) as resp:
             text = await resp.read()
