@@ -19,6 +19,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "replay": ("haws.replay.__main__", "run a replay service replica"),
     "api": ("haws.api.__main__", "run a server API replica (NATS haws.api.v1.*, HTTP /api/v1)"),
     "up": ("haws.cluster.up", "run a local cluster: Consul, NATS, services, gateways, HAProxy"),
+    "token": ("haws.cli.token", "print a client token for the gateways' HS256 secret (dev)"),
+    "publish": ("haws.cli.publish", "publish one message through the server API"),
+    "status": ("haws.cli.status", "nodes, connections, streams, presence leader (server API)"),
+    "events": ("haws.cli.events", "events tail: print lifecycle events from HAWS_EVENTS"),
 }
 
 
