@@ -276,7 +276,8 @@ async def assert_backend_commands_work(run: UpRun, info: dict[str, Any]) -> None
     """``api`` has a working key; ``haws token``/``publish``/``status`` find the run by
     its data folder; a message published through the API reaches a client."""
     api = info["api"]
-    assert api["url"].endswith("/api/v1") and api["key"]
+    assert api["url"].endswith("/api/v1")
+    assert api["key"]
     topic = f"up.{uuid4().hex[:8]}"
     async with aiohttp.ClientSession() as http:
         async with http.post(f"{api['url']}/info", json={}) as refused:
@@ -301,4 +302,5 @@ async def assert_backend_commands_work(run: UpRun, info: dict[str, Any]) -> None
         await ws.close()
     status = await asyncio.to_thread(haws, run, "status")
     assert status.returncode == 0, status.stderr
-    assert info["gateways"][0]["name"] in status.stdout and "stream:" in status.stdout
+    assert info["gateways"][0]["name"] in status.stdout
+    assert "stream:" in status.stdout
