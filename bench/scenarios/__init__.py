@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from bench.figures import Figure
 from bench.lab import Lab
-from bench.scenarios import capacity, cluster, failover, fanout, latency, presence, replay
+from bench.scenarios import api, capacity, cluster, failover, fanout, latency, presence, replay
 
 Scenario = Callable[[Lab], list[Figure]]
 
@@ -23,4 +23,5 @@ SCENARIOS: dict[str, Scenario] = {
     replay.NAME: replay.run,
     cluster.NAME: cluster.run,
     presence.NAME: presence.run,
+    api.NAME: api.run,
 }
