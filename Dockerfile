@@ -1,5 +1,5 @@
 # haws: one image for every service; the command picks it
-# (`gateway`, `replay`, `presence`, see docker-compose.yml).
+# (`gateway`, `replay`, `presence`, `api`, see docker-compose.yml).
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 # --- build: a self-contained venv, so the runtime stage needs no pip or build tools.
@@ -13,6 +13,7 @@ COPY pyproject.toml README.md ./
 COPY libs ./libs
 COPY services ./services
 COPY clients/python ./clients/python
+COPY clients/server ./clients/server
 # The otlp extra is what HAWS_TRACE_EXPORTER=otlp loads (OTLP over HTTP).
 RUN /opt/venv/bin/pip install ".[fast,otlp]"
 
