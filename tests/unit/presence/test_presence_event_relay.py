@@ -74,3 +74,21 @@ async def test_a_follower_stores_nothing_and_resends_its_window_when_it_leads() 
         assert len(sink.stored) == 2
     finally:
         await r.stop()
+
+
+async def test_pending_events_are_bounded_while_jetstream_is_away() -> None:
+    sink, clock = MemorySink(), ManualClock()
+    r = EventRelay(
+        sink,
+        get_logger("test"),
+        registry=CollectorRegistry(),
+        resend_window=30.0,
+        log_size=4,
+        clock=clock,
+    )
+    r.activate()  # no workers started: nothing drains, as when every store fails
+    r.record([event("a", n) for n in range(6)])
+    assert r.pending == 4
+    assert r.dropped._value.get() == 2
+    r.deactivate()
+    await r.stop()

@@ -90,13 +90,21 @@ class HttpApi:
             raise _Throttled(wait)
         if (request.content_length or 0) > self._max_body:
             raise TooLarge(f"body over {self._max_body} bytes")
-        raw = await request.content.read(self._max_body + 1)
-        if len(raw) > self._max_body:
-            raise TooLarge(f"body over {self._max_body} bytes")
-        body = decode_body(raw)
+        body = decode_body(await self._body(request))
         async with self._slots:
             reply = await self._methods.call(method, body)
         return _json(reply)
+
+    async def _body(self, request: web.Request) -> bytes:
+        """The whole body, refused as soon as it passes the limit (chunked bodies too)."""
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.content.iter_chunked(64 * 1024):
+            size += len(chunk)
+            if size > self._max_body:
+                raise TooLarge(f"body over {self._max_body} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     async def openapi(self, request: web.Request) -> web.Response:
         base = f"{request.scheme}://{request.host}{API_PATH}"

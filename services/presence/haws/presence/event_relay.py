@@ -1,5 +1,8 @@
 """Storing lifecycle events in ``HAWS_EVENTS``: the leader's job, at least once, in order.
 
+(At least once while JetStream answers: past ``log_size`` events pending, new
+ones are dropped and counted, so an outage cannot grow memory without bound.)
+
 Every replica records the events its index computes, in a log kept for
 ``resend_window`` seconds; only the active replica (the leader) stores them.
 Events of one session go through one of ``SHARDS`` ordered workers, each
@@ -67,6 +70,7 @@ class EventRelay:
         self._window = resend_window
         self._clock = clock
         self._recent: deque[tuple[float, LifecycleEvent]] = deque(maxlen=log_size)
+        self._max_pending = log_size
         self._queues: list[asyncio.Queue[LifecycleEvent]] = [asyncio.Queue() for _ in range(SHARDS)]
         self._tasks: list[asyncio.Task[None]] = []
         self.active = False
@@ -74,6 +78,11 @@ class EventRelay:
             "haws_presence_lifecycle_events_total",
             "Lifecycle events stored in HAWS_EVENTS (leader only), re-sends included",
             ["type"],
+            registry=registry,
+        )
+        self.dropped = Counter(
+            "haws_presence_lifecycle_events_dropped_total",
+            "Lifecycle events not stored because JetStream stayed away past the pending bound",
             registry=registry,
         )
 
@@ -129,6 +138,12 @@ class EventRelay:
             self._recent.popleft()
 
     def _enqueue(self, event: LifecycleEvent) -> None:
+        """Queue for storing; past ``log_size`` pending (JetStream away for long) the
+        event is dropped and counted rather than letting memory grow without bound."""
+        if self.pending >= self._max_pending:
+            self.dropped.inc()
+            self._log.warning("presence.event_dropped", id=event.id, pending=self.pending)
+            return
         self._queues[zlib.crc32(event.session.encode()) % SHARDS].put_nowait(event)
 
     async def _work(self, queue: asyncio.Queue[LifecycleEvent]) -> None:
