@@ -27,7 +27,7 @@ FLOOD = 4000
 """API requests the flood sends at most (bounded in time too)."""
 FLOOD_SECONDS = 6.0
 CONCURRENCY = 32
-RATE, BURST = 500, 500
+RATE, BURST = 200, 200
 KEY = "flood-test-key"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import haws.server
@@ -21,7 +22,5 @@ def test_the_server_sdk_imports_only_itself_and_its_dependencies() -> None:
                 found.add(node.module)
     own = {m for m in found if m.split(".")[0] == "haws"}
     assert all(m.startswith("haws.server") for m in own), own
-    import sys
-
     third_party = {m.split(".")[0] for m in found} - set(sys.stdlib_module_names) - {"__future__"}
     assert third_party <= ALLOWED_ROOTS, third_party
