@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 
+import msgpack
 import pytest
 
 from haws.common import lifecycle, names
-from haws.common.errors import CLOSE_ADVICE, CloseCode
+from haws.common import presence_protocol as pp
+from haws.common.errors import CLOSE_ADVICE, BadRequest, CloseCode
 from haws.server import LifecycleEvent as SdkEvent
 from haws.server import subjects
 
@@ -55,3 +57,15 @@ def test_server_disconnect_codes_say_whether_to_reconnect() -> None:
     assert CLOSE_ADVICE[CloseCode.SERVER_DISCONNECT].reconnect is True
     assert CLOSE_ADVICE[CloseCode.SESSION_ENDED].reconnect is False
     assert CLOSE_ADVICE[CloseCode.SESSION_ENDED].resumable is False
+
+
+def test_presence_messages_from_a_newer_peer_keep_what_this_version_knows() -> None:
+    raw = msgpack.packb(
+        {"kind": "close", "session": "s", "node": "n", "conn": "c", "epoch": 2,
+         "reason": "drain", "added_later": True},
+        use_bin_type=True,
+    )  # fmt: skip
+    event = pp.decode(pp.Event, raw)
+    assert (event.kind, event.epoch, event.reason) == ("close", 2, "drain")
+    with pytest.raises(BadRequest):
+        pp.decode(pp.Event, msgpack.packb([1, 2]))

@@ -8,7 +8,7 @@ single truth; replicas keep an in-memory index of it through a KV watch.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, TypeVar
 
 import msgpack
@@ -23,9 +23,13 @@ def encode(message: Any) -> bytes:
 
 
 def decode(cls: type[T], raw: bytes) -> T:
+    """Fields this version does not know are ignored, so a newer peer's additions
+    (like ``reason``) never make an older one drop the whole message."""
     try:
-        return cls(**msgpack.unpackb(raw, raw=False))
-    except (TypeError, ValueError, msgpack.UnpackException) as exc:
+        body = msgpack.unpackb(raw, raw=False)
+        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        return cls(**{k: v for k, v in body.items() if k in known})
+    except (TypeError, ValueError, AttributeError, msgpack.UnpackException) as exc:
         raise BadRequest(f"bad {cls.__name__}: {exc!r}") from None
 
 

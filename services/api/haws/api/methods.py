@@ -26,6 +26,7 @@ from haws.common import presence_protocol as pp
 from haws.common.codec import decode_payload, encode_payload
 from haws.common.disconnect_protocol import DisconnectCommand, DisconnectReply
 from haws.common.errors import BadRequest, Conflict, HawsError, Internal, ProtocolError, Unavailable
+from haws.common.release import version
 from haws.common.stream_reader import StreamReader
 
 HDR_EXPECTED_LAST_SUBJECT_SEQ = "Nats-Expected-Last-Subject-Sequence"
@@ -215,5 +216,5 @@ class ApiMethods:
 
     async def info(self) -> dict[str, Any]:
         report = await self._cluster.report()
-        report["api"] = {"node": self._node}
+        report["api"] = {"node": self._node, "version": version()}
         return report
