@@ -30,7 +30,7 @@ from haws.common.lifecycle import LifecycleEvent
 from haws.common.logs import EventLogger
 from haws.common.tasks import stop_tasks
 
-SHARDS = 16
+SHARDS = 64
 RETRY_MAX = 2.0
 
 
