@@ -60,7 +60,9 @@ async def api(start_api: StartApi) -> AsyncIterator[ApiNode]:
 
 @pytest.fixture
 async def presence(shared_nats: Any) -> AsyncIterator[PresenceNode]:
-    settings = presence_settings(shared_nats.url)
+    # A long grace: a session closed and resumed in a test must not expire in between
+    # on a loaded machine (it would come back as a new ``connect``).
+    settings = presence_settings(shared_nats.url, grace=10.0)
     async with running_service(run_presence, settings) as service:
         node: PresenceNode = service.value
         await eventually(lambda: node.leadership.leading, message="presence leads")

@@ -77,7 +77,9 @@ async def test_takeover_and_server_disconnect_carry_their_reasons(
 
     await http.ok("disconnect", {"session": session})
     await eventually(
-        lambda: "disconnect:server" in events.kinds(session), message="server disconnect"
+        lambda: "disconnect:server" in events.kinds(session),
+        timeout=20,
+        message="server disconnect",
     )
     assert events.kinds(session) == [
         "connect",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 from nats.aio.client import Client as NatsClient
 
@@ -16,6 +17,7 @@ from tests.integration.api.conftest import KEY, OLD_KEY
 from tests.integration.conftest import Connect
 from tests.support.api_caller import ApiCaller
 from tests.support.gateway_runner import RunningGateway
+from tests.support.waiting import eventually
 from tests.support.ws_client import assert_chain
 
 
@@ -94,8 +96,14 @@ async def test_presence_and_stats_count_sessions_and_users(
     for _ in range(2):
         client = await connect(gateway.url)
         await client.sub(topic, presence=True)
-    answer = await http.ok("presence", {"topic": topic})
-    assert len(answer["members"]) == 2
+    answers: list[Any] = []
+
+    async def both_listed() -> bool:  # the replica's index follows the claims' KV writes
+        answers.append(await http.ok("presence", {"topic": topic}))
+        return len(answers[-1]["members"]) == 2
+
+    await eventually(both_listed, message="two members")
+    answer = answers[-1]
     assert all(m["node"] == gateway.deps.node for m in answer["members"])
     stats = await http.ok("presence_stats", {"topic": topic})
     # Anonymous mode: no user ids, so no users counted.
