@@ -16,7 +16,7 @@ from haws.common.errors import FrameDecodeError, ProtocolError
 from haws.common.messages import StoredMessage
 from haws.common.protocol import Pub, parse_client_frame
 from haws.common.tokens import sign_hs256
-from haws.gateway.auth import JwtAuth, TokenRejected
+from haws.gateway.security.auth import JwtAuth, TokenRejected
 
 SECRET = b"fuzzing-secret-fuzzing-secret-0123"
 AUTH = JwtAuth(secret=SECRET, audience="haws")

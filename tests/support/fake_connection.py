@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from haws.common.codec import JSON
-from haws.gateway.send_queue import SendQueue
+from haws.gateway.delivery.send_queue import SendQueue
 
 
 class FakeConnection:

@@ -10,8 +10,8 @@ import pytest
 
 from haws.common.codec import JSON, MSGPACK, encode_payload
 from haws.common.messages import StoredMessage, stamp_to_ms, stored
-from haws.gateway.frame_cache import FrameCache, SharedFrames
-from haws.gateway.wire import BATCH_MAX_BYTES, batches
+from haws.gateway.delivery.wire import BATCH_MAX_BYTES, batches
+from haws.gateway.fanout.frame_cache import FrameCache, SharedFrames
 
 
 def test_stamp_with_nanoseconds_to_ms() -> None:

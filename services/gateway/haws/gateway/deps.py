@@ -9,14 +9,14 @@ import consul.aio
 from nats.aio.client import Client as NatsClient
 
 from haws.common.logs import EventLogger
-from haws.gateway.auth import Authenticator
-from haws.gateway.conn_limits import ConnectionLimits
-from haws.gateway.history import History
-from haws.gateway.hub import Hub
+from haws.gateway.broker.jetstream_store import Publisher
+from haws.gateway.broker.replay_history import History
+from haws.gateway.fanout.hub import Hub
 from haws.gateway.metrics import GatewayMetrics
-from haws.gateway.presence_link import PresenceLink
-from haws.gateway.publisher import Publisher
-from haws.gateway.session_keeper import SessionKeeper
+from haws.gateway.security.auth import Authenticator
+from haws.gateway.security.conn_limits import ConnectionLimits
+from haws.gateway.sessions.keeper import SessionKeeper
+from haws.gateway.sessions.presence_link import PresenceLink
 from haws.gateway.settings import GatewaySettings
 
 

@@ -22,19 +22,19 @@ from haws.common.errors import CloseCode, FrameDecodeError, ProtocolError, RateL
 from haws.common.protocol import Hello, Pub, parse_client_frame
 from haws.common.session_record import SessionRecord, TopicState
 from haws.common.telemetry import tracer
-from haws.gateway.admission import Admission
-from haws.gateway.auth import TokenRejected
-from haws.gateway.conn_limits import Lease, LimitExceeded
-from haws.gateway.connection import Connection
-from haws.gateway.credentials import forbidden_topic, stop_watching, watch_expiry
+from haws.gateway.commands.dispatcher import MAX_PUBS_IN_FLIGHT, Dispatcher, run_pub
+from haws.gateway.commands.pending_pubs import Publishes
+from haws.gateway.delivery.connection import Connection
+from haws.gateway.delivery.flusher import Flusher
+from haws.gateway.delivery.send_queue import SendQueue
 from haws.gateway.deps import GatewayDeps
-from haws.gateway.dispatcher import MAX_PUBS_IN_FLIGHT, Dispatcher, run_pub
-from haws.gateway.flusher import Flusher
-from haws.gateway.grants import Principal, split_plan
-from haws.gateway.ownership import take_over
-from haws.gateway.publishes import Publishes
-from haws.gateway.rate_limit import CommandLimiter
-from haws.gateway.send_queue import SendQueue
+from haws.gateway.security.admission import Admission
+from haws.gateway.security.auth import TokenRejected
+from haws.gateway.security.conn_limits import Lease, LimitExceeded
+from haws.gateway.security.credentials import forbidden_topic, stop_watching, watch_expiry
+from haws.gateway.security.grants import Principal, split_plan
+from haws.gateway.security.rate_limit import CommandLimiter
+from haws.gateway.sessions.takeover import take_over
 
 _tracer = tracer("gateway")
 SUBPROTOCOLS: Final = (SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK)
