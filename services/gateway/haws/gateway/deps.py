@@ -6,11 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import consul.aio
-from nats.aio.client import Client as NatsClient
 
 from haws.common.logs import EventLogger
-from haws.gateway.broker.jetstream_store import Publisher
-from haws.gateway.broker.replay_history import History
+from haws.gateway.broker.seams import History, MessageStore
 from haws.gateway.fanout.hub import Hub
 from haws.gateway.metrics import GatewayMetrics
 from haws.gateway.security.auth import Authenticator
@@ -45,9 +43,9 @@ class NodeState:
 class GatewayDeps:
     settings: GatewaySettings
     node: str
-    nc: NatsClient
+    """This gateway's name: in Consul, presence claims and ``welcome``."""
     hub: Hub
-    publisher: Publisher
+    store: MessageStore
     history: History
     metrics: GatewayMetrics
     log: EventLogger

@@ -23,7 +23,9 @@ from haws.common.stream_reader import StreamReader
 from haws.common.streams import ensure_kv, ensure_stream
 from haws.common.tasks import stop_tasks
 from haws.gateway.app import create_app
-from haws.gateway.broker.jetstream_store import Publisher
+from haws.gateway.broker.jetstream_store import JetStreamStore
+from haws.gateway.broker.nats_feed import NatsLiveFeed
+from haws.gateway.broker.nats_presence import NatsPresence
 from haws.gateway.broker.replay_history import ReplayHistory
 from haws.gateway.deps import GatewayDeps, NodeState
 from haws.gateway.drain import drain_connections
@@ -77,11 +79,10 @@ async def run_gateway(
         history = ReplayHistory(nc, direct, metrics, timeout=settings.replay_timeout)
         fence = Fence(settings.pause_threshold)
         hub = Hub(
-            nc,
+            NatsLiveFeed(nc, log, timeout=settings.request_timeout),
             history,
             metrics,
             log,
-            timeout=settings.request_timeout,
             fence=fence,
             recent=RecentLimits(settings.recent_messages, settings.recent_max_age),
         )
@@ -104,10 +105,9 @@ async def run_gateway(
         sessions.start()
         stack.push_async_callback(sessions.stop)
         presence = PresenceLink(
-            nc,
+            NatsPresence(nc, log, timeout=settings.request_timeout),
             log,
             node=node,
-            timeout=settings.request_timeout,
             fence=fence,
             heartbeat_interval=settings.presence_heartbeat,
         )
@@ -126,9 +126,8 @@ async def run_gateway(
         deps = GatewayDeps(
             settings=settings,
             node=node,
-            nc=nc,
             hub=hub,
-            publisher=Publisher(nc, js, timeout=settings.request_timeout, node=node),
+            store=JetStreamStore(nc, js, timeout=settings.request_timeout),
             history=history,
             metrics=metrics,
             log=log,

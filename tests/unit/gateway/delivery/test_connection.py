@@ -7,6 +7,8 @@ import asyncio
 import json
 from typing import Any
 
+from aiohttp import WSMsgType
+
 from haws.common.codec import JSON
 from haws.common.logs import get_logger
 from haws.gateway.delivery.connection import Connection
@@ -15,31 +17,33 @@ from haws.gateway.delivery.send_queue import SendQueue
 from tests.unit.gateway.delivery.test_wire import parse_frames
 
 
-class FakeProtocol:
+class FakeFlow:
+    """The transport's flow control (aiohttp's request handler) and its writer's drain."""
+
     def __init__(self) -> None:
-        self._paused = False
+        self.writing_paused = False
         self._drained: asyncio.Future[None] | None = None
 
-    async def _drain_helper(self) -> None:
-        if self._paused:
+    async def drain(self) -> None:
+        if self.writing_paused:
             self._drained = asyncio.get_running_loop().create_future()
             await self._drained
 
+    def pause(self) -> None:
+        self.writing_paused = True
+
     def resume(self) -> None:
-        self._paused = False
+        self.writing_paused = False
         if self._drained is not None and not self._drained.done():
             self._drained.set_result(None)
 
 
 class FakeTransport:
     def __init__(self) -> None:
-        self.protocol = FakeProtocol()
+        self.protocol = FakeFlow()
         self.writes: list[bytes] = []
         self.closed = False
         self.aborted = False
-
-    def get_protocol(self) -> FakeProtocol:
-        return self.protocol
 
     def write(self, data: bytes) -> None:
         self.writes.append(data)
@@ -55,17 +59,21 @@ class FakeTransport:
 
 
 class FakeWs:
-    compress = False
-
     def __init__(self, transport: FakeTransport) -> None:
         self.closed = False
+        self.compress: int | bool = False
         self.close_codes: list[int] = []
-        self._transport = transport
+        self.transport = transport
 
-    async def close(self, *, code: int, message: bytes) -> bool:
+    async def send_frame(
+        self, message: bytes, opcode: WSMsgType, compress: int | None = None
+    ) -> None:
+        raise AssertionError("uncompressed frames go to the transport")
+
+    async def close(self, *, code: int = 1000, message: bytes = b"", drain: bool = True) -> bool:
         self.closed = True
         self.close_codes.append(code)
-        self._transport.write(b"<close>")
+        self.transport.write(b"<close>")
         return True
 
 
@@ -75,9 +83,11 @@ def make(
     transport = FakeTransport()
     ws = FakeWs(transport)
     conn = Connection(
-        ws,  # type: ignore[arg-type]
-        transport,  # type: ignore[arg-type]
+        ws,
+        transport,
         JSON,
+        flow=transport.protocol,
+        drain=transport.protocol,
         session="s",
         user=None,
         batch=batch,
@@ -124,7 +134,7 @@ async def test_batch_connection_gets_one_batch_frame() -> None:
 
 async def test_a_paused_socket_holds_frames_until_it_drains() -> None:
     conn, transport, _ = make()
-    transport.protocol._paused = True
+    transport.protocol.pause()
     conn.send_obj({"n": 0})
     await turn()
     assert messages(transport.writes) == [{"n": 0}]  # written into the transport's buffer
@@ -157,7 +167,7 @@ async def test_close_goes_out_after_everything_queued_before_it() -> None:
 
 async def test_overflow_writes_4008_behind_what_is_buffered_and_cuts_after_grace() -> None:
     conn, transport, _ = make(frames=2, grace=0.05)
-    transport.protocol._paused = True
+    transport.protocol.pause()
     conn.send_obj({"n": 0})
     await turn()
     for n in range(1, 4):  # the socket does not drain: the queue overflows

@@ -13,7 +13,9 @@ from haws.common.codec import encode_payload
 from haws.common.logs import get_logger
 from haws.common.messages import StoredMessage
 from haws.common.stream_reader import HistoryPage
-from haws.gateway.fanout.subscription import Subscription, catch_up
+from haws.gateway.broker.memory import MemoryBroker
+from haws.gateway.fanout.catch_up import catch_up
+from haws.gateway.fanout.subscription import Subscription
 from haws.gateway.fanout.topic import Topic
 from haws.gateway.metrics import GatewayMetrics
 from tests.support.fake_connection import FakeConnection, msg_seqs
@@ -60,13 +62,12 @@ class SharedReads:
 async def test_a_stale_shared_read_does_not_skip_a_message_seen_live() -> None:
     stream = SlowStream(last=262)
     history = SharedReads(stream)
-    topic = Topic(TOPIC, None, history, GatewayMetrics(), get_logger("test"), timeout=1)  # type: ignore[arg-type]
-    topic._ready.set_result(None)
-    topic.last_seq = 262
+    topic = Topic(TOPIC, MemoryBroker(), history, GatewayMetrics(), get_logger("test"))
+    await topic.start()  # its last seq: 262
 
     def register(conn: FakeConnection) -> Subscription:
-        sub = Subscription(conn, TOPIC, live=False, presence=False, seq=254, floor=topic.last_seq)  # type: ignore[arg-type]
-        topic.subscribers[conn] = sub  # type: ignore[index]
+        sub = Subscription(conn, TOPIC, live=False, presence=False, seq=254, floor=topic.last_seq)
+        topic.subscribers[conn] = sub
         return sub
 
     first = asyncio.create_task(catch_up(register(FakeConnection()), 254, history, room_timeout=5))
@@ -79,6 +80,7 @@ async def test_a_stale_shared_read_does_not_skip_a_message_seen_live() -> None:
     await first
     stream.last = 264
     await topic.advance(stored(264))
+    await topic.stop()
 
     frames = late.frames()
     assert msg_seqs(frames) == [(s, s - 1) for s in range(255, 265)]
@@ -88,13 +90,13 @@ async def test_a_stale_shared_read_does_not_skip_a_message_seen_live() -> None:
 async def test_a_stale_read_short_of_the_buffer_is_not_a_retention_gap() -> None:
     stream = SlowStream(last=310)
     history = SharedReads(stream)
-    earlier = Subscription(FakeConnection(), TOPIC, live=False, presence=False, seq=310, floor=310)  # type: ignore[arg-type]
+    earlier = Subscription(FakeConnection(), TOPIC, live=False, presence=False, seq=310, floor=310)
     first = asyncio.create_task(catch_up(earlier, 310, history, room_timeout=5))
     await asyncio.sleep(0.005)
     stream.last = 311
     earlier.hold(stored(311))
     conn = FakeConnection()
-    late = Subscription(conn, TOPIC, live=False, presence=False, seq=310, floor=311)  # type: ignore[arg-type]
+    late = Subscription(conn, TOPIC, live=False, presence=False, seq=310, floor=311)
     second = asyncio.create_task(catch_up(late, 310, history, room_timeout=5))
     await asyncio.sleep(0.005)
     stream.last = 312

@@ -5,11 +5,16 @@ and nothing the window holds can bridge a gap or outlive its limits."""
 from __future__ import annotations
 
 from haws.common.codec import encode_payload
+from haws.common.logs import get_logger
 from haws.common.messages import StoredMessage
 from haws.common.stream_reader import HistoryPage
+from haws.gateway.broker.memory import MemoryBroker
+from haws.gateway.fanout.catch_up import catch_up
 from haws.gateway.fanout.frame_cache import FrameCache
 from haws.gateway.fanout.recent_window import RecentLimits, RecentMessages
-from haws.gateway.fanout.subscription import Subscription, catch_up
+from haws.gateway.fanout.subscription import Subscription
+from haws.gateway.fanout.topic import Topic
+from haws.gateway.metrics import GatewayMetrics
 from tests.support.clock import ManualClock
 from tests.support.fake_connection import FakeConnection, msg_seqs
 
@@ -87,12 +92,15 @@ class Stream:
         first = after + 1 if (after + 1) % 2 == 0 else after + 2
         return HistoryPage([stored(s, prev=max(after, s - 2)) for s in range(first, end + 1, 2)])
 
+    async def last_seq(self, topic: str) -> int:
+        return self.last
+
 
 async def test_a_resume_inside_the_window_reads_nothing_from_the_stream() -> None:
     stream = Stream(last=16)
     conn = FakeConnection()
-    sub = Subscription(conn, TOPIC, live=False, presence=False, seq=10, floor=16)  # type: ignore[arg-type]
-    pages = await catch_up(sub, 10, stream, room_timeout=5, recent=window(10, 12, 14, 16))  # type: ignore[arg-type]
+    sub = Subscription(conn, TOPIC, live=False, presence=False, seq=10, floor=16)
+    pages = await catch_up(sub, 10, stream, room_timeout=5, recent=window(10, 12, 14, 16))
 
     frames = conn.frames()
     assert stream.reads == []
@@ -105,8 +113,8 @@ async def test_a_resume_inside_the_window_reads_nothing_from_the_stream() -> Non
 async def test_a_resume_behind_the_window_reads_only_up_to_it() -> None:
     stream = Stream(last=16)
     conn = FakeConnection()
-    sub = Subscription(conn, TOPIC, live=False, presence=False, seq=4, floor=16)  # type: ignore[arg-type]
-    await catch_up(sub, 4, stream, room_timeout=5, recent=window(12, 14, 16))  # type: ignore[arg-type]
+    sub = Subscription(conn, TOPIC, live=False, presence=False, seq=4, floor=16)
+    await catch_up(sub, 4, stream, room_timeout=5, recent=window(12, 14, 16))
 
     frames = conn.frames()
     assert stream.reads == [(4, 12)]  # the same request for every resume at this cursor
@@ -116,33 +124,33 @@ async def test_a_resume_behind_the_window_reads_only_up_to_it() -> None:
 
 async def test_a_cursor_between_two_seqs_is_the_first_message_prev() -> None:
     conn = FakeConnection()
-    sub = Subscription(conn, TOPIC, live=False, presence=False, seq=11, floor=16)  # type: ignore[arg-type]
-    await catch_up(sub, 11, Stream(16), room_timeout=5, recent=window(10, 12, 14, 16))  # type: ignore[arg-type]
+    sub = Subscription(conn, TOPIC, live=False, presence=False, seq=11, floor=16)
+    await catch_up(sub, 11, Stream(16), room_timeout=5, recent=window(10, 12, 14, 16))
     assert msg_seqs(conn.frames()) == [(12, 11), (14, 12), (16, 14)]
 
 
 class LostStream:
     """Retention dropped everything before ``first``."""
 
-    def __init__(self, first: int) -> None:
+    def __init__(self, first: int, last: int) -> None:
         self.first = first
+        self.last = last
 
     async def read(
         self, topic: str, after: int, limit: int = 1000, *, until: int | None = None
     ) -> HistoryPage:
         return HistoryPage([], gap=(after + 1, self.first - 1))
 
+    async def last_seq(self, topic: str) -> int:
+        return self.last
+
 
 async def test_a_topic_windows_what_it_fans_out_and_never_bridges_a_gap() -> None:
-    from haws.common.logs import get_logger
-    from haws.gateway.fanout.topic import Topic
-    from haws.gateway.metrics import GatewayMetrics
-
     topic = Topic(
-        TOPIC, None, LostStream(first=20), GatewayMetrics(), get_logger("test"), timeout=1
-    )  # type: ignore[arg-type]
-    topic._ready.set_result(None)
-    topic.last_seq = 8
+        TOPIC, MemoryBroker(), LostStream(first=20, last=8), GatewayMetrics(), get_logger("test")
+    )
+    await topic.start()
+    assert topic.last_seq == 8
     for seq in (10, 12):
         await topic.advance(stored(seq))
     assert seqs(topic.recent.after(8, 100)) == [10, 12]
@@ -150,3 +158,4 @@ async def test_a_topic_windows_what_it_fans_out_and_never_bridges_a_gap() -> Non
     await topic.advance(stored(20, prev=18))  # 14..18 are gone from the stream
     assert topic.recent.after(12, 100) is None  # a resume from 12 must learn of the gap
     assert seqs(topic.recent.after(19, 100)) == [20]
+    await topic.stop()

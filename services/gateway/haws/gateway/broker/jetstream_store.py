@@ -1,4 +1,4 @@
-"""Publishing to the HAWS stream: ``ack`` only after JetStream's PubAck.
+"""``MessageStore`` on the HAWS stream: ``ack`` only after JetStream's PubAck.
 
 ``mid`` becomes ``Nats-Msg-Id``, so a retry inside the duplicate window returns
 the original seq with ``duplicate`` set and stores nothing new.
@@ -22,12 +22,11 @@ from haws.common.telemetry import inject_headers, tracer
 _tracer = tracer("gateway")
 
 
-class Publisher:
-    def __init__(self, nc: NatsClient, js: JetStreamContext, *, timeout: float, node: str) -> None:
+class JetStreamStore:
+    def __init__(self, nc: NatsClient, js: JetStreamContext, *, timeout: float) -> None:
         self._nc = nc
         self._js = js
         self._timeout = timeout
-        self._node = node
 
     async def publish(
         self, topic: str, data: Any, *, mid: str | None, sender: str | None, request_id: int
@@ -52,7 +51,7 @@ class Publisher:
     async def _store(
         self, topic: str, data: Any, mid: str | None, sender: str | None, request_id: int
     ) -> tuple[int, bool]:
-        headers: dict[str, str] = {names.HDR_NODE: self._node}
+        headers: dict[str, str] = {}
         if mid is not None:
             headers[names.HDR_MSG_ID] = mid
         if sender is not None:

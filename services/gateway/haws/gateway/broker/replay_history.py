@@ -1,14 +1,13 @@
 """Where the gateway reads history: the replay service first, the stream itself second.
 
-``History`` is the seam; ``StreamReader`` (direct reads) and ``ReplayHistory``
-(through the replay service, falling back to direct reads) both satisfy it.
+``History`` (``broker.seams``) is the seam; ``StreamReader`` (direct reads) and
+``ReplayHistory`` (through the replay service, falling back to direct reads) both
+satisfy it.
 The fallback is degraded (every gateway reads the stream itself, no request
 sharing) but correct, and counted in ``haws_gateway_replay_fallbacks_total``.
 """
 
 from __future__ import annotations
-
-from typing import Protocol
 
 from nats.aio.client import Client as NatsClient
 from nats.errors import NoRespondersError
@@ -24,18 +23,6 @@ from haws.common.telemetry import inject_headers, tracer
 from haws.gateway.metrics import GatewayMetrics
 
 _tracer = tracer("gateway")
-
-
-class History(Protocol):
-    async def read(
-        self, topic: str, after: int, limit: int = MAX_BATCH, *, until: int | None = None
-    ) -> HistoryPage:
-        """Messages with ``after < seq (< until)`` in order, one bounded page."""
-        ...
-
-    async def last_seq(self, topic: str) -> int:
-        """The topic's last stored seq, 0 when none."""
-        ...
 
 
 class ReplayHistory:

@@ -128,7 +128,7 @@ class Dispatcher:
     async def on_pub(self, conn: Connection, frame: Pub) -> None:
         conn.principal.check_pub(frame.topic, frame.id)
         started = time.perf_counter()
-        seq, dup = await self._deps.publisher.publish(
+        seq, dup = await self._deps.store.publish(
             frame.topic, frame.data, mid=frame.mid, sender=conn.user, request_id=frame.id
         )
         self._metrics.publish_seconds.observe(time.perf_counter() - started)

@@ -14,18 +14,19 @@ import asyncio
 import contextlib
 import itertools
 import os
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
-from aiohttp import WSMsgType, web
-from aiohttp.base_protocol import BaseProtocol
+from aiohttp import WSMsgType
 
 from haws.common.codec import Codec
 from haws.common.errors import CloseCode
 from haws.common.logs import EventLogger
 from haws.common.tasks import stop_task
 from haws.gateway.delivery.flusher import Flusher
+from haws.gateway.delivery.peer import Drain, FlowControl, TransportSide, WebSocketSide
 from haws.gateway.delivery.send_queue import SendQueue
-from haws.gateway.delivery.wire import BATCH_MAX_BYTES, WireFrames, payloads
+from haws.gateway.delivery.wire import BATCH_MAX_BYTES, WireFrames, close_frame, payloads
 from haws.gateway.security.grants import NOBODY, Principal
 
 if TYPE_CHECKING:
@@ -44,43 +45,48 @@ _OPEN, _STOPPING, _STOPPED = 0, 1, 2
 
 
 class Connection:
+    """Its state is its own: other modules read it and change it through methods."""
+
     __slots__ = (
         "_close_request",
         "_closed",
         "_dirty",
+        "_drain",
+        "_epoch",
+        "_expiry",
+        "_flow",
         "_flusher",
         "_log",
         "_opcode",
         "_overflow_cancel",
-        "_protocol",
+        "_principal",
         "_raw",
         "_sending",
+        "_sent_close",
         "_slow",
         "_slow_grace",
         "_state",
+        "_subs",
+        "_taken_over",
         "_task",
         "_transport",
         "batch",
         "codec",
         "conn_id",
-        "epoch",
-        "expiry",
-        "principal",
         "queue",
-        "sent_close",
         "session",
-        "subs",
-        "taken_over",
         "user",
         "ws",
     )
 
     def __init__(
         self,
-        ws: web.WebSocketResponse,
-        transport: asyncio.BaseTransport | None,
+        ws: WebSocketSide,
+        transport: TransportSide | None,
         codec: Codec,
         *,
+        flow: FlowControl | None = None,
+        drain: Drain | None = None,
         session: str,
         user: str | None,
         batch: bool,
@@ -96,29 +102,19 @@ class Connection:
         self.user = user
         self.batch = batch
         self.queue = queue
-        self.subs: dict[str, Subscription] = {}
+        self._subs: dict[str, Subscription] = {}
         self.conn_id = f"{_ID_PREFIX}{next(_ids):x}"
-        self.epoch = 0
-        """Fencing epoch from the presence service's claim (0: no presence service)."""
-        self.principal = principal
-        """Who the token says this is and what it may use (see ``grants``)."""
-        self.expiry: asyncio.TimerHandle | None = None
-        """The close at token expiry (see ``credentials``)."""
-        self.taken_over = False
-        """The session moved to a newer connection: this one must not write its record."""
-        self.sent_close: int | None = None
-        """The close code this side sent (aiohttp does not see the raw 4008 close)."""
+        self._epoch = 0
+        self._principal = principal
+        self._expiry: asyncio.TimerHandle | None = None
+        self._taken_over = False
+        self._sent_close: int | None = None
         self._log = log
         self._flusher = flusher
         self._transport = transport
-        self._protocol = (
-            cast(BaseProtocol, transport.get_protocol()) if transport is not None else None
-        )
-        self._raw = (
-            cast(asyncio.WriteTransport, transport)
-            if transport is not None and not ws.compress
-            else None
-        )
+        self._flow = flow
+        self._drain = drain
+        self._raw = transport if not ws.compress else None
         """Where the flush pass writes raw frames (None: through aiohttp's send_frame)."""
         self._opcode = WSMsgType.BINARY if codec.binary else WSMsgType.TEXT
         self._close_request: tuple[int, str] | None = None
@@ -135,6 +131,64 @@ class Connection:
     def log(self) -> EventLogger:
         """Bound when used: log lines are rare, a bound logger per connection is not."""
         return self._log.bind(session=self.session)
+
+    @property
+    def subs(self) -> Mapping[str, Subscription]:
+        """Its subscriptions by topic (the hub adds and removes them)."""
+        return self._subs
+
+    def add_subscription(self, sub: Subscription) -> None:
+        self._subs[sub.topic] = sub
+
+    def remove_subscription(self, topic: str) -> Subscription | None:
+        return self._subs.pop(topic, None)
+
+    @property
+    def epoch(self) -> int:
+        """Fencing epoch from the presence service's claim (0: no presence service)."""
+        return self._epoch
+
+    def claimed(self, epoch: int) -> None:
+        self._epoch = epoch
+
+    @property
+    def principal(self) -> Principal:
+        """Who the token says this is and what it may use (see ``grants``)."""
+        return self._principal
+
+    def reauthorize(self, principal: Principal) -> None:
+        """A refreshed token's principal (same user) replaces the old one."""
+        self._principal = principal
+
+    def arm_expiry(self, delay: float, on_expiry: Callable[[], None]) -> None:
+        """Run ``on_expiry`` after ``delay`` s (the token's end), replacing any earlier timer."""
+        self.disarm_expiry()
+        self._expiry = asyncio.get_running_loop().call_later(delay, self._expire, on_expiry)
+
+    def disarm_expiry(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+
+    def _expire(self, on_expiry: Callable[[], None]) -> None:
+        self._expiry = None
+        on_expiry()
+
+    @property
+    def taken_over(self) -> bool:
+        """The session moved to a newer connection: this one must not write its record."""
+        return self._taken_over
+
+    def mark_taken_over(self) -> None:
+        """Stop delivering at once: nothing more may reach a connection that lost its session."""
+        self._taken_over = True
+        for sub in self._subs.values():
+            sub.stop_delivery()
+
+    @property
+    def sent_close(self) -> int | None:
+        """The close code this side sent (aiohttp does not see the raw 4008 close)."""
+        return self._sent_close
 
     @property
     def close_requested(self) -> bool:
@@ -197,7 +251,7 @@ class Connection:
         if self._task is not None:
             return  # the task owns the socket and takes the queue itself
         frames = self.queue.take_all()
-        if self._state != _OPEN or self.sent_close is not None:
+        if self._state != _OPEN or self._sent_close is not None:
             return
         raw = self._raw
         if frames and raw is not None:
@@ -220,7 +274,7 @@ class Connection:
 
     def _paused(self) -> bool:
         """aiohttp's flow control: the socket buffer is above its high-water mark."""
-        return self._protocol is not None and self._protocol._paused
+        return self._flow is not None and self._flow.writing_paused
 
     def _start(self, frames: list[bytes]) -> None:
         if self._state == _OPEN:
@@ -265,8 +319,8 @@ class Connection:
             return
         if frames and not self._write(WireFrames().encode(frames, self.codec, self.batch)):
             raise ConnectionResetError("connection closing")
-        if self._protocol is not None and self._protocol._paused:
-            await self._protocol._drain_helper()
+        if self._drain is not None and self._paused():
+            await self._drain.drain()
 
     def _overflow(self) -> None:
         """The queue overflowed: close 4008 now, even while the socket is blocked."""
@@ -291,12 +345,9 @@ class Connection:
         transport = self._transport
         if transport is None or transport.is_closing():
             return
-        reason = b"slow consumer"
         code = int(CloseCode.SLOW_CONSUMER)
-        self.sent_close = code
-        transport.write(  # type: ignore[attr-defined]
-            bytes((0x88, 2 + len(reason))) + code.to_bytes(2, "big") + reason
-        )
+        self._sent_close = code
+        transport.write(close_frame(code, "slow consumer"))
         transport.close()
         try:
             # The reader ends when the peer has read it all and the socket closes;
@@ -305,14 +356,14 @@ class Connection:
         finally:
             # Already gone (the peer read it all and closed) is fine too.
             with contextlib.suppress(AttributeError, RuntimeError):
-                transport.abort()  # type: ignore[attr-defined]
+                transport.abort()
 
     async def _close_socket(self, code: int, reason: str) -> None:
-        self.sent_close = code
+        self._sent_close = code
         try:
             await asyncio.wait_for(self.ws.close(code=code, message=reason.encode()), CLOSE_TIMEOUT)
         except (TimeoutError, ConnectionResetError, RuntimeError):
             # A peer that reads nothing cannot take a close frame either.
             if self._transport is not None:
                 with contextlib.suppress(Exception):
-                    self._transport.abort()  # type: ignore[attr-defined]
+                    self._transport.abort()

@@ -19,6 +19,7 @@ BATCH_MAX_BYTES: Final = 256 * 1024
 
 _FIN_TEXT: Final = 0x81
 _FIN_BINARY: Final = 0x82
+_FIN_CLOSE: Final = 0x88
 _HEADER_SHORT = struct.Struct("!BB")
 _HEADER_MEDIUM = struct.Struct("!BBH")
 _HEADER_LONG = struct.Struct("!BBQ")
@@ -35,6 +36,13 @@ def frame_header(first: int, length: int) -> bytes:
 
 def _framed(payload: bytes, binary: bool) -> bytes:
     return frame_header(_FIN_BINARY if binary else _FIN_TEXT, len(payload)) + payload
+
+
+def close_frame(code: int, reason: str) -> bytes:
+    """A server close frame: written raw behind what is buffered when the socket
+    cannot be waited for (aiohttp's ``close`` waits for it to drain)."""
+    payload = code.to_bytes(2, "big") + reason.encode()[:123]
+    return frame_header(_FIN_CLOSE, len(payload)) + payload
 
 
 def batches(frames: list[bytes], max_bytes: int = BATCH_MAX_BYTES) -> list[list[bytes]]:

@@ -1,7 +1,7 @@
 """The node's local registry: open connections and topics with local subscribers.
 
 Topics are reference-counted by their subscriptions: the first subscriber
-creates the core-NATS subscription, the last one leaving removes it.
+starts the topic's live feed, the last one leaving stops it.
 """
 
 from __future__ import annotations
@@ -10,16 +10,15 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any
 
-from nats.aio.client import Client as NatsClient
-
 from haws.common.errors import CloseCode, HawsError, Unavailable
 from haws.common.logs import EventLogger
 from haws.common.tasks import stop_tasks
-from haws.gateway.broker.replay_history import History
+from haws.gateway.broker.seams import History, LiveFeed
 from haws.gateway.delivery.connection import Connection
+from haws.gateway.fanout.catch_up import catch_up
 from haws.gateway.fanout.frame_cache import SharedFrames
 from haws.gateway.fanout.recent_window import RecentLimits, RecentMessages
-from haws.gateway.fanout.subscription import Subscription, catch_up
+from haws.gateway.fanout.subscription import Subscription
 from haws.gateway.fanout.topic import Topic
 from haws.gateway.metrics import GatewayMetrics
 from haws.gateway.sessions.fence import Fence
@@ -28,23 +27,21 @@ from haws.gateway.sessions.fence import Fence
 class Hub:
     def __init__(
         self,
-        nc: NatsClient,
+        feed: LiveFeed,
         history: History,
         metrics: GatewayMetrics,
         log: EventLogger,
         *,
-        timeout: float,
         fence: Fence | None = None,
         recent: RecentLimits | None = None,
     ) -> None:
         self.connections: set[Connection] = set()
         self.by_session: dict[str, Connection] = {}
         self.topics: dict[str, Topic] = {}
-        self._nc = nc
+        self._feed = feed
         self._history = history
         self._metrics = metrics
         self._log = log
-        self._timeout = timeout
         self.fence = fence
         self._recent = recent or RecentLimits()
         self.shared_frames = SharedFrames()
@@ -74,11 +71,10 @@ class Hub:
         if topic is None:
             topic = Topic(
                 name,
-                self._nc,
+                self._feed,
                 self._history,
                 self._metrics,
                 self._log,
-                timeout=self._timeout,
                 fence=self.fence,
                 recent=self._recent,
             )
@@ -130,7 +126,7 @@ class Hub:
             floor=topic.last_seq,
         )
         topic.subscribers[conn] = sub
-        conn.subs[name] = sub
+        conn.add_subscription(sub)
         if since is not None:
             sub.task = self._spawn(
                 self._run_catch_up(sub, since, room_timeout, topic.recent),
@@ -164,7 +160,7 @@ class Hub:
             sub.conn.close(code, "history unavailable")
 
     def unsubscribe(self, conn: Connection, name: str) -> int | None:
-        sub = conn.subs.pop(name, None)
+        sub = conn.remove_subscription(name)
         topic = self.topics.get(name)
         if sub is not None:
             sub.cancel()

@@ -1,4 +1,4 @@
-"""A topic with local subscribers: one core-NATS subscription, one seq/prev chain.
+"""A topic with local subscribers: one live feed, one seq/prev chain.
 
 Live messages arrive at most once (core NATS). The topic keeps the last seq it
 fanned out; a message whose ``prev`` skips ahead is held until the missing range
@@ -8,32 +8,24 @@ is read from the stream and delivered, so subscribers never see a silent gap.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from dataclasses import replace
-from typing import TYPE_CHECKING
 
-from nats.aio.client import Client as NatsClient
-from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription as NatsSubscription
 from opentelemetry.trace import SpanKind
 
-from haws.common import frames, names
+from haws.common import frames
 from haws.common import presence_protocol as pp
 from haws.common.codec import Codec
 from haws.common.errors import HawsError
 from haws.common.logs import EventLogger
 from haws.common.messages import StoredMessage
 from haws.common.telemetry import extract_context, tracer
-from haws.gateway.broker.replay_history import History
+from haws.gateway.broker.seams import Feed, History, LiveFeed
+from haws.gateway.fanout import recovery
 from haws.gateway.fanout.frame_cache import FrameCache
 from haws.gateway.fanout.recent_window import RecentLimits, RecentMessages
-from haws.gateway.fanout.subscription import STALE_READ_DELAY, STALE_READS
+from haws.gateway.fanout.subscriber import Subscriber
+from haws.gateway.fanout.subscription import Subscription
 from haws.gateway.metrics import GatewayMetrics
 from haws.gateway.sessions.fence import Fence
-
-if TYPE_CHECKING:
-    from haws.gateway.delivery.connection import Connection
-    from haws.gateway.fanout.subscription import Subscription
 
 FILL_RETRY_MAX = 1.0
 
@@ -44,26 +36,24 @@ class Topic:
     def __init__(
         self,
         name: str,
-        nc: NatsClient,
+        feed: LiveFeed,
         history: History,
         metrics: GatewayMetrics,
         log: EventLogger,
         *,
-        timeout: float,
         fence: Fence | None = None,
         recent: RecentLimits | None = None,
     ) -> None:
         self.name = name
-        self.subscribers: dict[Connection, Subscription] = {}
+        self.subscribers: dict[Subscriber, Subscription] = {}
         self.last_seq = 0
-        self._nc = nc
+        self._feed = feed
         self._history = history
         self._metrics = metrics
         self._log = log.bind(topic=name)
-        self._timeout = timeout
         self._ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._nats_sub: NatsSubscription | None = None
-        self._presence_sub: NatsSubscription | None = None
+        self._live: Feed | None = None
+        self._presence: Feed | None = None
         self._presence_seen: dict[str, int] = {}
         """Per session, the KV revision of the last change delivered (re-sends repeat it)."""
         self._fence = fence
@@ -76,13 +66,7 @@ class Topic:
     async def start(self) -> None:
         """Subscribe live first, then read the stored last seq: nothing falls between."""
         try:
-            self._nats_sub = await self._nc.subscribe(
-                names.live_subject(self.name),
-                cb=self._on_live,
-                pending_msgs_limit=100_000,
-                pending_bytes_limit=256 * 1024 * 1024,
-            )
-            await self._nc.flush(max(1, round(self._timeout)))
+            self._live = await self._feed.live(self.name, self._on_live)
             self.last_seq = await self._history.last_seq(self.name)
         except BaseException as exc:
             if not self._ready.done():
@@ -96,17 +80,10 @@ class Topic:
 
     async def watch_presence(self) -> None:
         """Subscribe to the topic's join/leave once a local subscriber wants them."""
-        if self._presence_sub is None:
-            self._presence_sub = await self._nc.subscribe(
-                names.presence_changes_subject(self.name), cb=self._on_presence
-            )
+        if self._presence is None:
+            self._presence = await self._feed.presence_changes(self.name, self._on_presence)
 
-    async def _on_presence(self, msg: Msg) -> None:
-        try:
-            change = pp.decode(pp.Change, msg.data)
-        except HawsError as exc:
-            self._log.warning("topic.bad_presence_change", error=repr(exc))
-            return
+    async def _on_presence(self, change: pp.Change) -> None:
         if change.revision:
             if self._presence_seen.get(change.session, 0) >= change.revision:
                 return  # a new presence leader re-sent what we already delivered
@@ -120,25 +97,14 @@ class Topic:
                 sub.conn.send_obj(frame)
 
     async def stop(self) -> None:
-        if self._presence_sub is not None:
-            psub, self._presence_sub = self._presence_sub, None
-            with contextlib.suppress(Exception):
-                await psub.unsubscribe()
-        if self._nats_sub is not None:
-            sub, self._nats_sub = self._nats_sub, None
-            try:
-                await sub.unsubscribe()
-            except HawsError:
-                pass
-            except Exception as exc:  # connection closing: the server drops it anyway
-                self._log.debug("topic.unsubscribe_failed", error=repr(exc))
+        if self._presence is not None:
+            presence, self._presence = self._presence, None
+            await presence.stop()
+        if self._live is not None:
+            live, self._live = self._live, None
+            await live.stop()
 
-    async def _on_live(self, msg: Msg) -> None:
-        try:
-            message = StoredMessage.from_headers(self.name, msg.headers or {}, msg.data)
-        except (KeyError, ValueError) as exc:
-            self._log.warning("topic.bad_live_message", error=repr(exc))
-            return
+    async def _on_live(self, message: StoredMessage) -> None:
         self._metrics.received.inc()
         self.heard = asyncio.get_running_loop().time()
         try:
@@ -158,9 +124,8 @@ class Topic:
                 await self._fill(need=message.prev, until=message.seq)
                 if message.seq <= self.last_seq:
                     return
-                if message.prev != self.last_seq:
-                    # Retention lost the range before this message (announced by fill).
-                    message = replace(message, prev=self.last_seq)
+                # Retention may have lost the range before it (announced by the fill).
+                message = recovery.rechained(message, self.last_seq)
             self._fan_out(message)
 
     async def catch_up_to(self, seq: int) -> None:
@@ -171,16 +136,13 @@ class Topic:
 
     async def _fill(self, need: int, until: int) -> None:
         """Read (last_seq, until) from the stream and fan it out until ``need`` is
-        reached; retries while the stream is unreachable.
-
-        A page short of ``need`` with no reported gap may be stale (a shared replay
-        read, a lagging replica): it is read again a few times before the shortfall
-        is announced as lost to retention.
+        reached; retries while the stream is unreachable. A page short of ``need``
+        is read again or announced as lost as ``recovery`` rules.
         """
         self._metrics.gap_fills.inc()
         self._log.info("topic.gap_fill", after=self.last_seq, need=need)
         delay = 0.05
-        stale_reads = 0
+        short = recovery.ShortReads()
         while self.last_seq < need:
             try:
                 page = await self._history.read(self.name, self.last_seq, until=until)
@@ -196,17 +158,19 @@ class Topic:
                 self.last_seq = max(self.last_seq, page.gap[1])
             for message in page.messages:
                 self._fan_out(message)
-            if page.messages or page.gap is not None:
-                stale_reads = 0
-                continue
-            if stale_reads < STALE_READS:
-                stale_reads += 1
-                await asyncio.sleep(STALE_READ_DELAY * stale_reads)
-                continue
-            self._announce_gap((self.last_seq + 1, need))
-            self.last_seq = need
+            if self.last_seq >= need:
+                return
+            lost = await short.lost(
+                self.last_seq,
+                need,
+                progress=bool(page.messages) or page.gap is not None,
+                gap_reported=page.gap is not None,
+            )
+            if lost is not None:
+                self._announce_gap(lost)
+                self.last_seq = need
 
-    def _announce_gap(self, gap: tuple[int, int]) -> None:
+    def _announce_gap(self, gap: recovery.Gap) -> None:
         self.recent.clear()  # the window must not bridge a gap a catch-up has to report
         for sub in self.subscribers.values():
             if sub.live:

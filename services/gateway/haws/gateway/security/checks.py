@@ -7,7 +7,8 @@ everyone let in.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from haws.common.settings import SettingsError
@@ -15,15 +16,50 @@ from haws.gateway.security.forwarded import parse_networks
 from haws.gateway.security.jwks import load_public_key
 from haws.gateway.security.origins import normalize_origin
 
-if TYPE_CHECKING:
-    from haws.gateway.settings import GatewaySettings
-
 AUTH_MODES = ("anonymous", "jwt")
 MIN_SECRET_BYTES = 32
 _LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 
 
-def check_security(s: GatewaySettings) -> None:
+class SecuritySettings(Protocol):
+    """The settings checked here (``GatewaySettings`` has them; this module need not
+    know the rest, and the settings module imports it)."""
+
+    @property
+    def auth_mode(self) -> str: ...
+    @property
+    def auth_hs256_secret(self) -> str: ...
+    @property
+    def auth_public_key_file(self) -> str: ...
+    @property
+    def auth_jwks_url(self) -> str: ...
+    @property
+    def auth_leeway(self) -> float: ...
+    @property
+    def auth_expiry_grace(self) -> float: ...
+    @property
+    def allowed_origins(self) -> Sequence[str]: ...
+    @property
+    def trusted_proxies(self) -> Sequence[str]: ...
+    @property
+    def tls_cert_file(self) -> str: ...
+    @property
+    def tls_key_file(self) -> str: ...
+    @property
+    def max_connections(self) -> int: ...
+    @property
+    def max_connections_per_ip(self) -> int: ...
+    @property
+    def max_connections_per_user(self) -> int: ...
+    @property
+    def command_rate(self) -> float: ...
+    @property
+    def command_burst(self) -> int: ...
+    @property
+    def command_strikes(self) -> int: ...
+
+
+def check_security(s: SecuritySettings) -> None:
     if s.auth_mode not in AUTH_MODES:
         raise SettingsError(f"HAWS_AUTH_MODE must be one of {', '.join(AUTH_MODES)}")
     if s.auth_mode == "jwt":
@@ -47,7 +83,7 @@ def check_security(s: GatewaySettings) -> None:
         raise SettingsError("HAWS_COMMAND_RATE >= 0, HAWS_COMMAND_BURST >= 1, strikes >= 0")
 
 
-def _check_jwt(s: GatewaySettings) -> None:
+def _check_jwt(s: SecuritySettings) -> None:
     if not (s.auth_hs256_secret or s.auth_public_key_file or s.auth_jwks_url):
         raise SettingsError(
             "HAWS_AUTH_MODE=jwt needs HAWS_AUTH_HS256_SECRET, HAWS_AUTH_PUBLIC_KEY_FILE "

@@ -9,7 +9,6 @@ cover are dropped, each with ``error`` ``forbidden`` naming the topic.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
@@ -25,22 +24,19 @@ Revoke = Callable[[Connection, str], None]
 
 def watch_expiry(conn: Connection, grace: float) -> None:
     """(Re)arm the close at the token's ``exp`` + ``grace``."""
-    stop_watching(conn)
     expires = conn.principal.expires
     if expires is None:
+        conn.disarm_expiry()
         return
     delay = max(0.0, expires + grace - time.time())
-    conn.expiry = asyncio.get_running_loop().call_later(delay, _expired, conn)
+    conn.arm_expiry(delay, lambda: _expired(conn))
 
 
 def stop_watching(conn: Connection) -> None:
-    if conn.expiry is not None:
-        conn.expiry.cancel()
-        conn.expiry = None
+    conn.disarm_expiry()
 
 
 def _expired(conn: Connection) -> None:
-    conn.expiry = None
     if conn.closing:
         return
     conn.log.info("ws.token_expired", user=conn.user)
@@ -73,7 +69,7 @@ async def refresh(
         conn.log.warning("ws.refresh_other_user", user=conn.user)
         conn.close(CloseCode.UNAUTHORIZED, "refresh for another user")
         return
-    conn.principal = principal
+    conn.reauthorize(principal)
     for topic in [t for t in conn.subs if not principal.grants.may_sub(t)]:
         revoke(conn, topic)
     watch_expiry(conn, grace)

@@ -14,24 +14,17 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
-from nats.aio.client import Client as NatsClient
-from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeoutError
-
-from haws.common import names
 from haws.common import presence_protocol as pp
 from haws.common.errors import Unavailable
 from haws.common.logs import EventLogger
 from haws.common.tasks import stop_tasks
+from haws.gateway.broker.seams import Feed, NoReplica, PresenceCalls, TakeoverHandler
 from haws.gateway.sessions.fence import Fence
 
 SHARDS = 8
 EVENT_RETRY_MAX = 2.0
 EVENT_QUEUE = 10_000
 
-TakeoverHandler = Callable[[pp.Takeover], None]
 SessionsSource = Callable[[], list[str]]
 FencedHandler = Callable[[list[str]], None]
 
@@ -39,25 +32,23 @@ FencedHandler = Callable[[list[str]], None]
 class PresenceLink:
     def __init__(
         self,
-        nc: NatsClient,
+        calls: PresenceCalls,
         log: EventLogger,
         *,
         node: str,
-        timeout: float,
         fence: Fence,
         heartbeat_interval: float,
     ) -> None:
-        self._nc = nc
+        self._calls = calls
         self._log = log
         self._node = node
-        self._timeout = timeout
         self._fence = fence
         self._interval = heartbeat_interval
         self._queues: list[asyncio.Queue[pp.Event]] = [
             asyncio.Queue(EVENT_QUEUE) for _ in range(SHARDS)
         ]
         self._tasks: list[asyncio.Task[None]] = []
-        self._control: Subscription | None = None
+        self._control: Feed | None = None
         self.available = False
         self._absent = False
         """The last heartbeat found no replica at all: claims are not even tried."""
@@ -65,10 +56,6 @@ class PresenceLink:
     @property
     def absent(self) -> bool:
         return self._absent
-
-    async def _request(self, subject: str, message: Any, reply_type: type[Any]) -> Any:
-        reply = await self._nc.request(subject, pp.encode(message), timeout=self._timeout)
-        return pp.decode(reply_type, reply.data)
 
     async def claim(self, claim: pp.Claim) -> int:
         """The new fencing epoch for this connection; 0 without a presence service.
@@ -80,7 +67,7 @@ class PresenceLink:
         if self._absent:
             return 0
         try:
-            reply: pp.ClaimReply = await self._request(names.PRESENCE_CLAIM, claim, pp.ClaimReply)
+            reply = await self._calls.claim(claim)
         except Exception as exc:  # no presence service: messaging goes on unfenced
             self._log.warning("presence.claim_failed", session=claim.session, error=repr(exc))
             return 0
@@ -108,12 +95,10 @@ class PresenceLink:
                 delay = 0.05
                 while True:
                     try:
-                        reply: pp.EventReply = await self._request(
-                            names.PRESENCE_EVENT, event, pp.EventReply
-                        )
+                        reply = await self._calls.event(event)
                         if reply.ok or reply.stale:
                             break
-                    except (NoRespondersError, NatsTimeoutError):
+                    except (NoReplica, TimeoutError):
                         pass
                     except Exception as exc:
                         self._log.warning(
@@ -126,10 +111,8 @@ class PresenceLink:
 
     async def query(self, topic: str, request_id: int | None = None) -> list[dict[str, Any]]:
         try:
-            reply: pp.QueryReply = await self._request(
-                names.PRESENCE_QUERY, pp.Query(topic), pp.QueryReply
-            )
-        except (NoRespondersError, NatsTimeoutError) as exc:
+            reply = await self._calls.query(pp.Query(topic))
+        except (NoReplica, TimeoutError) as exc:
             raise Unavailable(
                 f"presence unavailable: {type(exc).__name__}", request_id=request_id
             ) from None
@@ -146,10 +129,8 @@ class PresenceLink:
             checking = self._fence.closed
             beat = pp.Heartbeat(self._node, connections(), sessions() if checking else [])
             try:
-                reply: pp.HeartbeatReply = await self._request(
-                    names.PRESENCE_HEARTBEAT, beat, pp.HeartbeatReply
-                )
-            except NoRespondersError:
+                reply = await self._calls.heartbeat(beat)
+            except NoReplica:
                 if not self._absent:
                     self._log.warning("presence.absent")
                 self._absent = True
@@ -169,12 +150,6 @@ class PresenceLink:
                     self._fence.reopen()
             await asyncio.sleep(self._interval)
 
-    async def _on_control(self, msg: Msg, on_takeover: TakeoverHandler) -> None:
-        try:
-            on_takeover(pp.decode(pp.Takeover, msg.data))
-        except Exception as exc:
-            self._log.warning("presence.bad_control", error=repr(exc))
-
     async def start(
         self,
         *,
@@ -183,12 +158,7 @@ class PresenceLink:
         sessions: SessionsSource,
         fenced: FencedHandler,
     ) -> None:
-        async def control(msg: Msg) -> None:
-            await self._on_control(msg, on_takeover)
-
-        self._control = await self._nc.subscribe(
-            names.gateway_control_subject(self._node), cb=control
-        )
+        self._control = await self._calls.takeovers(self._node, on_takeover)
         self._tasks = [asyncio.create_task(self._send_events(q)) for q in self._queues]
         self._tasks.append(
             asyncio.create_task(self._heartbeats(connections, sessions, fenced), name="heartbeat")
@@ -201,6 +171,5 @@ class PresenceLink:
         await stop_tasks(self._tasks)
         self._tasks = []
         if self._control is not None:
-            with contextlib.suppress(Exception):
-                await self._control.unsubscribe()
+            await self._control.stop()
             self._control = None

@@ -18,10 +18,7 @@ def take_over(conn: Connection, why: str) -> None:
     if conn.closing:
         return
     conn.log.info("ws.taken_over", why=why)
-    conn.taken_over = True
-    # Stop delivering at once: nothing more may reach a connection that lost its session.
-    for sub in conn.subs.values():
-        sub.live = False
+    conn.mark_taken_over()
     conn.send_obj(frames.reconnect("takeover", 0))
     conn.close(CloseCode.TAKEN_OVER, "session taken over")
 
