@@ -17,7 +17,7 @@ from haws.common.discovery import ConsulRegistration, ServiceInstance, close_con
 from haws.common.health_http import serve
 from haws.common.logs import get_logger
 from haws.common.nats_connection import NatsState, connect
-from haws.common.ports import with_free_port
+from haws.common.ports import bind_listener, with_port
 from haws.common.settings import nats_settings_of
 from haws.common.stream_reader import StreamReader
 from haws.common.streams import ensure_kv, ensure_stream
@@ -34,7 +34,7 @@ from haws.gateway.fanout.recent_window import RecentLimits
 from haws.gateway.metrics import GatewayMetrics
 from haws.gateway.security.auth import build_authenticator
 from haws.gateway.security.conn_limits import ConnectionLimits
-from haws.gateway.security.tls import serve_tls, server_context
+from haws.gateway.security.tls import server_context
 from haws.gateway.sessions.fence import Fence
 from haws.gateway.sessions.keeper import SessionKeeper
 from haws.gateway.sessions.presence_link import PresenceLink
@@ -48,9 +48,11 @@ Started = Callable[[GatewayDeps], None]
 async def run_gateway(
     settings: GatewaySettings, stop: asyncio.Event, *, started: Started | None = None
 ) -> None:
-    settings = with_free_port(settings, "port", settings.host)
-    node = settings.node_name
     tls = server_context(settings)  # before connecting anything: a bad cert stops the start
+    # Bound once, here, and served later: nobody can take the port in between.
+    listener = bind_listener(settings.host, settings.port)
+    settings = with_port(settings, "port", listener)
+    node = settings.node_name
     scheme = "wss" if tls is not None else "ws"
     url = settings.public_url or f"{scheme}://{settings.advertised_host}:{settings.port}/ws"
     log = get_logger("gateway", node=node)
@@ -67,6 +69,7 @@ async def run_gateway(
             task.add_done_callback(background.discard)
 
     async with contextlib.AsyncExitStack() as stack:
+        stack.callback(listener.close)  # if serving never started (serving closes it too)
         nats_settings = nats_settings_of(settings)
         nc = await connect(nats_settings, name=f"haws-gateway {node}", on_state=on_nats_state)
         stack.push_async_callback(nc.close)
@@ -144,11 +147,7 @@ async def run_gateway(
             state=state,
         )
         app = create_app(deps)
-        runner = await (
-            serve(app, settings.host, settings.port)
-            if tls is None
-            else serve_tls(app, settings.host, settings.port, tls)
-        )
+        runner = await serve(app, listener, ssl_context=tls)
         stack.push_async_callback(runner.cleanup)
         registration = ConsulRegistration(
             consul,

@@ -7,96 +7,17 @@ import asyncio
 import json
 from typing import Any
 
-from aiohttp import WSMsgType
-
 from haws.common.codec import JSON
-from haws.common.logs import get_logger
 from haws.gateway.delivery.connection import Connection
-from haws.gateway.delivery.flusher import Flusher
-from haws.gateway.delivery.send_queue import SendQueue
-from tests.unit.gateway.delivery.test_wire import parse_frames
-
-
-class FakeFlow:
-    """The transport's flow control (aiohttp's request handler) and its writer's drain."""
-
-    def __init__(self) -> None:
-        self.writing_paused = False
-        self._drained: asyncio.Future[None] | None = None
-
-    async def drain(self) -> None:
-        if self.writing_paused:
-            self._drained = asyncio.get_running_loop().create_future()
-            await self._drained
-
-    def pause(self) -> None:
-        self.writing_paused = True
-
-    def resume(self) -> None:
-        self.writing_paused = False
-        if self._drained is not None and not self._drained.done():
-            self._drained.set_result(None)
-
-
-class FakeTransport:
-    def __init__(self) -> None:
-        self.protocol = FakeFlow()
-        self.writes: list[bytes] = []
-        self.closed = False
-        self.aborted = False
-
-    def write(self, data: bytes) -> None:
-        self.writes.append(data)
-
-    def is_closing(self) -> bool:
-        return self.closed
-
-    def close(self) -> None:
-        self.closed = True
-
-    def abort(self) -> None:
-        self.closed = self.aborted = True
-
-
-class FakeWs:
-    def __init__(self, transport: FakeTransport) -> None:
-        self.closed = False
-        self.compress: int | bool = False
-        self.close_codes: list[int] = []
-        self.transport = transport
-
-    async def send_frame(
-        self, message: bytes, opcode: WSMsgType, compress: int | None = None
-    ) -> None:
-        raise AssertionError("uncompressed frames go to the transport")
-
-    async def close(self, *, code: int = 1000, message: bytes = b"", drain: bool = True) -> bool:
-        self.closed = True
-        self.close_codes.append(code)
-        self.transport.write(b"<close>")
-        return True
+from haws.gateway.security.grants import NOBODY
+from tests.support.fake_socket import FakeTransport, FakeWs, parse_frames, socketless_connection
 
 
 def make(
     *, batch: bool = False, frames: int = 100, grace: float = 5.0
 ) -> tuple[Connection, FakeTransport, FakeWs]:
-    transport = FakeTransport()
-    ws = FakeWs(transport)
-    conn = Connection(
-        ws,
-        transport,
-        JSON,
-        flow=transport.protocol,
-        drain=transport.protocol,
-        session="s",
-        user=None,
-        batch=batch,
-        queue=SendQueue(frames, 1 << 20),
-        log=get_logger("test"),
-        flusher=Flusher(get_logger("test")),
-        slow_grace=grace,
-    )
-    return conn, transport, ws
+    # test_connection's connections have no principal: NOBODY, as before.
+    return socketless_connection(batch=batch, frames=frames, grace=grace, principal=NOBODY)
 
 
 def messages(writes: list[bytes]) -> list[Any]:

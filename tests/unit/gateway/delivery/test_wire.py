@@ -8,24 +8,7 @@ import msgpack
 
 from haws.common.codec import JSON, MSGPACK
 from haws.gateway.delivery.wire import BATCH_MAX_BYTES, WireFrames, frame_header
-
-
-def parse_frames(data: bytes) -> list[tuple[int, bytes]]:
-    """(first byte, payload) of each unmasked frame in ``data``, as a client reads them."""
-    out: list[tuple[int, bytes]] = []
-    i = 0
-    while i < len(data):
-        first, length = data[i], data[i + 1] & 0x7F
-        i += 2
-        if length == 126:
-            length = int.from_bytes(data[i : i + 2], "big")
-            i += 2
-        elif length == 127:
-            length = int.from_bytes(data[i : i + 8], "big")
-            i += 8
-        out.append((first, data[i : i + length]))
-        i += length
-    return out
+from tests.support.fake_socket import parse_frames
 
 
 def test_header_lengths_at_each_size_boundary() -> None:

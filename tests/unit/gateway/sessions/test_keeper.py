@@ -4,39 +4,22 @@ at once, and an unchanged record again before the store's TTL would expire it.""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
 
 from haws.common.logs import get_logger
 from haws.common.session_record import SessionRecord, TopicState
-from haws.gateway.delivery.send_queue import SendQueue
-from haws.gateway.fanout.subscription import Subscription
+from haws.gateway.broker.memory import MemoryBroker
+from haws.gateway.delivery.connection import Connection
+from haws.gateway.fanout.hub import Hub
+from haws.gateway.metrics import GatewayMetrics
 from haws.gateway.sessions.keeper import SessionKeeper
 from haws.gateway.sessions.store import MemorySessionStore
 from tests.support.clock import ManualClock
-
-
-class FakeTopic:
-    def __init__(self, last_seq: int) -> None:
-        self.last_seq = last_seq
-
-
-class FakeHub:
-    def __init__(self) -> None:
-        self.connections: set[Any] = set()
-        self.topics: dict[str, FakeTopic] = {}
-
-
-class FakeConnection:
-    taken_over = False
-    user = None
-
-    def __init__(self, session: str) -> None:
-        self.session = session
-        self.subs: dict[str, Subscription] = {}
-        self.queue = SendQueue(16, 1 << 16)
-
-    def subscribe(self, topic: str) -> None:
-        self.subs[topic] = Subscription(self, topic, live=True, presence=False, seq=0)  # type: ignore[arg-type]
+from tests.support.fake_socket import socketless_connection
+from tests.support.waiting import eventually
 
 
 class CountingStore(MemorySessionStore):
@@ -49,30 +32,68 @@ class CountingStore(MemorySessionStore):
         await super().put(session, record)
 
 
-def setup() -> tuple[SessionKeeper, CountingStore, FakeHub, FakeConnection, ManualClock]:
-    store, hub, clock = CountingStore(), FakeHub(), ManualClock()
+@dataclass
+class Node:
+    """A hub on the memory broker with one connection ``s1``, subscribed live to
+    ``a`` when topic ``a``'s last seq is 10."""
+
+    keeper: SessionKeeper
+    store: CountingStore
+    hub: Hub
+    broker: MemoryBroker
+    conn: Connection
+    clock: ManualClock
+
+    async def publish(self, topic: str, count: int) -> None:
+        """``count`` messages stored and delivered; the connection's queue written out."""
+        for _ in range(count):
+            seq, _ = await self.broker.publish(topic, 0, mid=None, sender=None, request_id=0)
+        await eventually(
+            lambda: (
+                all(t.last_seq == seq for t in self.hub.topics.values() if t.name == topic)
+                and len(self.conn.queue) == 0
+            ),
+            message="delivered",
+        )
+
+    async def subscribe(self, topic: str) -> None:
+        await self.hub.subscribe(self.conn, topic, since=None, presence=False, room_timeout=5)
+
+
+@pytest.fixture
+async def node() -> AsyncIterator[Node]:
+    store, clock, broker = CountingStore(), ManualClock(), MemoryBroker()
+    log = get_logger("test")
+    hub = Hub(broker, broker, GatewayMetrics(), log)
     keeper = SessionKeeper(
-        store, hub, get_logger("test"), node="n1", interval=1.0,  # type: ignore[arg-type]
-        cursor_interval=5.0, ttl=100.0, clock=clock,
-    )  # fmt: skip
-    conn = FakeConnection("s1")
-    hub.connections.add(conn)
-    hub.topics["a"] = FakeTopic(10)
-    conn.subscribe("a")
-    return keeper, store, hub, conn, clock
+        store, hub, log, node="n1", interval=1.0, cursor_interval=5.0, ttl=100.0, clock=clock
+    )
+    conn, _, _ = socketless_connection(session="s1")
+    hub.add(conn)
+    world = Node(keeper, store, hub, broker, conn, clock)
+    for _ in range(10):  # topic a's last seq: 10
+        await broker.publish("a", 0, mid=None, sender=None, request_id=0)
+    await world.subscribe("a")
+    try:
+        yield world
+    finally:
+        await conn.stop()
+        hub.discard(conn)
+        await hub.close()
+        await broker.close()
 
 
 def cursor(store: MemorySessionStore, topic: str) -> int:
     return store.records["s1"].subs[topic].seq
 
 
-async def test_a_moved_cursor_waits_for_the_cursor_interval() -> None:
-    keeper, store, hub, _, clock = setup()
+async def test_a_moved_cursor_waits_for_the_cursor_interval(node: Node) -> None:
+    keeper, store, clock = node.keeper, node.store, node.clock
     await keeper.flush()
     assert cursor(store, "a") == 10
     for _ in range(4):
         clock.now += 1.0
-        hub.topics["a"].last_seq += 1
+        await node.publish("a", 1)
         await keeper.flush()
     assert store.puts == 1
     assert cursor(store, "a") == 10
@@ -82,27 +103,28 @@ async def test_a_moved_cursor_waits_for_the_cursor_interval() -> None:
     assert cursor(store, "a") == 14
 
 
-async def test_a_new_subscription_is_written_at_the_next_flush() -> None:
-    keeper, store, hub, conn, clock = setup()
+async def test_a_new_subscription_is_written_at_the_next_flush(node: Node) -> None:
+    keeper, store, clock = node.keeper, node.store, node.clock
     await keeper.flush()
     clock.now += 1.0
-    hub.topics["b"] = FakeTopic(3)
-    conn.subscribe("b")
+    for _ in range(3):  # topic b's last seq: 13
+        await node.broker.publish("b", 0, mid=None, sender=None, request_id=0)
+    await node.subscribe("b")
     await keeper.flush()
-    assert store.records["s1"].subs == {"a": TopicState(10), "b": TopicState(3)}
+    assert store.records["s1"].subs == {"a": TopicState(10), "b": TopicState(13)}
 
 
-async def test_a_closed_connection_writes_its_last_cursor_at_once() -> None:
-    keeper, store, hub, conn, clock = setup()
+async def test_a_closed_connection_writes_its_last_cursor_at_once(node: Node) -> None:
+    keeper, store, clock = node.keeper, node.store, node.clock
     await keeper.flush()
     clock.now += 0.5
-    hub.topics["a"].last_seq = 12
-    await keeper.closed(conn)  # type: ignore[arg-type]
+    await node.publish("a", 2)
+    await keeper.closed(node.conn)
     assert cursor(store, "a") == 12
 
 
-async def test_an_unchanged_record_is_refreshed_before_the_ttl() -> None:
-    keeper, store, _, _, clock = setup()
+async def test_an_unchanged_record_is_refreshed_before_the_ttl(node: Node) -> None:
+    keeper, store, clock = node.keeper, node.store, node.clock
     await keeper.flush()
     clock.now += 49.0
     await keeper.flush()

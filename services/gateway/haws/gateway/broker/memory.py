@@ -175,6 +175,12 @@ class MemoryBroker:
         for feed in list(self._changes.get(change.topic, ())):
             feed.put(change)
 
+    async def close(self) -> None:
+        """Stop every feed still open (their owners normally stop them)."""
+        for feeds in (*self._live.values(), *self._changes.values()):
+            for feed in list(feeds):
+                await feed.stop()
+
     async def settled(self) -> None:
         """Until every live feed has handed on what it was given."""
         for feeds in (*self._live.values(), *self._changes.values()):

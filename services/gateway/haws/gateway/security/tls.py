@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import ssl
 
-from aiohttp import web
-
 from haws.gateway.settings import GatewaySettings
 
 
@@ -22,20 +20,3 @@ def server_context(settings: GatewaySettings) -> ssl.SSLContext | None:
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(settings.tls_cert_file, settings.tls_key_file)
     return context
-
-
-async def serve_tls(
-    app: web.Application,
-    host: str,
-    port: int,
-    context: ssl.SSLContext,
-    *,
-    shutdown_timeout: float = 1.0,
-) -> web.AppRunner:
-    """``haws.common.health_http.serve`` with TLS; the caller owns the runner."""
-    runner = web.AppRunner(
-        app, access_log=None, handle_signals=False, shutdown_timeout=shutdown_timeout
-    )
-    await runner.setup()
-    await web.TCPSite(runner, host, port, reuse_address=True, ssl_context=context).start()
-    return runner
