@@ -2,15 +2,16 @@
 
 It keeps the promises the seam states: every claim's epoch is above every
 earlier one, an event with an old epoch is ``stale``, a newer claim of a session
-sends ``Takeover`` to the node of the connection it replaces, members join and
-leave (published as changes through a ``MemoryBroker`` when given one). With
+sends ``Takeover`` to the node of the connection it replaces while that one is
+online, members join and leave (published as changes through a ``MemoryBroker``
+when given one; a closed connection leaves at once: a leave grace of 0). With
 ``absent`` set every call raises ``NoReplica``, as in a deployment without
 presence.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from haws.common import presence_protocol as pp
 from haws.gateway.broker.memory import MemoryBroker
@@ -25,6 +26,7 @@ class _Owner:
     conn: str
     epoch: int
     user: str | None
+    online: bool = True
 
 
 class _Takeovers:
@@ -60,7 +62,7 @@ class MemoryPresence:
         self._owners[claim.session] = _Owner(claim.node, claim.conn, self._epoch, claim.user)
         for topic in claim.topics:
             self._join(topic, claim.session, claim.user)
-        if previous is not None and previous.conn != claim.conn:
+        if previous is not None and previous.online and previous.conn != claim.conn:
             command = pp.Takeover(session=claim.session, conn=previous.conn, epoch=self._epoch)
             for handler in list(self._takeovers.get(previous.node, ())):
                 handler(command)
@@ -69,7 +71,7 @@ class MemoryPresence:
     async def event(self, event: pp.Event) -> pp.EventReply:
         self._check()
         owner = self._owners.get(event.session)
-        if owner is None or owner.epoch != event.epoch:
+        if owner is None or event.epoch < owner.epoch:
             return pp.EventReply(ok=False, stale=True)
         self.events.append(event)
         if event.kind == "sub" and event.topic is not None:
@@ -79,7 +81,7 @@ class MemoryPresence:
         elif event.kind == "close":
             for topic in [t for t, members in self._members.items() if event.session in members]:
                 self._leave(topic, event.session)
-            del self._owners[event.session]
+            self._owners[event.session] = replace(owner, online=False)
         return pp.EventReply(ok=True)
 
     async def query(self, query: pp.Query) -> pp.QueryReply:
@@ -87,7 +89,7 @@ class MemoryPresence:
         members = [
             pp.Member(session, self._owners[session].node, user)
             for session, user in self._members.get(query.topic, {}).items()
-            if session in self._owners
+            if self._owners[session].online
         ]
         return pp.QueryReply(members=[asdict(m) for m in members])
 
