@@ -20,7 +20,7 @@ from haws.gateway.broker.memory import MemoryBroker
 from haws.gateway.broker.memory_presence import MemoryPresence
 from haws.gateway.commands.dispatcher import Dispatcher
 from haws.gateway.delivery.connection import Connection
-from haws.gateway.deps import GatewayDeps, NodeState
+from haws.gateway.deps import GatewayDeps, Readiness
 from haws.gateway.fanout.hub import Hub
 from haws.gateway.fanout.recent_window import RecentLimits
 from haws.gateway.metrics import GatewayMetrics
@@ -124,7 +124,7 @@ async def memory_gateway(**overrides: Any) -> AsyncIterator[MemoryGateway]:
         auth = build_authenticator(settings, log)
         stack.push_async_callback(auth.close)
         await auth.start()
-        state = NodeState(nats_connected=True, stream_ok=True, registered=lambda: True)
+        state = Readiness(nats_connected=True, stream_ok=True, registered=lambda: True)
         deps = GatewayDeps(
             settings=settings,
             node=NODE,

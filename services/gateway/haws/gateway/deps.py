@@ -1,4 +1,4 @@
-"""What the gateway's handlers need, built once in ``__main__`` (or by tests)."""
+"""What the gateway's handlers need, built once in ``service.run_gateway`` (or by tests)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from haws.gateway.settings import GatewaySettings
 
 
 @dataclass
-class NodeState:
-    """Readiness inputs, flipped by the NATS callbacks, Consul and the drain."""
+class Readiness:
+    """What /ready answers from, flipped by the NATS callbacks, Consul and the drain."""
 
     nats_connected: bool = False
     stream_ok: bool = False
@@ -56,4 +56,4 @@ class GatewayDeps:
     limits: ConnectionLimits
     """Connections held per node, client address and user."""
     consul: consul.aio.Consul | None = None
-    state: NodeState = field(default_factory=NodeState)
+    state: Readiness = field(default_factory=Readiness)

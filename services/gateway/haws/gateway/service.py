@@ -27,7 +27,7 @@ from haws.gateway.broker.jetstream_store import JetStreamStore
 from haws.gateway.broker.nats_feed import NatsLiveFeed
 from haws.gateway.broker.nats_presence import NatsPresence
 from haws.gateway.broker.replay_history import ReplayHistory
-from haws.gateway.deps import GatewayDeps, NodeState
+from haws.gateway.deps import GatewayDeps, Readiness
 from haws.gateway.drain import drain_connections
 from haws.gateway.fanout.hub import Hub
 from haws.gateway.fanout.recent_window import RecentLimits
@@ -56,7 +56,7 @@ async def run_gateway(
     scheme = "wss" if tls is not None else "ws"
     url = settings.public_url or f"{scheme}://{settings.advertised_host}:{settings.port}/ws"
     log = get_logger("gateway", node=node)
-    state = NodeState()
+    state = Readiness()
     metrics = GatewayMetrics()
     background: set[asyncio.Task[Any]] = set()
     hub: Hub | None = None

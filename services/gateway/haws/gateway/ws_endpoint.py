@@ -23,7 +23,7 @@ from haws.common.protocol import Hello, Pub, parse_client_frame
 from haws.common.session_record import SessionRecord, TopicState
 from haws.common.telemetry import tracer
 from haws.gateway.commands.dispatcher import MAX_PUBS_IN_FLIGHT, Dispatcher, run_pub
-from haws.gateway.commands.pending_pubs import Publishes
+from haws.gateway.commands.pending_pubs import PendingPubs
 from haws.gateway.delivery.connection import Connection
 from haws.gateway.delivery.flusher import Flusher
 from haws.gateway.delivery.peer import FlowControl
@@ -248,7 +248,7 @@ class WsEndpoint:
     async def _serve(
         self, ws: web.WebSocketResponse, conn: Connection, restore: dict[str, TopicState]
     ) -> None:
-        publishes = Publishes(MAX_PUBS_IN_FLIGHT)
+        publishes = PendingPubs(MAX_PUBS_IN_FLIGHT)
         try:
             if restore:
                 try:
@@ -264,7 +264,7 @@ class WsEndpoint:
         await publishes.finish()
 
     async def _read_loop(
-        self, ws: web.WebSocketResponse, conn: Connection, publishes: Publishes
+        self, ws: web.WebSocketResponse, conn: Connection, publishes: PendingPubs
     ) -> None:
         codec = conn.codec
         metrics = self._deps.metrics

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from haws.gateway.commands.pending_pubs import Publishes
+from haws.gateway.commands.pending_pubs import PendingPubs
 
 
 async def test_the_next_start_waits_while_the_limit_is_reached() -> None:
-    publishes = Publishes(limit=2)
+    publishes = PendingPubs(limit=2)
     gates = [asyncio.Event() for _ in range(3)]
     started: list[int] = []
 
@@ -32,7 +32,7 @@ async def test_the_next_start_waits_while_the_limit_is_reached() -> None:
 
 
 async def test_finish_waits_for_every_publish() -> None:
-    publishes = Publishes(limit=4)
+    publishes = PendingPubs(limit=4)
     done: list[int] = []
 
     async def publish(n: int) -> None:
@@ -46,7 +46,7 @@ async def test_finish_waits_for_every_publish() -> None:
 
 
 async def test_cancel_stops_what_is_in_flight() -> None:
-    publishes = Publishes(limit=4)
+    publishes = PendingPubs(limit=4)
     forever = asyncio.Event()
     cancelled: list[bool] = []
 

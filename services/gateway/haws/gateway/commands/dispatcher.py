@@ -24,7 +24,7 @@ from haws.common.protocol import (
     Unsub,
 )
 from haws.common.session_record import TopicState
-from haws.gateway.commands.pending_pubs import Publishes
+from haws.gateway.commands.pending_pubs import PendingPubs
 from haws.gateway.delivery.connection import Connection
 from haws.gateway.deps import GatewayDeps
 from haws.gateway.security.auth import TokenRejected
@@ -33,7 +33,7 @@ from haws.gateway.security.credentials import forbidden_topic, refresh
 PresenceKind = Literal["sub", "unsub", "close"]
 
 MAX_PUBS_IN_FLIGHT = 256
-"""Publishes a connection may have waiting for their PubAck; the reader waits beyond."""
+"""PendingPubs a connection may have waiting for their PubAck; the reader waits beyond."""
 
 
 class Dispatcher:
@@ -171,7 +171,7 @@ async def run_pub(
     dispatcher: Dispatcher,
     conn: Connection,
     frame: Pub,
-    publishes: Publishes,
+    publishes: PendingPubs,
     on_error: Callable[[Connection, ProtocolError], None],
 ) -> None:
     """Publish without holding up the reader; ``publishes`` bounds the PubAcks awaited."""

@@ -14,7 +14,7 @@ from typing import Any
 from haws.common.tasks import stop_tasks
 
 
-class Publishes:
+class PendingPubs:
     __slots__ = ("_limit", "_room", "_tasks")
 
     def __init__(self, limit: int) -> None:
