@@ -8,10 +8,10 @@ import json
 import msgpack
 import pytest
 
-from haws.common.codec import JSON, MSGPACK, encode_payload
 from haws.common.messages import StoredMessage, stamp_to_ms, stored
 from haws.gateway.frame_cache import FrameCache, SharedFrames
 from haws.gateway.wire import BATCH_MAX_BYTES, batches
+from haws.protocol.codec import JSON, MSGPACK, encode_payload
 
 
 def test_stamp_with_nanoseconds_to_ms() -> None:

@@ -12,8 +12,8 @@ from aiohttp import WSMsgType
 from haws.client.client import fatal_error
 from haws.client.connection import decode_frames
 from haws.client.types import AuthenticationFailed, SessionTakenOver, error_of
-from haws.common.codec import JSON, MSGPACK
-from haws.common.errors import BadRequest, FrameDecodeError, ProtocolError, Unavailable
+from haws.protocol.codec import JSON, MSGPACK
+from haws.protocol.errors import BadRequest, FrameDecodeError, ProtocolError, Unavailable
 
 
 def ws_message(kind: WSMsgType, data: str | bytes) -> aiohttp.WSMessage:
