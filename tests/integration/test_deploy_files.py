@@ -93,12 +93,16 @@ def _load_yaml(path: Path) -> Any:
 
 @pytest.fixture
 def compose() -> dict[str, Any]:
-    return _load_yaml(COMPOSE_FILE)  # type: ignore[no-any-return]
+    loaded = _load_yaml(COMPOSE_FILE)
+    assert isinstance(loaded, dict), "docker-compose.yml is not a mapping"
+    return loaded
 
 
 @pytest.fixture
 def services(compose: dict[str, Any]) -> dict[str, Any]:
-    return compose["services"]  # type: ignore[no-any-return]
+    found = compose["services"]
+    assert isinstance(found, dict), "docker-compose.yml has no services mapping"
+    return found
 
 
 def env_of(service: Mapping[str, Any]) -> dict[str, str]:
