@@ -20,7 +20,7 @@ def build_sdk_wheel(out: Path) -> Path:
     No build isolation and no index: hatchling comes from the dev extra, so the
     build needs no network and takes about two seconds.
     """
-    subprocess.run(
+    built = subprocess.run(
         [
             sys.executable,
             "-m",
@@ -34,10 +34,11 @@ def build_sdk_wheel(out: Path) -> Path:
             str(out),
             str(SDK),
         ],
-        check=True,
         capture_output=True,
+        text=True,
         timeout=BUILD_TIMEOUT,
     )
+    assert built.returncode == 0, f"pip wheel failed:\n{built.stderr}"
     (wheel,) = out.glob("haws_client-*.whl")
     return wheel
 
