@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import sys
+import tomllib
 import zipfile
 from email.message import Message
 from email.parser import Parser
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.sdk_wheel import build_sdk_wheel, source_files
+from tests.support.sdk_wheel import REPO, build_sdk_wheel, source_files
 
 ALLOWED_IMPORTS = {"aiohttp", "msgpack", "orjson", "haws.client", "haws.protocol"}
 """Top-level imports the wheel's modules may make besides the standard library."""
@@ -71,3 +72,11 @@ def test_imports_nothing_server_side(wheel: Path) -> None:
     for name, source in modules.items():
         foreign = _imported_roots(source) - ALLOWED_IMPORTS - sys.stdlib_module_names
         assert not foreign, f"{name} imports {sorted(foreign)}"
+
+
+def test_the_server_requires_this_very_sdk_version(wheel: Path) -> None:
+    """One repository, two distributions: a version bump on one side alone would make
+    ``make install`` resolve the SDK from an index instead of the folder."""
+    version = _metadata(wheel)["Version"]
+    server = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert f"haws-client=={version}" in server["dependencies"]
