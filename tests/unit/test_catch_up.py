@@ -9,13 +9,13 @@ import asyncio
 from typing import Any
 
 from haws.common.coalescer import Coalescer
-from haws.common.codec import encode_payload
 from haws.common.logs import get_logger
 from haws.common.messages import StoredMessage
 from haws.common.stream_reader import HistoryPage
 from haws.gateway.metrics import GatewayMetrics
 from haws.gateway.subscription import Subscription, catch_up
 from haws.gateway.topic import Topic
+from haws.protocol.codec import encode_payload
 from tests.support.fake_connection import FakeConnection, msg_seqs
 
 TOPIC = "t"

@@ -7,11 +7,11 @@ import asyncio
 import json
 from typing import Any
 
-from haws.common.codec import JSON
 from haws.common.logs import get_logger
 from haws.gateway.connection import Connection
 from haws.gateway.flusher import Flusher
 from haws.gateway.send_queue import SendQueue
+from haws.protocol.codec import JSON
 from tests.unit.test_wire import parse_frames
 
 

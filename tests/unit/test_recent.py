@@ -4,12 +4,12 @@ and nothing the window holds can bridge a gap or outlive its limits."""
 
 from __future__ import annotations
 
-from haws.common.codec import encode_payload
 from haws.common.messages import StoredMessage
 from haws.common.stream_reader import HistoryPage
 from haws.gateway.frame_cache import FrameCache
 from haws.gateway.recent import RecentLimits, RecentMessages
 from haws.gateway.subscription import Subscription, catch_up
+from haws.protocol.codec import encode_payload
 from tests.support.clock import ManualClock
 from tests.support.fake_connection import FakeConnection, msg_seqs
 

@@ -6,8 +6,8 @@ import json
 
 import msgpack
 
-from haws.common.codec import JSON, MSGPACK
 from haws.gateway.wire import BATCH_MAX_BYTES, WireFrames, frame_header
+from haws.protocol.codec import JSON, MSGPACK
 
 
 def parse_frames(data: bytes) -> list[tuple[int, bytes]]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from haws.common.errors import Forbidden
 from haws.common.session_record import TopicState
 from haws.gateway.grants import ANONYMOUS, NOBODY, Grants, Principal, parse_pattern, split_plan
+from haws.protocol.errors import Forbidden
 
 
 @pytest.mark.parametrize(

@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING, Any, cast
 from aiohttp import WSMsgType, web
 from aiohttp.base_protocol import BaseProtocol
 
-from haws.common.codec import Codec
-from haws.common.errors import CloseCode
 from haws.common.logs import EventLogger
 from haws.common.tasks import stop_task
 from haws.gateway.flusher import Flusher
 from haws.gateway.grants import NOBODY, Principal
 from haws.gateway.send_queue import SendQueue
 from haws.gateway.wire import BATCH_MAX_BYTES, WireFrames, payloads
+from haws.protocol.codec import Codec
+from haws.protocol.errors import CloseCode
 
 if TYPE_CHECKING:
     from haws.gateway.subscription import Subscription

@@ -12,7 +12,6 @@ from typing import Any
 
 from nats.aio.client import Client as NatsClient
 
-from haws.common.errors import CloseCode, HawsError, Unavailable
 from haws.common.logs import EventLogger
 from haws.common.tasks import stop_tasks
 from haws.gateway.connection import Connection
@@ -23,6 +22,7 @@ from haws.gateway.metrics import GatewayMetrics
 from haws.gateway.recent import RecentLimits, RecentMessages
 from haws.gateway.subscription import Subscription, catch_up
 from haws.gateway.topic import Topic
+from haws.protocol.errors import CloseCode, HawsError, Unavailable
 
 
 class Hub:

@@ -22,10 +22,10 @@ from nats.errors import TimeoutError as NatsTimeoutError
 
 from haws.common import names
 from haws.common import presence_protocol as pp
-from haws.common.errors import Unavailable
 from haws.common.logs import EventLogger
 from haws.common.tasks import stop_tasks
 from haws.gateway.fence import Fence
+from haws.protocol.errors import Unavailable
 
 SHARDS = 8
 EVENT_RETRY_MAX = 2.0

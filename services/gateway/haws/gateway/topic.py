@@ -19,8 +19,6 @@ from opentelemetry.trace import SpanKind
 
 from haws.common import frames, names
 from haws.common import presence_protocol as pp
-from haws.common.codec import Codec
-from haws.common.errors import HawsError
 from haws.common.logs import EventLogger
 from haws.common.messages import StoredMessage
 from haws.common.telemetry import extract_context, tracer
@@ -30,6 +28,8 @@ from haws.gateway.history import History
 from haws.gateway.metrics import GatewayMetrics
 from haws.gateway.recent import RecentLimits, RecentMessages
 from haws.gateway.subscription import STALE_READ_DELAY, STALE_READS
+from haws.protocol.codec import Codec
+from haws.protocol.errors import HawsError
 
 if TYPE_CHECKING:
     from haws.gateway.connection import Connection

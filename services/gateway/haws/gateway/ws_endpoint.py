@@ -17,9 +17,6 @@ from prometheus_client import Counter
 
 from haws.common import frames
 from haws.common import presence_protocol as pp
-from haws.common.codec import CODECS, JSON, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, Codec
-from haws.common.errors import CloseCode, FrameDecodeError, ProtocolError, RateLimited
-from haws.common.protocol import Hello, Pub, parse_client_frame
 from haws.common.session_record import SessionRecord, TopicState
 from haws.common.telemetry import tracer
 from haws.gateway.admission import Admission
@@ -35,6 +32,9 @@ from haws.gateway.ownership import take_over
 from haws.gateway.publishes import Publishes
 from haws.gateway.rate_limit import CommandLimiter
 from haws.gateway.send_queue import SendQueue
+from haws.protocol.client_frames import Hello, Pub, parse_client_frame
+from haws.protocol.codec import CODECS, JSON, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, Codec
+from haws.protocol.errors import CloseCode, FrameDecodeError, ProtocolError, RateLimited
 
 _tracer = tracer("gateway")
 SUBPROTOCOLS: Final = (SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK)
