@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from haws.common.codec import JSON, Codec
 from haws.gateway.delivery.send_queue import SendQueue
+from haws.protocol.codec import JSON, Codec
 
 
 class FakeConnection:

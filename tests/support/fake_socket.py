@@ -11,12 +11,12 @@ from typing import Any
 
 from aiohttp import WSMsgType
 
-from haws.common.codec import JSON, Codec
 from haws.common.logs import get_logger
 from haws.gateway.delivery.connection import Connection
 from haws.gateway.delivery.flusher import Flusher
 from haws.gateway.delivery.send_queue import SendQueue
 from haws.gateway.security.grants import ANONYMOUS, Principal
+from haws.protocol.codec import JSON, Codec
 
 
 def parse_frames(data: bytes) -> list[tuple[int, bytes]]:

@@ -17,9 +17,6 @@ from prometheus_client import Counter
 
 from haws.common import frames
 from haws.common import presence_protocol as pp
-from haws.common.codec import CODECS, JSON, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, Codec
-from haws.common.errors import CloseCode, FrameDecodeError, ProtocolError, RateLimited
-from haws.common.protocol import Hello, Pub, parse_client_frame
 from haws.common.session_record import SessionRecord, TopicState
 from haws.common.telemetry import tracer
 from haws.gateway.commands.dispatcher import MAX_PUBS_IN_FLIGHT, Dispatcher, run_pub
@@ -36,6 +33,9 @@ from haws.gateway.security.credentials import forbidden_topic, stop_watching, wa
 from haws.gateway.security.grants import Principal, split_plan
 from haws.gateway.security.rate_limit import CommandLimiter
 from haws.gateway.sessions.takeover import take_over
+from haws.protocol.client_frames import Hello, Pub, parse_client_frame
+from haws.protocol.codec import CODECS, JSON, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, Codec
+from haws.protocol.errors import CloseCode, FrameDecodeError, ProtocolError, RateLimited
 
 _tracer = tracer("gateway")
 SUBPROTOCOLS: Final = (SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK)

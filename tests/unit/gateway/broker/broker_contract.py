@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from haws.common import presence_protocol as pp
-from haws.common.codec import decode_payload
-from haws.common.errors import Internal
 from haws.common.messages import StoredMessage
 from haws.gateway.broker.seams import History, LiveFeed, MessageStore
+from haws.protocol.codec import decode_payload
+from haws.protocol.errors import Internal
 from tests.support.waiting import eventually
 
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from haws.common.errors import BadRequest, Forbidden, NotFound, TooLarge
-from haws.common.protocol import parse_client_frame
 from haws.gateway.delivery.connection import Connection
 from haws.gateway.security.grants import Grants, Principal
+from haws.protocol.client_frames import parse_client_frame
+from haws.protocol.errors import BadRequest, Forbidden, NotFound, TooLarge
 from tests.support.fake_socket import FakeTransport
 from tests.support.memory_gateway import MemoryGateway, memory_gateway
 from tests.support.waiting import eventually

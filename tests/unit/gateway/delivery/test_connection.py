@@ -7,9 +7,9 @@ import asyncio
 import json
 from typing import Any
 
-from haws.common.codec import JSON
 from haws.gateway.delivery.connection import Connection
 from haws.gateway.security.grants import NOBODY
+from haws.protocol.codec import JSON
 from tests.support.fake_socket import FakeTransport, FakeWs, parse_frames, socketless_connection
 
 

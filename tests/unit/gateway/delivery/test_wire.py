@@ -6,8 +6,8 @@ import json
 
 import msgpack
 
-from haws.common.codec import JSON, MSGPACK
 from haws.gateway.delivery.wire import BATCH_MAX_BYTES, WireFrames, frame_header
+from haws.protocol.codec import JSON, MSGPACK
 from tests.support.fake_socket import parse_frames
 
 

@@ -9,7 +9,6 @@ import asyncio
 from typing import Any
 
 from haws.common.coalescer import Coalescer
-from haws.common.codec import encode_payload
 from haws.common.logs import get_logger
 from haws.common.messages import StoredMessage
 from haws.common.stream_reader import HistoryPage
@@ -18,6 +17,7 @@ from haws.gateway.fanout.catch_up import catch_up
 from haws.gateway.fanout.subscription import Subscription
 from haws.gateway.fanout.topic import Topic
 from haws.gateway.metrics import GatewayMetrics
+from haws.protocol.codec import encode_payload
 from tests.support.fake_connection import FakeConnection, msg_seqs
 
 TOPIC = "t"

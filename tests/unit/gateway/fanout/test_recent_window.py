@@ -4,7 +4,6 @@ and nothing the window holds can bridge a gap or outlive its limits."""
 
 from __future__ import annotations
 
-from haws.common.codec import encode_payload
 from haws.common.logs import get_logger
 from haws.common.messages import StoredMessage
 from haws.common.stream_reader import HistoryPage
@@ -15,6 +14,7 @@ from haws.gateway.fanout.recent_window import RecentLimits, RecentMessages
 from haws.gateway.fanout.subscription import Subscription
 from haws.gateway.fanout.topic import Topic
 from haws.gateway.metrics import GatewayMetrics
+from haws.protocol.codec import encode_payload
 from tests.support.clock import ManualClock
 from tests.support.fake_connection import FakeConnection, msg_seqs
 

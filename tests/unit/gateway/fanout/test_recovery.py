@@ -3,9 +3,9 @@ short page is read again (stale read) and when it is a gap lost to retention."""
 
 from __future__ import annotations
 
-from haws.common.codec import encode_payload
 from haws.common.messages import StoredMessage
 from haws.gateway.fanout import recovery
+from haws.protocol.codec import encode_payload
 
 TOPIC = "t"
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from haws.common.errors import Forbidden
 from haws.common.session_record import TopicState
 from haws.gateway.security.grants import (
     ANONYMOUS,
@@ -14,6 +13,7 @@ from haws.gateway.security.grants import (
     parse_pattern,
     split_plan,
 )
+from haws.protocol.errors import Forbidden
 
 
 @pytest.mark.parametrize(

@@ -20,11 +20,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from haws.common import frames
-from haws.common.codec import JSON, MSGPACK, decode_payload, encode_payload
-from haws.common.errors import FrameDecodeError, ProtocolError
 from haws.common.messages import StoredMessage
-from haws.common.protocol import Pub, parse_client_frame
 from haws.gateway.security.auth import JwtAuth, TokenRejected
+from haws.protocol.client_frames import Pub, parse_client_frame
+from haws.protocol.codec import JSON, MSGPACK, decode_payload, encode_payload
+from haws.protocol.errors import FrameDecodeError, ProtocolError
 from tests.unit.security import keypairs as kp
 
 EXAMPLES = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

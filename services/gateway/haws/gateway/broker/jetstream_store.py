@@ -15,9 +15,9 @@ from nats.js.errors import APIError
 from opentelemetry.trace import SpanKind
 
 from haws.common import names
-from haws.common.codec import encode_payload
-from haws.common.errors import Internal, Unavailable
 from haws.common.telemetry import inject_headers, tracer
+from haws.protocol.codec import encode_payload
+from haws.protocol.errors import Internal, Unavailable
 
 _tracer = tracer("gateway")
 

@@ -17,11 +17,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from haws.common import presence_protocol as pp
-from haws.common.codec import encode_payload
-from haws.common.errors import Internal, Unavailable
 from haws.common.messages import StoredMessage
 from haws.common.stream_reader import MAX_BATCH, HistoryPage
 from haws.gateway.broker.seams import ChangeHandler, LiveHandler
+from haws.protocol.codec import encode_payload
+from haws.protocol.errors import Internal, Unavailable
 
 DUPLICATE_WINDOW = 120.0
 """Seconds a ``mid`` is remembered (the stream's default duplicate window)."""

@@ -11,10 +11,10 @@ from nats.aio.subscription import Subscription
 
 from haws.common import names
 from haws.common import presence_protocol as pp
-from haws.common.errors import HawsError
 from haws.common.logs import EventLogger
 from haws.common.messages import StoredMessage
 from haws.gateway.broker.seams import ChangeHandler, LiveHandler
+from haws.protocol.errors import HawsError
 
 PENDING_MSGS = 100_000
 PENDING_BYTES = 256 * 1024 * 1024

@@ -16,11 +16,11 @@ from opentelemetry.trace import SpanKind
 
 from haws.common import names
 from haws.common.coalescer import Coalescer
-from haws.common.errors import BadRequest
 from haws.common.replay_protocol import ReplayRequest, decode_page
 from haws.common.stream_reader import MAX_BATCH, HistoryPage, StreamReader
 from haws.common.telemetry import inject_headers, tracer
 from haws.gateway.metrics import GatewayMetrics
+from haws.protocol.errors import BadRequest
 
 _tracer = tracer("gateway")
 

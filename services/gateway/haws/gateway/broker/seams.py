@@ -13,9 +13,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from haws.common import presence_protocol as pp
-from haws.common.errors import Unavailable
 from haws.common.messages import StoredMessage
 from haws.common.stream_reader import MAX_BATCH, HistoryPage
+from haws.protocol.errors import Unavailable
 
 LiveHandler = Callable[[StoredMessage], Awaitable[None]]
 ChangeHandler = Callable[[pp.Change], Awaitable[None]]

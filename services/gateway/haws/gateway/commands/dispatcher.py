@@ -12,8 +12,13 @@ from typing import Any, Literal
 
 from haws.common import frames
 from haws.common import presence_protocol as pp
-from haws.common.errors import BadRequest, Internal, NotFound, ProtocolError, TooLarge
-from haws.common.protocol import (
+from haws.common.session_record import TopicState
+from haws.gateway.commands.pending_pubs import PendingPubs
+from haws.gateway.delivery.connection import Connection
+from haws.gateway.deps import GatewayDeps
+from haws.gateway.security.auth import TokenRejected
+from haws.gateway.security.credentials import forbidden_topic, refresh
+from haws.protocol.client_frames import (
     ClientFrame,
     Hello,
     Ping,
@@ -23,12 +28,7 @@ from haws.common.protocol import (
     Sub,
     Unsub,
 )
-from haws.common.session_record import TopicState
-from haws.gateway.commands.pending_pubs import PendingPubs
-from haws.gateway.delivery.connection import Connection
-from haws.gateway.deps import GatewayDeps
-from haws.gateway.security.auth import TokenRejected
-from haws.gateway.security.credentials import forbidden_topic, refresh
+from haws.protocol.errors import BadRequest, Internal, NotFound, ProtocolError, TooLarge
 
 PresenceKind = Literal["sub", "unsub", "close"]
 

@@ -19,8 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType
 
-from haws.common.codec import Codec
-from haws.common.errors import CloseCode
 from haws.common.logs import EventLogger
 from haws.common.tasks import stop_task
 from haws.gateway.delivery.flusher import Flusher
@@ -28,6 +26,8 @@ from haws.gateway.delivery.peer import Drain, FlowControl, TransportSide, WebSoc
 from haws.gateway.delivery.send_queue import SendQueue
 from haws.gateway.delivery.wire import BATCH_MAX_BYTES, WireFrames, close_frame, payloads
 from haws.gateway.security.grants import NOBODY, Principal
+from haws.protocol.codec import Codec
+from haws.protocol.errors import CloseCode
 
 if TYPE_CHECKING:
     from haws.gateway.fanout.subscription import Subscription

@@ -12,7 +12,7 @@ from __future__ import annotations
 import struct
 from typing import Final
 
-from haws.common.codec import Codec
+from haws.protocol.codec import Codec
 
 BATCH_MAX_BYTES: Final = 256 * 1024
 """Largest batched WebSocket message (protocol.md: at most 256 KiB)."""

@@ -10,8 +10,8 @@ from collections import OrderedDict
 from typing import Any
 
 from haws.common import frames
-from haws.common.codec import JSON, MSGPACK, Codec, decode_payload
 from haws.common.messages import StoredMessage
+from haws.protocol.codec import JSON, MSGPACK, Codec, decode_payload
 
 _UNSET: Any = object()
 

@@ -10,7 +10,6 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any
 
-from haws.common.errors import CloseCode, HawsError, Unavailable
 from haws.common.logs import EventLogger
 from haws.common.tasks import stop_tasks
 from haws.gateway.broker.seams import History, LiveFeed
@@ -22,6 +21,7 @@ from haws.gateway.fanout.subscription import Subscription
 from haws.gateway.fanout.topic import Topic
 from haws.gateway.metrics import GatewayMetrics
 from haws.gateway.sessions.fence import Fence
+from haws.protocol.errors import CloseCode, HawsError, Unavailable
 
 
 class Hub:

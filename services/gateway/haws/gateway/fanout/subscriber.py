@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from haws.common.codec import Codec
 from haws.gateway.delivery.send_queue import SendQueue
+from haws.protocol.codec import Codec
 
 
 class Subscriber(Protocol):

@@ -13,8 +13,6 @@ from opentelemetry.trace import SpanKind
 
 from haws.common import frames
 from haws.common import presence_protocol as pp
-from haws.common.codec import Codec
-from haws.common.errors import HawsError
 from haws.common.logs import EventLogger
 from haws.common.messages import StoredMessage
 from haws.common.telemetry import extract_context, tracer
@@ -26,6 +24,8 @@ from haws.gateway.fanout.subscriber import Subscriber
 from haws.gateway.fanout.subscription import Subscription
 from haws.gateway.metrics import GatewayMetrics
 from haws.gateway.sessions.fence import Fence
+from haws.protocol.codec import Codec
+from haws.protocol.errors import HawsError
 
 FILL_RETRY_MAX = 1.0
 

@@ -15,12 +15,12 @@ from typing import Any, Final, Protocol
 
 import jwt
 
-from haws.common.errors import Unauthorized
 from haws.common.logs import EventLogger
 from haws.common.tokens import make_dev_token
 from haws.gateway.security.grants import ANONYMOUS, Grants, Principal
 from haws.gateway.security.jwks import JwksCache, load_public_key
 from haws.gateway.settings import GatewaySettings
+from haws.protocol.errors import Unauthorized
 
 __all__ = ["Authenticator", "TokenRejected", "build_authenticator", "make_dev_token"]
 

@@ -14,10 +14,10 @@ from collections.abc import Callable
 from typing import Any
 
 from haws.common import frames
-from haws.common.errors import CloseCode, Forbidden, Unauthorized
-from haws.common.protocol import Refresh
 from haws.gateway.delivery.connection import Connection
 from haws.gateway.security.auth import Authenticator
+from haws.protocol.client_frames import Refresh
+from haws.protocol.errors import CloseCode, Forbidden, Unauthorized
 
 Revoke = Callable[[Connection, str], None]
 

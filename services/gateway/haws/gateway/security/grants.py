@@ -14,10 +14,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from haws.common.errors import Forbidden
-from haws.common.protocol import TOPIC_MAX_LEN
 from haws.common.session_record import TopicState
 from haws.common.tokens import GRANTS_CLAIM, PUB_GRANT, SUB_GRANT
+from haws.protocol.client_frames import TOPIC_MAX_LEN
+from haws.protocol.errors import Forbidden
 
 MAX_PATTERNS: Final = 256
 """Patterns per grant list; a token with more is refused (bounds matching cost)."""

@@ -15,11 +15,11 @@ from collections.abc import Callable
 from typing import Any
 
 from haws.common import presence_protocol as pp
-from haws.common.errors import Unavailable
 from haws.common.logs import EventLogger
 from haws.common.tasks import stop_tasks
 from haws.gateway.broker.seams import Feed, NoReplica, PresenceCalls, TakeoverHandler
 from haws.gateway.sessions.fence import Fence
+from haws.protocol.errors import Unavailable
 
 SHARDS = 8
 EVENT_RETRY_MAX = 2.0

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from haws.common import frames
 from haws.common import presence_protocol as pp
-from haws.common.errors import CloseCode
 from haws.gateway.delivery.connection import Connection
 from haws.gateway.fanout.hub import Hub
+from haws.protocol.errors import CloseCode
 
 
 def take_over(conn: Connection, why: str) -> None:

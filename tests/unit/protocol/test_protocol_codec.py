@@ -7,8 +7,8 @@ import json
 import msgpack
 import pytest
 
-from haws.common.codec import JSON, MSGPACK, decode_payload, encode_payload
-from haws.common.errors import FrameDecodeError
+from haws.protocol.codec import JSON, MSGPACK, decode_payload, encode_payload
+from haws.protocol.errors import FrameDecodeError
 
 
 def test_json_round_trip_and_batch_is_newline_separated() -> None:

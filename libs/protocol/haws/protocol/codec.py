@@ -13,7 +13,7 @@ from typing import Any, Final, Protocol
 
 import msgpack
 
-from haws.common.errors import FrameDecodeError
+from haws.protocol.errors import FrameDecodeError
 
 _orjson: Any
 try:  # optional speed-up, same output

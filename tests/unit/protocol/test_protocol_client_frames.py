@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from haws.common.errors import BadRequest
-from haws.common.protocol import (
+from haws.protocol.client_frames import (
     Hello,
     Ping,
     PresenceQuery,
@@ -17,6 +16,7 @@ from haws.common.protocol import (
     parse_client_frame,
     valid_topic,
 )
+from haws.protocol.errors import BadRequest
 
 
 def test_hello_defaults_and_resume_fields() -> None:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from haws.common.errors import BadRequest
+from haws.protocol.errors import BadRequest
 
 PROTOCOL_VERSION: Final = 1
 TOPIC_MAX_LEN: Final = 200
