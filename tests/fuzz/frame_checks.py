@@ -13,7 +13,7 @@ from typing import Any
 from haws.common import frames
 from haws.common.messages import StoredMessage
 from haws.common.tokens import sign_hs256
-from haws.gateway.auth import JwtAuth, TokenRejected
+from haws.gateway.security.auth import JwtAuth, TokenRejected
 from haws.protocol.client_frames import Pub, parse_client_frame
 from haws.protocol.codec import JSON, MSGPACK, Codec, decode_payload, encode_payload
 from haws.protocol.errors import FrameDecodeError, ProtocolError

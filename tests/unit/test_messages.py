@@ -9,8 +9,8 @@ import msgpack
 import pytest
 
 from haws.common.messages import StoredMessage, stamp_to_ms, stored
-from haws.gateway.frame_cache import FrameCache, SharedFrames
-from haws.gateway.wire import BATCH_MAX_BYTES, batches
+from haws.gateway.delivery.wire import BATCH_MAX_BYTES, batches
+from haws.gateway.fanout.frame_cache import FrameCache, SharedFrames
 from haws.protocol.codec import JSON, MSGPACK, encode_payload
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from haws.gateway.send_queue import SendQueue
+from haws.gateway.delivery.send_queue import SendQueue
 from tests.integration.conftest import Connect
 from tests.integration.security.conftest import StartGateway
 from tests.support.waiting import eventually
