@@ -14,8 +14,9 @@ COPY libs ./libs
 COPY services ./services
 COPY clients/python ./clients/python
 COPY clients/server ./clients/server
-# The otlp extra is what HAWS_TRACE_EXPORTER=otlp loads (OTLP over HTTP).
-RUN /opt/venv/bin/pip install ".[fast,otlp]"
+# The otlp extra is what HAWS_TRACE_EXPORTER=otlp loads (OTLP over HTTP). The SDK
+# folders in the same call: haws-client and haws-server, which the server depends on.
+RUN /opt/venv/bin/pip install ./clients/python ./clients/server ".[fast,otlp]"
 
 # --- runtime
 FROM ${PYTHON_IMAGE}

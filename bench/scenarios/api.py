@@ -27,7 +27,7 @@ import aiohttp
 import nats
 from nats.aio.client import Client as NatsClient
 
-from bench.figures import Figure, why
+from bench.figures import Figure, Role, why
 from bench.lab import Lab
 from bench.scenarios.traffic import new_topic
 from bench.sizes import QUICK
@@ -62,7 +62,7 @@ def run(lab: Lab) -> list[Figure]:
         with _stack(lab) as (stack, api):
             results = lab.run(_publishes(stack, api, n))
         for system, details in results.items():
-            role = "baseline" if system == "client-pub" else "subject"
+            role: Role = "baseline" if system == "client-pub" else "subject"
             figures.append(
                 Figure(scenario, "msgs/s", system, details["per_s"], "msg/s", role=role,
                        details=details)

@@ -9,7 +9,7 @@ import pytest
 
 from haws.common import lifecycle, names
 from haws.common import presence_protocol as pp
-from haws.common.errors import CLOSE_ADVICE, BadRequest, CloseCode
+from haws.protocol.errors import CLOSE_ADVICE, BadRequest, CloseCode
 from haws.server import LifecycleEvent as SdkEvent
 from haws.server import subjects
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from haws.common.errors import CloseCode
+from haws.protocol.errors import CloseCode
 from haws.server import token
 from tests.integration.conftest import Connect
 from tests.support.api_caller import ApiCaller

@@ -6,7 +6,7 @@ import pytest
 
 from haws.api.keys import ApiKeys
 from haws.api.throttle import Throttle
-from haws.common.errors import Forbidden, Unauthorized
+from haws.protocol.errors import Forbidden, Unauthorized
 from tests.support.clock import ManualClock
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from haws.api import requests as rq
-from haws.common.errors import BadRequest, CloseCode, NotFound
+from haws.protocol.errors import BadRequest, CloseCode, NotFound
 
 LIMITS = rq.Limits(max_broadcast_topics=3, max_history=50)
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from haws.common.presence_protocol import OwnerRecord
 from haws.presence.lifecycle import lifecycle_events
 
 
-def record(**fields: object) -> OwnerRecord:
+def record(**fields: Any) -> OwnerRecord:
     base = OwnerRecord(node="n1", conn="c1", epoch=1, online=True, last_seen=0.0, user="u")
-    return dataclasses.replace(base, **fields)  # type: ignore[arg-type]
+    return dataclasses.replace(base, **fields)
 
 
 def kinds(old: OwnerRecord | None, new: OwnerRecord | None, revision: int = 7) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from haws.common.logs import get_logger
-from haws.gateway.auth import build_authenticator
+from haws.gateway.security.auth import build_authenticator
 from haws.gateway.settings import GatewaySettings
 from haws.server import token
 

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 
 import msgpack
 
-from haws.common.errors import BadRequest, CloseCode
+from haws.protocol.errors import BadRequest, CloseCode
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from haws.common.errors import BadRequest, CloseCode
+from haws.protocol.errors import BadRequest, CloseCode
 
 EventType = Literal["connect", "resume", "disconnect", "join", "leave"]
 Reason = Literal["close", "takeover", "drain", "server", "expired", "node_dead", "slow_consumer"]

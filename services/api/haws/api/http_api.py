@@ -21,9 +21,9 @@ from haws.api.openapi import openapi_document
 from haws.api.replies import RETRY_AFTER_UNAVAILABLE, STATUS, encode, error_body
 from haws.api.requests import FIELDS, decode_body
 from haws.api.throttle import Throttle
-from haws.common.errors import NotFound, ProtocolError, RateLimited, TooLarge
 from haws.common.health_http import ReadinessCheck, health_routes
 from haws.common.logs import EventLogger
+from haws.protocol.errors import NotFound, ProtocolError, RateLimited, TooLarge
 
 API_PATH = "/api/v1"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 
-from haws.common.errors import Forbidden, Unauthorized
+from haws.protocol.errors import Forbidden, Unauthorized
 
 READ_METHODS = frozenset({"presence", "presence_stats", "history", "info"})
 

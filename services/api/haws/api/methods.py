@@ -23,11 +23,18 @@ from haws.api import requests as rq
 from haws.api.cluster_info import ClusterInfo
 from haws.common import names
 from haws.common import presence_protocol as pp
-from haws.common.codec import decode_payload, encode_payload
 from haws.common.disconnect_protocol import DisconnectCommand, DisconnectReply
-from haws.common.errors import BadRequest, Conflict, HawsError, Internal, ProtocolError, Unavailable
 from haws.common.release import version
 from haws.common.stream_reader import StreamReader
+from haws.protocol.codec import decode_payload, encode_payload
+from haws.protocol.errors import (
+    BadRequest,
+    Conflict,
+    HawsError,
+    Internal,
+    ProtocolError,
+    Unavailable,
+)
 
 HDR_EXPECTED_LAST_SUBJECT_SEQ = "Nats-Expected-Last-Subject-Sequence"
 WRONG_LAST_SEQUENCE = 10071
@@ -91,7 +98,7 @@ class ApiMethods:
     async def publish(
         self, topic: str, data: Any, mid: str | None, expect_seq: int | None = None
     ) -> tuple[int, bool]:
-        headers = {names.HDR_NODE: self._node}
+        headers: dict[str, str] = {}
         if mid is not None:
             headers[names.HDR_MSG_ID] = mid
         if expect_seq is not None:

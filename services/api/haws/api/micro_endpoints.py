@@ -26,10 +26,10 @@ from haws.api.replies import STATUS, encode, error_body
 from haws.api.requests import decode_body
 from haws.api.throttle import Throttle
 from haws.common import names
-from haws.common.errors import Internal, ProtocolError, RateLimited, TooLarge
 from haws.common.logs import EventLogger
 from haws.common.release import version
 from haws.common.tasks import stop_tasks
+from haws.protocol.errors import Internal, ProtocolError, RateLimited, TooLarge
 
 NATS_CALLER = "nats"
 

@@ -27,7 +27,7 @@ from haws.common.discovery import close_consul, consul_client
 from haws.common.health_http import serve
 from haws.common.logs import get_logger
 from haws.common.nats_connection import NatsState, connect
-from haws.common.ports import default_name, with_free_port
+from haws.common.ports import bind_listener, default_name, with_port
 from haws.common.settings import nats_settings_of
 from haws.common.stream_reader import StreamReader
 from haws.common.streams import ensure_events_stream, ensure_stream
@@ -51,7 +51,9 @@ async def run_api(
     started: Callable[[ApiNode], None] | None = None,
 ) -> None:
     settings.validate()
-    settings = with_free_port(settings, "http_port", settings.http_host)
+    # Bound once, here, and served later: nobody can take the port in between.
+    listener = bind_listener(settings.http_host, settings.http_port)
+    settings = with_port(settings, "http_port", listener)
     name = default_name(settings.name, settings.http_port)
     log = get_logger("api", replica=name)
     metrics = ApiMetrics()
@@ -67,6 +69,7 @@ async def run_api(
         return None if connected else "nats disconnected"
 
     async with contextlib.AsyncExitStack() as stack:
+        stack.callback(listener.close)  # a start-up failure before serving frees the port
         nats_settings = nats_settings_of(settings)
         nc = await connect(nats_settings, name=f"haws-api {name}", on_state=on_nats_state)
         stack.push_async_callback(nc.close)
@@ -109,9 +112,7 @@ async def run_api(
             max_body_bytes=settings.max_body_bytes,
             max_inflight=settings.max_inflight,
         )
-        runner = await serve(
-            create_app(http, not_ready, metrics), settings.http_host, settings.http_port
-        )
+        runner = await serve(create_app(http, not_ready, metrics), listener)
         stack.push_async_callback(runner.cleanup)
         base = settings.public_url or f"http://{settings.http_host}:{settings.http_port}"
         url = base.rstrip("/") + "/api/v1"

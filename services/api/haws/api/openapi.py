@@ -11,8 +11,8 @@ from typing import Any
 
 from haws.api.replies import STATUS
 from haws.api.requests import REASON_MAX_LEN, SESSION_MAX_LEN, USER_MAX_LEN, Limits
-from haws.common.protocol import MID_MAX_LEN, TOPIC_MAX_LEN
 from haws.common.release import version
+from haws.protocol.client_frames import MID_MAX_LEN, TOPIC_MAX_LEN
 
 TOPIC: dict[str, Any] = {
     "type": "string",

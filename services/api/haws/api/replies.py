@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from haws.common.codec import JSON
-from haws.common.errors import ProtocolError
+from haws.protocol.codec import JSON
+from haws.protocol.errors import ProtocolError
 
 STATUS: dict[str, int] = {
     "bad_request": 400,

@@ -11,8 +11,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from haws.common.errors import BadRequest, CloseCode, NotFound
-from haws.common.protocol import MID_MAX_LEN, valid_topic
+from haws.protocol.client_frames import MID_MAX_LEN, valid_topic
+from haws.protocol.errors import BadRequest, CloseCode, NotFound
 
 SESSION_MAX_LEN = 128
 USER_MAX_LEN = 256

@@ -18,12 +18,12 @@ from nats.aio.subscription import Subscription
 
 from haws.common import names
 from haws.common.disconnect_protocol import DisconnectCommand, DisconnectReply
-from haws.common.errors import BadRequest
 from haws.common.logs import EventLogger
 from haws.common.tasks import stop_tasks
-from haws.gateway.connection import CLOSE_TIMEOUT, Connection
-from haws.gateway.hub import Hub
-from haws.gateway.session_store import SessionStore
+from haws.gateway.delivery.connection import CLOSE_TIMEOUT, Connection
+from haws.gateway.fanout.hub import Hub
+from haws.gateway.sessions.store import SessionStore
+from haws.protocol.errors import BadRequest
 
 MAX_REASON_BYTES = 120
 """A close frame's reason must fit in a control frame (125 bytes with the code)."""
@@ -74,7 +74,7 @@ class DisconnectListener:
         for conn in conns:
             conn.log.info("ws.disconnect", code=command.code, reconnect=command.reconnect)
             if not command.reconnect:
-                conn.taken_over = True  # its record must not be written again
+                conn.mark_taken_over()  # its record must not be written again
             conn.close(command.code, reason)
         if not command.reconnect:
             await self._end_sessions(conns)

@@ -17,7 +17,6 @@ from collections.abc import Coroutine
 from typing import Any
 
 from haws.common import names
-from haws.common.errors import BadRequest
 from haws.common.logs import EventLogger
 from haws.common.presence_protocol import OwnerRecord, decode
 from haws.presence.emitter import ChangeEmitter
@@ -26,6 +25,7 @@ from haws.presence.index import Entry, PresenceIndex
 from haws.presence.lifecycle import lifecycle_events
 from haws.presence.store import StoreError, Updates, VersionedStore
 from haws.presence.tombstones import Tombstones
+from haws.protocol.errors import BadRequest
 
 
 class IndexFeed:
