@@ -131,7 +131,7 @@ async def test_nats_down_is_503_with_retry_after_and_a_retried_mid_is_stored_onc
 ) -> None:
     async with start_api(nats_url=nats_server.url) as node, aiohttp.ClientSession() as session:
         http = ApiCaller(session, node.url, KEY)
-        body = {"topic": topic, "data": "once", "mid": "retry-me"}
+        body = {"topic": topic, "data": "once", "mid": f"retry-{topic}"}
         await asyncio.to_thread(nats_server.stop)
         try:
             down = await http.post("publish", body)

@@ -51,7 +51,7 @@ async def test_every_documented_method_answers_as_documented(
     client = await connect(gateway.url)
     await client.sub(topic, presence=True)
     good: dict[str, dict[str, Any]] = {
-        "publish": {"topic": topic, "data": {"x": 1}, "mid": "doc-1"},
+        "publish": {"topic": topic, "data": {"x": 1}, "mid": f"doc-{topic}"},
         "broadcast": {"topics": [topic, f"{topic}.b"], "data": 2},
         "presence": {"topic": topic},
         "presence_stats": {"topic": topic},

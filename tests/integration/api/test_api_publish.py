@@ -35,7 +35,9 @@ async def test_three_ways_to_publish_reach_clients_on_two_nodes_once_in_order(
     await a.sub(topic)
     await b.sub(topic)
 
-    first = await http.ok("publish", {"topic": topic, "data": {"n": 1}, "mid": "m1"})
+    # Mids are unique per test: the stream's duplicate window spans every subject.
+    m1, m4 = f"{topic}-m1", f"{topic}-m4"
+    first = await http.ok("publish", {"topic": topic, "data": {"n": 1}, "mid": m1})
     reply = await nc.request(
         names.api_subject("publish"),
         json.dumps({"topic": topic, "data": {"n": 2}}).encode(),
@@ -45,8 +47,8 @@ async def test_three_ways_to_publish_reach_clients_on_two_nodes_once_in_order(
     async with ServerApi.http(api.url, OLD_KEY) as sdk_http:  # the rotated-out key still works
         third = await sdk_http.publish(topic, {"n": 3})
     sdk_nats = ServerApi.nats(nc)
-    fourth = await sdk_nats.publish(topic, {"n": 4}, mid="m4")
-    again = await sdk_nats.publish(topic, {"n": 4}, mid="m4")  # a retry: stored once
+    fourth = await sdk_nats.publish(topic, {"n": 4}, mid=m4)
+    again = await sdk_nats.publish(topic, {"n": 4}, mid=m4)  # a retry: stored once
 
     assert [first["seq"], second["seq"], third.seq, fourth.seq] == sorted(
         {first["seq"], second["seq"], third.seq, fourth.seq}
@@ -57,7 +59,7 @@ async def test_three_ways_to_publish_reach_clients_on_two_nodes_once_in_order(
         msgs = await client.wait_msgs(topic, 4)
         assert [m["data"]["n"] for m in msgs] == [1, 2, 3, 4]
         assert_chain(msgs, first_prev=0)
-        assert msgs[0]["mid"] == "m1"
+        assert msgs[0]["mid"] == m1
     history = await http.ok("history", {"topic": topic, "limit": 10})
     assert [m["data"]["n"] for m in history["messages"]] == [1, 2, 3, 4]
     assert [m["seq"] for m in history["messages"]] == [m["seq"] for m in a.msgs[topic]]
@@ -76,8 +78,8 @@ async def test_broadcast_to_100_topics_stores_one_message_on_each(
     for topic in topics[::33]:
         await client.sub(topic)
 
-    answer = await http.ok("broadcast", {"topics": topics, "data": "all", "mid": "x"})
-    retry = await http.ok("broadcast", {"topics": topics, "data": "all", "mid": "x"})
+    answer = await http.ok("broadcast", {"topics": topics, "data": "all", "mid": prefix})
+    retry = await http.ok("broadcast", {"topics": topics, "data": "all", "mid": prefix})
 
     results = answer["results"]
     assert [r["topic"] for r in results] == topics
