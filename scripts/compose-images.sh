@@ -22,8 +22,9 @@ OUT=${HAWS_COMPOSE_DIR:-run/compose}
 PREFIX=localhost/haws-compose
 SUITE=bookworm
 BASE_PACKAGES=python3,python3-venv,python-is-python3
-# Bump to rebuild the base when the recipe below changes.
+# Bump to rebuild the base, or every built image, when its recipe below changes.
 BASE_RECIPE=1
+BUILD_RECIPE=1
 KEY_LABEL=haws.compose.key
 BASE=$PREFIX/base:$SUITE
 
@@ -112,15 +113,17 @@ else
 fi
 
 # build NAME KEY ARGS... : podman build unless NAME already carries KEY.
+# Docker format: the OCI format drops the Dockerfile's HEALTHCHECK.
 build() {
-  local name=$1 key=$2 started=$SECONDS old
+  local name=$1 key started=$SECONDS old
+  key=$(printf '%s\n' "$2" "$BUILD_RECIPE" | hash_text)
   shift 2
   if [ "$(image_key "$name")" = "$key" ]; then
     say "$name: cached"
     return
   fi
   old=$(image_id "$name")
-  podman build --quiet --pull=never --label "$KEY_LABEL=$key" -t "$name" "$@" > "$OUT/build.log" 2>&1 \
+  podman build --quiet --format docker --pull=never --label "$KEY_LABEL=$key" -t "$name" "$@" > "$OUT/build.log" 2>&1 \
     || { tail -n 30 "$OUT/build.log" >&2; die "building $name failed"; }
   drop_replaced "$old" "$name"
   say "$name: built in $(elapsed "$started")"
