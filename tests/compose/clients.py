@@ -1,4 +1,9 @@
-"""Resuming protocol clients through HAProxy's published port, closed by their owner."""
+"""Clients through HAProxy's published port, closed by their owner.
+
+Subscribers are the raw resuming clients of ``tests/support`` (judged at the wire);
+a publisher is the SDK (``haws.client``), which also retries a ``pub`` refused
+``unavailable`` with its ``mid`` (protocol.md), as the chaos suite's publisher does.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import asyncio
 from collections import Counter
 from collections.abc import Sequence
 
+from haws.client import Client
 from tests.support.resuming_client import ResumingClient
 
 LIFETIME = 600.0
@@ -17,11 +23,18 @@ class ClientPool:
     def __init__(self, url: str) -> None:
         self.url = url
         self.clients: list[ResumingClient] = []
+        self.sdk_clients: list[Client] = []
 
     async def open(self, name: str, topics: Sequence[str] = ()) -> ResumingClient:
         client = ResumingClient(self.url, topics, name=name, lifetime=LIFETIME)
         self.clients.append(client)
         return await client.start(timeout=30)
+
+    async def publisher(self) -> Client:
+        client = Client([self.url], discover=False)
+        self.sdk_clients.append(client)
+        await client.connect(timeout=30)
+        return client
 
     async def spread(self, prefix: str, topics: Sequence[str], count: int) -> list[ResumingClient]:
         """``count`` subscribers; HAProxy's leastconn spreads them over the gateways."""
@@ -45,6 +58,10 @@ class ClientPool:
     async def close(self) -> None:
         try:
             async with asyncio.timeout(CLOSE_TIMEOUT):
-                await asyncio.gather(*(c.close() for c in self.clients), return_exceptions=True)
+                await asyncio.gather(
+                    *(c.close() for c in self.clients),
+                    *(c.close() for c in self.sdk_clients),
+                    return_exceptions=True,
+                )
         except TimeoutError:
             print(f"\nCOMPOSE teardown: closing the clients took over {CLOSE_TIMEOUT} s")

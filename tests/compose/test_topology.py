@@ -1,11 +1,11 @@
 """docker-compose.yml for real: every healthcheck, then faults, judged from the host.
 
-Clients connect only through HAProxy's published port, as a user's would. They
-are the raw resuming clients of the e2e tests (``tests/support``): reconnect,
-resume with ``session`` and ``cursors``, retry an unacked ``pub`` with its
-``mid``; ``assert_exactly_once`` judges each one's wire record against the seqs
-the publisher saw acked (nothing lost, nothing twice, in order, unbroken
-``prev`` chain). The scenarios run in file order on one topology; each leaves
+Clients connect only through HAProxy's published port, as a user's would.
+Subscribers are the raw resuming clients of the e2e tests (``tests/support``):
+reconnect, resume with ``session`` and ``cursors``; ``assert_exactly_once``
+judges each one's wire record against the seqs the publisher saw acked (nothing
+lost, nothing twice, in order, unbroken ``prev`` chain). The steady stream is
+the chaos suite's (``SteadyStream``, the SDK retrying with the same ``mid``). The scenarios run in file order on one topology; each leaves
 it whole again (every service healthy, HAProxy's pool of three UP), and the
 last one takes it down with ``down -v``.
 """
@@ -21,20 +21,20 @@ from uuid import uuid4
 
 import pytest
 
+from haws.client import Client
 from haws.common import names
 from tests.compose.clients import ClientPool
 from tests.compose.figures import report
 from tests.compose.topology import CORE, GATEWAYS, NATS, Topology
 from tests.e2e.chaos.probes import get_json, read_back
 from tests.e2e.chaos.report import timings
-from tests.support.resuming_client import ResumingClient, StreamPublisher, assert_exactly_once
+from tests.e2e.chaos.stream import SteadyStream
+from tests.support.resuming_client import ResumingClient, assert_exactly_once
 from tests.support.wire_log import WireMsg, verify
 
 pytestmark = pytest.mark.timeout(900)
 
 SUBSCRIBERS = 9
-STREAM_INTERVAL = 0.02
-"""Seconds between pubs of the steady stream (4 in flight at most)."""
 RECEIVE_TIMEOUT = 90.0
 
 
@@ -61,26 +61,21 @@ async def all_exactly_once(clients: Sequence[ResumingClient], topic: str, acked:
         assert_exactly_once(client, topic, acked)
 
 
-class Stream:
-    """A ``StreamPublisher`` run as a task this test owns: stopped and awaited in ``finish``."""
+def steady(publisher: Client, topic: str, seconds: float, rate: float = 25.0) -> SteadyStream:
+    """A started stream of ``seconds * rate`` pubs, bounded in time by its own deadline."""
+    count = int(seconds * rate)
+    stream = SteadyStream(publisher, topic, count, rate, deadline=seconds + 60)
+    stream.start()
+    return stream
 
-    def __init__(self, publisher: ResumingClient, topic: str) -> None:
-        self.pubs = StreamPublisher(publisher, topic, interval=STREAM_INTERVAL, max_count=6000)
-        self._task = asyncio.create_task(self.pubs.run(), name=f"stream {topic}")
 
-    async def finish(self) -> set[int]:
-        """Stop sending, wait for every pub in flight to be acked; the acked seqs."""
-        self.pubs.stop.set()
-        async with asyncio.timeout(60):
-            await self._task
-        seqs = self.pubs.seqs
-        assert len(seqs) == len(self.pubs.acked), "two mids acked with one seq"
-        return seqs
-
-    async def cancel(self) -> None:
-        if not self._task.done():
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+async def finished(stream: SteadyStream) -> set[int]:
+    """Every pub acked once, one seq each: the seqs every subscriber must get."""
+    await stream.finish()
+    assert not stream.failures, stream.failures[:5]
+    seqs = stream.seqs
+    assert len(seqs) == len(set(seqs)) == stream.count, (len(seqs), stream.count)
+    return set(seqs)
 
 
 # --- the scenarios, in order -----------------------------------------------------------
@@ -117,26 +112,23 @@ async def test_sigkill_of_a_gateway_under_a_steady_stream_loses_and_duplicates_n
 ) -> None:
     name = topic("gateway-kill")
     subscribers = await clients.spread("sub", [name], SUBSCRIBERS)
-    publisher = await clients.open("publisher")
     spread = clients.by_node(subscribers)
-    victim = max((gw for gw in GATEWAYS if gw != publisher.node), key=lambda gw: spread[gw])
+    victim = max(GATEWAYS, key=lambda gw: spread[gw])
     moved = [c for c in subscribers if c.node == victim]
-    assert moved, f"no subscriber on {victim}: {spread}"
-    stream = Stream(publisher, name)
+    publisher = await clients.publisher()
+    stream = steady(publisher, name, seconds=24)
     try:
-        await stream.pubs.publish_more(50, timeout=30)
+        await stream.wait_acked(stream.count // 3)
         killed_at = time.monotonic()
         await asyncio.to_thread(topology.kill, victim)
         kill_took = time.monotonic() - killed_at
-        marker = await publisher.pub(name, {"marker": True}, f"marker-{uuid4().hex[:8]}")
-        resume = await asyncio.gather(
-            *(resumed_at(c, name, marker["seq"], killed_at) for c in moved)
-        )
-        await stream.pubs.publish_more(50, timeout=60)
-        acked = await stream.finish() | {marker["seq"]}
+        acked = await finished(stream)
     finally:
-        await stream.cancel()
+        await stream.stop()
     await all_exactly_once(subscribers, name, acked)
+    marker = stream.first_sent_after(killed_at)
+    assert marker is not None, "nothing was published after the kill"
+    resume = await asyncio.gather(*(resumed_at(c, name, marker.seq, killed_at) for c in moved))
     for client in moved:
         assert client.node != victim, client.connections
         assert client.connections[-1].resumed, client.connections
@@ -149,7 +141,8 @@ async def test_sigkill_of_a_gateway_under_a_steady_stream_loses_and_duplicates_n
         messages=len(acked),
         kill_command_s=round(kill_took, 3),
         resume_s=timings(resume),
-        publisher_dups=stream.pubs.dups,
+        publisher_dups=sum(1 for a in stream.acks if a.dup),
+        publisher_reconnects=publisher.stats.reconnects,
     )
     assert not others, f"clients of the surviving gateways moved: {others}"
     await restore(topology, victim)
@@ -171,34 +164,36 @@ async def test_one_nats_container_killed_the_stream_keeps_accepting_and_deliveri
 ) -> None:
     name = topic("nats-kill")
     subscribers = await clients.spread("sub", [name], 4)
-    publisher = await clients.open("publisher")
-    stream = Stream(publisher, name)
+    publisher = await clients.publisher()
+    stream = steady(publisher, name, seconds=30)
     try:
-        await stream.pubs.publish_more(50, timeout=30)
+        await stream.wait_acked(stream.count // 4)
         victim = await asyncio.to_thread(stream_leader, topology, NATS[0])
         killed_at = time.monotonic()
         await asyncio.to_thread(topology.kill, victim)
-        await stream.pubs.publish_more(1, timeout=60)
-        accepting_after = time.monotonic() - killed_at
-        await stream.pubs.publish_more(100, timeout=90)
-        acked = await stream.finish()
+        acked = await finished(stream)
     finally:
-        await stream.cancel()
+        await stream.stop()
     await all_exactly_once(subscribers, name, acked)
     stored = await read_back(topology.ws_url, name, timeout=30)
     history = verify([WireMsg.of(m) for m in stored], acked, first_prev=0)
     survivor = next(n for n in NATS if n != victim)
     new_leader = await asyncio.to_thread(stream_leader, topology, survivor)
+    after = sorted(a.at - killed_at for a in stream.acks if a.sent > killed_at)
+    stalled = max((a.at - a.sent for a in stream.acks if a.sent > killed_at), default=None)
     report(
         "nats-kill",
         killed=victim,
         killed_was_leader=True,
         new_leader=new_leader,
         messages=len(acked),
-        first_ack_after_kill_s=round(accepting_after, 3),
+        acked_after_kill=len(after),
+        first_ack_after_kill_s=round(after[0], 3) if after else None,
+        slowest_ack_s=round(stalled, 3) if stalled is not None else None,
         history=history.counts(),
-        publisher_resent=publisher.resent,
+        publisher_retries=publisher.stats.sent - publisher.stats.acked,
     )
+    assert after, "nothing published after the kill was acked"
     assert history.ok, history
     assert history.unexpected == 0, history
     assert new_leader != victim
@@ -210,32 +205,35 @@ async def test_a_rolling_restart_of_the_gateways_loses_nothing(
 ) -> None:
     name = topic("rolling")
     subscribers = await clients.spread("sub", [name], 6)
-    publisher = await clients.open("publisher")
-    stream = Stream(publisher, name)
+    publisher = await clients.publisher()
+    stream = steady(publisher, name, seconds=60)
     took: dict[str, float] = {}
     try:
-        await stream.pubs.publish_more(30, timeout=30)
+        await stream.wait_acked(25)
         for gateway in GATEWAYS:
-            started = time.monotonic()
+            started = last_started = time.monotonic()
             await asyncio.to_thread(topology.recreate, gateway)
             await asyncio.to_thread(topology.wait_healthy, [gateway])
             await asyncio.to_thread(topology.wait_pool_whole)
             took[gateway] = round(time.monotonic() - started, 1)
-            await stream.pubs.publish_more(20, timeout=60)
-        acked = await stream.finish()
+        restarted_at = time.monotonic()
+        acked = await finished(stream)
     finally:
-        await stream.cancel()
+        await stream.stop()
     await all_exactly_once(subscribers, name, acked)
-    for client in [*subscribers, publisher]:
+    assert max(a.at for a in stream.acks) > last_started, "the stream ended before the last restart"
+    for client in subscribers:
         assert len(client.connections) >= 2, f"{client.name} never moved: {client.nodes}"
         assert all(c.resumed for c in client.connections[1:]), client.connections
     report(
         "rolling-restart",
         per_gateway_s=took,
         messages=len(acked),
+        acked_after_last_restart=sum(1 for a in stream.acks if a.sent > restarted_at),
         moves=sum(len(c.connections) - 1 for c in subscribers),
         close_codes=sorted({code for c in subscribers for code in c.close_codes if code}),
-        publisher_dups=stream.pubs.dups,
+        publisher_reconnects=publisher.stats.reconnects,
+        publisher_dups=sum(1 for a in stream.acks if a.dup),
     )
 
 
