@@ -8,6 +8,7 @@ a publisher is the SDK (``haws.client``), which also retries a ``pub`` refused
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from collections.abc import Sequence
 
@@ -65,3 +66,36 @@ class ClientPool:
                 )
         except TimeoutError:
             print(f"\nCOMPOSE teardown: closing the clients took over {CLOSE_TIMEOUT} s")
+
+
+class Arrivals:
+    """When each message of one topic arrived at each client (``time.time()``, ~20 ms).
+
+    The raw client keeps frames, not times; a resume time needs the time. One task
+    polls the clients' records; ``stop`` cancels and awaits it.
+    """
+
+    def __init__(self, clients: Sequence[ResumingClient], topic: str, tick: float = 0.02) -> None:
+        self.topic = topic
+        self._clients = list(clients)
+        self._tick = tick
+        self._seen: dict[str, int] = {c.name: 0 for c in self._clients}
+        self._at: dict[tuple[str, int], float] = {}
+        self._task = asyncio.create_task(self._run(), name=f"arrivals {topic}")
+
+    async def _run(self) -> None:
+        while True:
+            now = time.time()
+            for client in self._clients:
+                msgs = client.msgs[self.topic]
+                for frame in msgs[self._seen[client.name] :]:
+                    self._at.setdefault((client.name, frame["seq"]), now)
+                self._seen[client.name] = len(msgs)
+            await asyncio.sleep(self._tick)  # sampling arrival times, not waiting for a state
+
+    def at(self, client: ResumingClient, seq: int) -> float | None:
+        return self._at.get((client.name, seq))
+
+    async def stop(self) -> None:
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)

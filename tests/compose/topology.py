@@ -13,17 +13,27 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import re
 import subprocess
 import time
 import urllib.request
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 from uuid import uuid4
 
 import yaml
 
 from haws.cluster import free_ports
-from tests.compose.podman import ApiService, ContainerState, HealthTicker, Inventory, podman_env
+from tests.compose.podman import (
+    ApiService,
+    ContainerState,
+    HealthTicker,
+    Inventory,
+    podman,
+    podman_env,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILES = (ROOT / "docker-compose.yml", ROOT / "deploy" / "podman" / "compose.podman.yml")
@@ -168,6 +178,16 @@ class Topology:
 
     def container(self, service: str) -> ContainerState:
         return self.states()[service]
+
+    def finished_at(self, service: str) -> float:
+        """When ``service``'s container last exited, as ``time.time()`` seconds."""
+        out = podman(self.env, "container", "inspect", self.container(service).id)
+        stamp = str(json.loads(out)[0]["State"]["FinishedAt"])
+        # RFC 3339 with nanoseconds; datetime takes microseconds at most.
+        match = re.fullmatch(r"(.+?\.\d{1,6})\d*(Z|[+-]\d\d:\d\d)", stamp)
+        if match is not None:
+            stamp = match.group(1) + match.group(2)
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
     def exec(self, service: str, *argv: str) -> str:
         result = subprocess.run(
