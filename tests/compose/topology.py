@@ -44,8 +44,6 @@ NATS = ("nats-1", "nats-2", "nats-3")
 GATEWAYS = ("gateway-1", "gateway-2", "gateway-3")
 CORE = (*NATS, "consul", *GATEWAYS, "presence-1", "presence-2", "replay-1", "replay-2", "haproxy")
 """The services ``up`` starts without a profile."""
-OBSERVABILITY = "observability"
-PROMETHEUS = "prometheus"
 UP_TIMEOUT = 360.0
 HEALTHY_TIMEOUT = 240.0
 COMPOSE_TIMEOUT = 180.0
@@ -83,7 +81,7 @@ class Topology:
             raise RuntimeError(f"{images_env} or {conf} missing: run `make compose-images` first")
         self.workdir = workdir
         self.project = f"{PROJECT_PREFIX}{uuid4().hex[:8]}"
-        self.ws_port, self.stats_port, self.consul_port, self.prometheus_port = free_ports(4)
+        self.ws_port, self.stats_port, self.consul_port = free_ports(3)
         self.api = ApiService(podman_env(conf), workdir)
         self.env = podman_env(
             conf,
@@ -94,7 +92,6 @@ class Topology:
                 "HAWS_HAPROXY_PORT": str(self.ws_port),
                 "HAWS_HAPROXY_STATS_PORT": str(self.stats_port),
                 "HAWS_CONSUL_PORT": str(self.consul_port),
-                "HAWS_PROMETHEUS_PORT": str(self.prometheus_port),
                 "HAWS_PUBLIC_URL": self.ws_url,
             },
         )
@@ -145,12 +142,6 @@ class Topology:
         self.wait_pool_whole(HEALTHY_TIMEOUT)
         self.healthy_after = time.monotonic() - started
 
-    def observe(self) -> None:
-        """Prometheus of the observability profile, the one image of it built locally
-        (Grafana, the collector and Jaeger have no Debian package to build from)."""
-        self.compose("--profile", OBSERVABILITY, "up", "-d", PROMETHEUS)
-        self.wait_healthy([PROMETHEUS])
-
     def kill(self, service: str, signal: str = "KILL") -> None:
         self.compose("kill", "-s", signal, service)
 
@@ -162,8 +153,7 @@ class Topology:
         self.compose("up", "-d", "--no-deps", "--force-recreate", service)
 
     def down(self) -> None:
-        # With the profile, so its containers go too.
-        self.compose("--profile", OBSERVABILITY, "down", "-v", timeout=UP_TIMEOUT)
+        self.compose("down", "-v", timeout=UP_TIMEOUT)
 
     def teardown(self) -> list[str]:
         """Everything down and removed, each step tried even if one before failed."""
