@@ -132,13 +132,14 @@ build() {
 
 # --- wheels for the haws image, built on the host (which reaches the index)
 wheels=$OUT/wheels
-wheels_key=$(hash_files pyproject.toml)
+wheels_key=$(hash_files pyproject.toml clients/python/pyproject.toml)
 if [ "$(cat "$wheels/.key" 2>/dev/null)" != "$wheels_key" ]; then
   started=$SECONDS
   rm -rf "$wheels.new"
-  .venv/bin/pip wheel -q --wheel-dir "$wheels.new" ".[fast,otlp]" "hatchling>=1.21" \
+  .venv/bin/pip wheel -q --wheel-dir "$wheels.new" ./clients/python ".[fast,otlp]" "hatchling>=1.21" \
     > "$OUT/wheels.log" 2>&1 || { tail -n 20 "$OUT/wheels.log" >&2; die "pip wheel failed"; }
-  rm -f "$wheels.new"/haws-*.whl  # the image builds haws from its own sources
+  # The image builds haws and haws-client from its own sources.
+  rm -f "$wheels.new"/haws-*.whl "$wheels.new"/haws_client-*.whl
   echo "$wheels_key" > "$wheels.new/.key"
   rm -rf "$wheels"
   mv "$wheels.new" "$wheels"
