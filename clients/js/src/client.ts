@@ -311,7 +311,7 @@ export class Client extends Emitter<ClientEvents> {
     if (!factory) return this.finish("no_websocket", new HawsError("no_websocket", "no WebSocket implementation; pass options.WebSocket"), 1000);
     const url = this.endpoints.pick(this.avoid);
     let token: string | null = this.tokens.current;
-    if (this.tokens.enabled && (!token || this.expiresSoon(token))) {
+    if (this.tokens.enabled && (this.tokens.busy || !token || this.expiresSoon(token))) {
       try {
         token = await this.tokens.fetch();
       } catch (err) {

@@ -25,6 +25,11 @@ export class TokenSource {
 
   constructor(private readonly getter: TokenGetter | undefined) {}
 
+  /** A call is running: whoever needs a token now should wait for that one. */
+  get busy(): boolean {
+    return this.inflight !== null;
+  }
+
   get enabled(): boolean {
     return this.getter !== undefined;
   }
