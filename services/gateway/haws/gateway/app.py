@@ -8,6 +8,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from haws.common.health_http import health_routes
+from haws.gateway.cors import allow_cross_origin_reads
 from haws.gateway.deps import GatewayDeps
 from haws.gateway.gateways_http import gateways_route
 from haws.gateway.presence_http import presence_route
@@ -27,6 +28,7 @@ def create_app(deps: GatewayDeps) -> web.Application:
             *health_routes(deps.state.not_ready_reason, deps.metrics.registry),
         ]
     )
+    allow_cross_origin_reads(app)
     if deps.settings.auth_mode == "anonymous":
         # Plain HTTP carries no token: with jwt auth this would bypass the grants.
         app.add_routes([presence_route(deps)])
