@@ -146,7 +146,7 @@ export class Client extends Emitter<ClientEvents> {
   private connectTimer: ReturnType<typeof setTimeout> | undefined;
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
   private expiryTimer: ReturnType<typeof setTimeout> | undefined;
-  private avoid: string | undefined;
+  private avoid: string[] = [];
   private readonly unwatch: () => void;
 
   constructor(endpoints: string | readonly string[], options: ClientOptions = {}) {
@@ -316,7 +316,7 @@ export class Client extends Emitter<ClientEvents> {
         token = await this.tokens.fetch();
       } catch (err) {
         this.emit("error", new HawsError("token", `getToken failed: ${String(err)}`));
-        return this.retry("token", undefined, url);
+        return this.retry("token", undefined, [url]);
       }
       if (!this.wanted || this.conn || this.state !== "connecting") return;
     }
@@ -378,10 +378,14 @@ export class Client extends Emitter<ClientEvents> {
     }
     const rule = closeRule(code);
     if (!rule.resume) this.session = undefined;
-    this.retry(label, code, rule.move || !opened ? conn.url : undefined, this.move?.delay ?? minDelay, welcomed);
+    // Leave the URL that failed, and the node that died even when it was reached through a proxy.
+    const avoid = rule.move || !opened ? [conn.url] : [];
+    const dead = welcomed && code !== 4000 ? this.nodes.find((n) => n.node === this.node)?.url : undefined;
+    if (dead) avoid.push(dead);
+    this.retry(label, code, avoid, this.move?.delay ?? minDelay, welcomed);
   }
 
-  private retry(reason: string, code: number | undefined, avoid: string | undefined, atLeast = 0, wasUp = false): void {
+  private retry(reason: string, code: number | undefined, avoid: string[], atLeast = 0, wasUp = false): void {
     this.avoid = avoid;
     const jitter = this.backoff.next();
     const delay = this.move ? atLeast : Math.max(atLeast, jitter);
@@ -508,7 +512,7 @@ export class Client extends Emitter<ClientEvents> {
     this.node = f.node;
     this.backoff.reset();
     this.authFailures = 0;
-    this.avoid = undefined;
+    this.avoid = [];
     this.save();
     for (const sub of this.subs.values()) this.sendSub(sub);
     for (const entry of this.outbox.expire(this.opts.now())) this.expired(entry);

@@ -47,10 +47,14 @@ export class Endpoints {
     this.discovered = wsUrls(discovered);
   }
 
-  pick(avoid?: string): string {
+  /** The next URL round-robin, skipping those in `avoid` unless nothing else is left. */
+  pick(avoid: readonly string[] = []): string {
     const urls = this.urls;
     let index = (this.last + 1) % urls.length;
-    if (urls[index] === avoid && urls.length > 1) index = (index + 1) % urls.length;
+    for (let i = 0; i < urls.length && avoid.includes(urls[index] as string); i++) {
+      index = (index + 1) % urls.length;
+    }
+    if (avoid.includes(urls[index] as string)) index = (this.last + 1) % urls.length;
     this.last = index;
     return urls[index] as string;
   }
