@@ -94,14 +94,20 @@ class DemoHandler(BaseHTTPRequestHandler):
         log.info("%s %s", self.address_string(), format % args)
 
 
-def serve(host: str, port: int, config: DemoConfig, bundle: Path = BUNDLE) -> None:
-    """Serve until SIGTERM/SIGINT (the process's default handlers end it)."""
+def make_server(
+    host: str, port: int, config: DemoConfig, secret: str | None, bundle: Path = BUNDLE
+) -> ThreadingHTTPServer:
+    """A bound server (port 0: any free one); the caller runs ``serve_forever``."""
     handler = type(
-        "BoundDemoHandler",
-        (DemoHandler,),
-        {"config": config, "secret": os.environ.get(SECRET_ENV) or None, "bundle": bundle},
+        "BoundDemoHandler", (DemoHandler,), {"config": config, "secret": secret, "bundle": bundle}
     )
-    with ThreadingHTTPServer((host, port), handler) as httpd:
-        httpd.daemon_threads = True
+    httpd = ThreadingHTTPServer((host, port), handler)
+    httpd.daemon_threads = True
+    return httpd
+
+
+def serve(host: str, port: int, config: DemoConfig) -> None:
+    """Serve until SIGTERM/SIGINT (the process's default handlers end it)."""
+    with make_server(host, port, config, os.environ.get(SECRET_ENV) or None) as httpd:
         log.info("demo page on http://%s:%d/", host, port)
         httpd.serve_forever()
