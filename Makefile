@@ -6,15 +6,22 @@ PY := $(VENV)/bin/python
 HAWS := $(VENV)/bin/haws
 PYTEST := $(VENV)/bin/pytest
 
-.PHONY: install install-python install-system run test test-unit chaos bench fuzz lint fmt typecheck clean
+.PHONY: install install-python install-system js test-js run test test-unit chaos bench fuzz lint fmt typecheck clean
 
-install: install-system install-python
+install: install-system install-python js
 
 install-system:
 	@bash scripts/install-system.sh
 
 install-python:
 	@bash scripts/install-python.sh
+
+# clients/js: npm ci (from the lockfile) and the build, when something changed.
+js:
+	@bash scripts/install-js.sh
+
+test-js: js
+	cd clients/js && npm test
 
 run: install
 	$(HAWS) up $(ARGS)
@@ -48,8 +55,9 @@ fmt: install-python
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-typecheck: install-python
+typecheck: install-python js
 	$(VENV)/bin/mypy libs services clients/python
+	cd clients/js && npm run --silent typecheck
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache run
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache run clients/js/node_modules clients/js/dist

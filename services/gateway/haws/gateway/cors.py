@@ -1,4 +1,4 @@
-"""Cross-origin reads of the answers a browser SDK needs to see: why a handshake failed, which nodes exist.
+"""Cross-origin reads a browser SDK needs: why a handshake failed, and which nodes exist.
 
 A browser shows a refused WebSocket handshake to the page only as close 1006.
 The JavaScript SDK then asks the same URL over plain HTTP and reads the status
