@@ -35,7 +35,8 @@ def test_npm_test_passes_every_sdk_unit_test() -> None:
     assert result.returncode == 0, output[-4000:]
     passed = re.search(r"^\S*\s*pass (\d+)$", output, re.MULTILINE)
     failed = re.search(r"^\S*\s*fail (\d+)$", output, re.MULTILINE)
-    assert passed is not None and failed is not None, output[-2000:]
+    assert passed is not None, output[-2000:]
+    assert failed is not None, output[-2000:]
     assert int(passed.group(1)) >= 25, output[-2000:]
     assert int(failed.group(1)) == 0
     assert re.search(r"bytes min\+gzip", output), "the bundle size check ran"

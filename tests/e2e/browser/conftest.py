@@ -25,8 +25,10 @@ from tests.e2e.browser.pages import SCREENSHOTS, DemoPage
 
 try:
     from playwright.sync_api import Browser, Playwright, sync_playwright
+
+    HAVE_PLAYWRIGHT = True
 except ImportError:  # the dev extra is not installed
-    sync_playwright = None
+    HAVE_PLAYWRIGHT = False
 
 CHROMIUM = shutil.which("chromium")
 CHROMIUM_ARGS = [
@@ -52,7 +54,7 @@ pytestmark = pytest.mark.e2e
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     reason = None
-    if sync_playwright is None:
+    if not HAVE_PLAYWRIGHT:
         reason = "playwright (the dev extra) is not installed"
     elif CHROMIUM is None:
         reason = "chromium is not on PATH (make install-system)"
@@ -98,7 +100,6 @@ def browser_cluster(
 
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[Browser]:
-    assert sync_playwright is not None
     playwright: Playwright
     with sync_playwright() as playwright:
         # launch() gives every run a fresh temporary profile (user-data dir).
@@ -144,7 +145,8 @@ def open_page(browser_cluster: LocalCluster, chromium: Browser) -> Iterator[Open
 @pytest.fixture
 def other_origin(browser_cluster: LocalCluster, dev_secret: str) -> Iterator[str]:
     """The same demo served from another loopback address: an origin no gateway allows."""
-    assert browser_cluster.demo is not None and browser_cluster.demo.config is not None
+    assert browser_cluster.demo is not None
+    assert browser_cluster.demo.config is not None
     server = make_server(OTHER_HOST, 0, browser_cluster.demo.config, dev_secret)
     thread = threading.Thread(target=server.serve_forever, name="other-origin", daemon=True)
     thread.start()

@@ -14,6 +14,7 @@ WAIT_MS = 20_000
 PUBLISH_MAX = 2000
 """A publishing loop stops after this many messages or PUBLISH_MAX_MS, whatever comes first."""
 PUBLISH_MAX_MS = 60_000
+SHOWN = "#messages li[data-seq]"
 
 
 class DemoPage:
@@ -59,7 +60,7 @@ class DemoPage:
     def shown_seqs(self) -> list[int]:
         """The seqs the message list shows, top to bottom (what the user sees)."""
         return list(
-            self.js("[...document.querySelectorAll('#messages li[data-seq]')].map(li => +li.dataset.seq)")
+            self.js(f"[...document.querySelectorAll('{SHOWN}')].map(li => +li.dataset.seq)")
         )
 
     def record(self, name: str) -> list[Any]:

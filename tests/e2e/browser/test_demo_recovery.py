@@ -73,7 +73,9 @@ def test_gateway_sigkill_while_messages_flow(
             reader.screenshot("reconnecting")
         back = back_after(reader, killed_at)
         recovery.add(back["at"] - killed_at)
-        lost = [t for t in reader.transitions() if t["at"] >= killed_at and t["state"] != "connected"]
+        lost = [
+            t for t in reader.transitions() if t["at"] >= killed_at and t["state"] != "connected"
+        ]
         assert all(t["state"] == "connecting" for t in lost), lost
         assert reader.node != victim.name
         restart(browser_cluster, victim)
@@ -135,7 +137,9 @@ def test_offline_page_publishes_and_the_message_is_stored_once(open_page: OpenPa
     writer.context.set_offline(True)
     writer.wait("hawsDemo.client.state === 'disconnected'")
     assert writer.transitions()[-1]["reason"] == "offline"
-    writer.js("([room]) => { window.offlinePub = hawsDemo.publish(room, 'written offline'); }", [name])
+    writer.js(
+        "([room]) => { window.offlinePub = hawsDemo.publish(room, 'written offline'); }", [name]
+    )
     assert writer.js("hawsDemo.client.pending") == 1
     writer.screenshot("offline")
     writer.context.set_offline(False)
@@ -143,5 +147,7 @@ def test_offline_page_publishes_and_the_message_is_stored_once(open_page: OpenPa
     ack = writer.js("window.offlinePub")
     assert_exactly_once(reader, name, [ack["seq"]])
     assert_exactly_once(writer, name, [ack["seq"]])
-    texts = reader.js("[...document.querySelectorAll('#messages li[data-seq]')].map(li => li.textContent)")
+    texts = reader.js(
+        "[...document.querySelectorAll('#messages li[data-seq]')].map(li => li.textContent)"
+    )
     assert sum("written offline" in t for t in texts) == 1
