@@ -12,6 +12,7 @@ from typing import Any
 from uuid import uuid4
 
 from haws.cluster import Gateway, LocalCluster, wait_until
+from haws.cluster.component import wait_ready_all
 from tests.e2e.browser.conftest import OpenPage, RecoveryLog
 from tests.e2e.browser.pages import DemoPage
 
@@ -39,11 +40,19 @@ def gateway_of(cluster: LocalCluster, page: DemoPage) -> Gateway:
     return next(g for g in cluster.gateways if g.name == page.node)
 
 
-def restart(cluster: LocalCluster, gateway: Gateway) -> None:
-    gateway.start(RESTART_TIMEOUT)
+def restart(cluster: LocalCluster, *gateways: Gateway) -> None:
+    """Start the gateways again together; back once HAProxy's own check passes on each."""
+    for gateway in gateways:
+        gateway.spawn()
+    wait_ready_all(gateways, RESTART_TIMEOUT)
     assert cluster.haproxy is not None
     haproxy = cluster.haproxy
-    wait_until(lambda: haproxy.sees_up(gateway.port), HAPROXY_TIMEOUT, 0.1, what="back in HAProxy")
+    wait_until(
+        lambda: all(haproxy.sees_up(g.port) for g in gateways),
+        HAPROXY_TIMEOUT,
+        0.1,
+        what="back in HAProxy",
+    )
 
 
 def back_after(page: DemoPage, since_ms: float) -> dict[str, Any]:
@@ -101,8 +110,7 @@ def test_whole_tier_down_says_reconnecting_then_catches_up(
     reader.wait("hawsDemo.client.state === 'connecting'")
     assert reader.status_text() == "connection lost, reconnecting…"
     reader.screenshot("reconnecting-all-down")
-    for gateway in browser_cluster.gateways:
-        restart(browser_cluster, gateway)
+    restart(browser_cluster, *browser_cluster.gateways)
     for page in (reader, writer):
         page.wait_connected()
     reader.wait_received(name, len(reader.seqs(name)) + 5)
