@@ -24,7 +24,7 @@ PAGE_DIR: Final = Path(__file__).resolve().parent / "page"
 # libs/cluster/haws/cluster/demo/server.py -> the repository root is five levels up.
 BUNDLE: Final = Path(__file__).resolve().parents[5] / "clients" / "js" / "dist" / "haws.min.js"
 SECRET_ENV: Final = "HAWS_AUTH_HS256_SECRET"
-TOKEN_TTL_MIN, TOKEN_TTL_MAX, TOKEN_TTL_DEFAULT = 5, 3600, 300
+TOKEN_TTL_MIN, TOKEN_TTL_MAX, TOKEN_TTL_DEFAULT = 2, 3600, 300
 USER_MAX = 64
 TYPES: Final = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
 MISSING_BUNDLE: Final = (
