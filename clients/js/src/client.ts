@@ -13,15 +13,20 @@ import { Backoff } from "./backoff.js";
 import { closeRule } from "./closecodes.js";
 import { Connection, DROPPED, type SocketFactory } from "./connection.js";
 import { Emitter } from "./emitter.js";
-import { type GatewayNode, Endpoints, httpUrl } from "./endpoints.js";
+import { type GatewayNode, Endpoints } from "./endpoints.js";
 import { HawsError } from "./errors.js";
-import { type ClientFrame, type Json, type Member, type ServerFrame, byteLength, encode } from "./frames.js";
+import { type ClientFrame, type Json, type Member, type ServerFrame, byteLength, checkTopic, encode } from "./frames.js";
 import { Heartbeat } from "./heartbeat.js";
+import { diagnose, gateways } from "./http.js";
 import { browserOnline, watchPage } from "./lifecycle.js";
-import { DUPLICATE_WINDOW_MS, Outbox, type Pending, type PublishResult } from "./outbox.js";
-import { type KeyValueStore, type ResumeState, ResumeStore, defaultStore } from "./storage.js";
+import { type ClientOptions, type Settings, settings } from "./options.js";
+import { Outbox, type Pending, type PublishResult } from "./outbox.js";
+import { Refresher } from "./refresher.js";
+import { type ResumeState, ResumeStore, defaultStore } from "./storage.js";
 import { type SubscribeOptions, Subscription } from "./subscription.js";
-import { type TokenGetter, TokenSource, tokenExpiry } from "./token.js";
+import { TokenSource } from "./token.js";
+
+export type { ClientOptions } from "./options.js";
 
 export type State = "disconnected" | "connecting" | "connected" | "closed";
 
@@ -67,50 +72,9 @@ export interface ClientEvents {
   dropped: Dropped;
 }
 
-export interface ClientOptions {
-  /** Called for a token before connecting and before the current one expires; one call at a time. */
-  getToken?: TokenGetter;
-  /** sessionStorage key of the resume state (default `"haws"`); give each client in a tab its own. */
-  storageKey?: string;
-  /** Where the resume state lives (default `sessionStorage`; `null`: memory only). */
-  storage?: KeyValueStore | null;
-  /** Full-jitter backoff base and cap, ms (defaults 500 and 20000). */
-  backoffBase?: number;
-  backoffCap?: number;
-  /** Add the nodes from `GET /v1/gateways` to the endpoints (default true). */
-  discover?: boolean;
-  /** Outbox limits: publishes waiting for an ack (default 100), and their age in ms (default 60000). */
-  outboxSize?: number;
-  outboxMaxAge?: number;
-  /** The node's frame limit (default 65536): larger publishes are refused before sending. */
-  maxFrameBytes?: number;
-  /** ms for open + `welcome` (default 10000). */
-  connectTimeout?: number;
-  /** Application ping every `pingInterval` ms (default: the server's heartbeat); dead after `pongTimeout` (default 5000). */
-  pingInterval?: number;
-  pongTimeout?: number;
-  /** Refresh the token this long before its `exp` (default 30000 ms, at most half its remaining life). */
-  refreshMargin?: number;
-  /** ms for the HTTP requests (gateway list, handshake diagnosis); default 5000. */
-  requestTimeout?: number;
-  /** React to page lifecycle events (default true in a browser). */
-  lifecycle?: boolean;
-  WebSocket?: SocketFactory;
-  fetch?: typeof fetch;
-  random?: () => number;
-  now?: () => number;
-}
-
 type Reply = { resolve: (frame: ServerFrame) => void; reject: (err: HawsError) => void };
 
-const TOPIC = /^[A-Za-z0-9_:-]+(\.[A-Za-z0-9_:-]+)*$/;
 const RETRYABLE = new Set(["unavailable", "rate_limited", "internal"]);
-
-function checkTopic(topic: string): void {
-  if (topic.length > 200 || !TOPIC.test(topic)) {
-    throw new HawsError("bad_request", `not a topic: ${JSON.stringify(topic)}`, topic);
-  }
-}
 
 export class Client extends Emitter<ClientEvents> {
   state: State = "disconnected";
@@ -120,9 +84,7 @@ export class Client extends Emitter<ClientEvents> {
   nodes: GatewayNode[] = [];
   readonly endpoints: Endpoints;
 
-  private readonly opts: Required<
-    Omit<ClientOptions, "getToken" | "storage" | "WebSocket" | "fetch" | "pingInterval" | "storageKey">
-  > & { pingInterval: number | undefined };
+  private readonly opts: Settings;
   private readonly factory: SocketFactory | undefined;
   private readonly fetcher: typeof fetch | undefined;
   private readonly backoff: Backoff;
@@ -133,6 +95,7 @@ export class Client extends Emitter<ClientEvents> {
   private readonly replies = new Map<number, Reply>();
   private readonly outbox: Outbox;
   private readonly heartbeat: Heartbeat;
+  private readonly refresher: Refresher;
   private conn: Connection | null = null;
   private wanted = false;
   private welcomed = false;
@@ -144,8 +107,6 @@ export class Client extends Emitter<ClientEvents> {
   private move: { delay: number; reason: string } | null = null;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private connectTimer: ReturnType<typeof setTimeout> | undefined;
-  private refreshTimer: ReturnType<typeof setTimeout> | undefined;
-  private expiryTimer: ReturnType<typeof setTimeout> | undefined;
   private avoid: string[] = [];
   private readonly unwatch: () => void;
 
@@ -153,30 +114,14 @@ export class Client extends Emitter<ClientEvents> {
     super();
     this.endpoints = new Endpoints(endpoints);
     const o = options;
-    this.opts = {
-      backoffBase: o.backoffBase ?? 500,
-      backoffCap: o.backoffCap ?? 20_000,
-      discover: o.discover ?? true,
-      outboxSize: o.outboxSize ?? 100,
-      outboxMaxAge: o.outboxMaxAge ?? 60_000,
-      maxFrameBytes: o.maxFrameBytes ?? 65_536,
-      connectTimeout: o.connectTimeout ?? 10_000,
-      pingInterval: o.pingInterval,
-      pongTimeout: o.pongTimeout ?? 5_000,
-      refreshMargin: o.refreshMargin ?? 30_000,
-      requestTimeout: o.requestTimeout ?? 5_000,
-      lifecycle: o.lifecycle ?? true,
-      random: o.random ?? Math.random,
-      now: o.now ?? Date.now,
-    };
-    if (this.opts.outboxMaxAge > DUPLICATE_WINDOW_MS) {
-      throw new RangeError(`outboxMaxAge may not exceed the ${DUPLICATE_WINDOW_MS} ms duplicate window`);
-    }
+    this.opts = settings(o);
     this.factory = o.WebSocket ?? (globalThis as { WebSocket?: SocketFactory }).WebSocket;
     this.fetcher = o.fetch ?? (globalThis.fetch ? globalThis.fetch.bind(globalThis) : undefined);
     this.backoff = new Backoff(this.opts.backoffBase, this.opts.backoffCap, this.opts.random);
     this.tokens = new TokenSource(o.getToken);
-    this.outbox = new Outbox({ maxSize: this.opts.outboxSize, maxAge: this.opts.outboxMaxAge });
+    this.outbox = new Outbox({ maxSize: this.opts.outboxSize, maxAge: this.opts.outboxMaxAge }, this.opts.now, (e, error) =>
+      this.emit("dropped", { topic: e.topic, data: e.data, mid: e.mid, error }),
+    );
     this.store = new ResumeStore(o.storage === undefined ? defaultStore() : o.storage, o.storageKey ?? "haws");
     const resume = this.store.load();
     this.session = resume.session;
@@ -188,6 +133,12 @@ export class Client extends Emitter<ClientEvents> {
       this.opts.now,
       () => this.conn?.send(encode({ op: "ping", id: this.nextId++ })),
       (reason) => this.conn?.drop(reason),
+    );
+    this.refresher = new Refresher(
+      this.tokens,
+      this.opts,
+      (token) => this.request({ op: "refresh", token }),
+      (err) => this.emit("error", err),
     );
     this.unwatch = this.opts.lifecycle
       ? watchPage({
@@ -257,14 +208,7 @@ export class Client extends Emitter<ClientEvents> {
         throw new HawsError("too_large", `publish of ${size} bytes is over the ${this.opts.maxFrameBytes}-byte frame limit`, topic);
       }
       const entry: Pending = { id, topic, data, mid, wire, queuedAt: this.opts.now(), resolve, reject };
-      try {
-        this.outbox.add(entry);
-      } catch (err) {
-        this.dropped(entry, err as HawsError);
-        return;
-      }
-      if (this.welcomed) this.conn?.send(wire);
-      this.armExpiry();
+      if (this.outbox.add(entry) && this.welcomed) this.conn?.send(wire);
     });
   }
 
@@ -311,7 +255,7 @@ export class Client extends Emitter<ClientEvents> {
     if (!factory) return this.finish("no_websocket", new HawsError("no_websocket", "no WebSocket implementation; pass options.WebSocket"), 1000);
     const url = this.endpoints.pick(this.avoid);
     let token: string | null = this.tokens.current;
-    if (this.tokens.enabled && (this.tokens.busy || !token || this.expiresSoon(token))) {
+    if (this.tokens.enabled && (this.tokens.busy || !token || this.refresher.expiresSoon(token))) {
       try {
         token = await this.tokens.fetch();
       } catch (err) {
@@ -364,7 +308,7 @@ export class Client extends Emitter<ClientEvents> {
     }
     let minDelay = 0;
     if (!opened) {
-      const verdict = await this.diagnose(conn.url);
+      const verdict = await diagnose(this.fetcher, conn.url, this.opts.requestTimeout, this.opts.backoffCap * 3);
       if (this.conn || !this.wanted || (this.state as State) === "closed") return;
       if (verdict === "origin") {
         const origin = (globalThis as { location?: { origin?: string } }).location?.origin ?? "this page";
@@ -397,30 +341,6 @@ export class Client extends Emitter<ClientEvents> {
     this.retryTimer = setTimeout(() => void this.attempt(), delay);
   }
 
-  /**
-   * A browser shows a refused handshake only as close 1006. Ask the same URL
-   * over plain HTTP why: 403 means this page's origin is not allowed (final),
-   * 503/429 carry `Retry-After` (the wait to honour, in ms); anything else is 0.
-   */
-  private async diagnose(url: string): Promise<"origin" | number> {
-    if (!this.fetcher || typeof document === "undefined") return 0;
-    const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(), this.opts.requestTimeout);
-    try {
-      const res = await this.fetcher(httpUrl(url, "/ws"), { signal: abort.signal, cache: "no-store" });
-      if (res.status === 403) return "origin";
-      if (res.status === 503 || res.status === 429) {
-        const seconds = Number(res.headers.get("Retry-After"));
-        return Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds * 1000, this.opts.backoffCap * 3) : 0;
-      }
-    } catch {
-      // the node is unreachable: plain network trouble
-    } finally {
-      clearTimeout(timer);
-    }
-    return 0;
-  }
-
   private finish(reason: string, error: HawsError, code: number): void {
     this.wanted = false;
     clearTimeout(this.retryTimer);
@@ -429,8 +349,7 @@ export class Client extends Emitter<ClientEvents> {
     this.welcomed = false;
     conn?.drop(reason);
     this.stopTimers();
-    clearTimeout(this.expiryTimer);
-    for (const entry of this.outbox.clear()) this.dropped(entry, error);
+    this.outbox.clear(error);
     this.unwatch();
     this.setState("closed", { reason, code, reconnect: closeRule(code).reconnect && code !== 403, error });
   }
@@ -466,7 +385,7 @@ export class Client extends Emitter<ClientEvents> {
 
   private stopTimers(): void {
     clearTimeout(this.connectTimer);
-    clearTimeout(this.refreshTimer);
+    this.refresher.stop();
     this.heartbeat.stop();
   }
 
@@ -483,9 +402,8 @@ export class Client extends Emitter<ClientEvents> {
       case "leave":
         return this.subs.get(f.topic ?? "")?.route(f);
       case "ack": {
-        const entry = this.outbox.take(f.id ?? -1);
-        entry?.resolve({ seq: f.seq ?? 0, dup: f.dup === true });
-        return this.armExpiry();
+        this.outbox.take(f.id ?? -1)?.resolve({ seq: f.seq ?? 0, dup: f.dup === true });
+        return;
       }
       case "pong":
         return this.heartbeat.pong();
@@ -515,11 +433,11 @@ export class Client extends Emitter<ClientEvents> {
     this.avoid = [];
     this.save();
     for (const sub of this.subs.values()) this.sendSub(sub);
-    for (const entry of this.outbox.expire(this.opts.now())) this.expired(entry);
+    this.outbox.expire();
     for (const entry of this.outbox.waiting()) conn.send(entry.wire);
     if (this.opts.pingInterval === undefined && f.heartbeat) this.heartbeat.interval = f.heartbeat * 1000;
     this.heartbeat.start();
-    this.scheduleRefresh(this.tokens.current ? tokenExpiry(this.tokens.current) : null);
+    this.refresher.start();
     const welcome: Welcome = {
       session: f.session ?? "",
       node: f.node ?? "",
@@ -552,10 +470,8 @@ export class Client extends Emitter<ClientEvents> {
     const entry = f.id === undefined ? undefined : this.outbox.take(f.id);
     if (entry) {
       if (RETRYABLE.has(err.code)) {
-        this.outbox.add(entry); // back at the end; re-sent after a pause, same mid
-        setTimeout(() => {
-          if (this.welcomed && this.outbox.waiting().includes(entry)) this.conn?.send(entry.wire);
-        }, 1000);
+        this.outbox.requeue(entry); // re-sent after a pause, same id and mid
+        setTimeout(() => this.welcomed && this.outbox.has(entry) && this.conn?.send(entry.wire), 1000);
       } else {
         entry.reject(err);
       }
@@ -605,80 +521,14 @@ export class Client extends Emitter<ClientEvents> {
     });
   }
 
-  // ---- outbox, tokens, discovery, storage ------------------------------------
-
-  private dropped(entry: Pending, error: HawsError): void {
-    entry.reject(error);
-    this.emit("dropped", { topic: entry.topic, data: entry.data, mid: entry.mid, error });
-  }
-
-  private expired(entry: Pending): void {
-    this.dropped(
-      entry,
-      new HawsError("expired", `no ack within ${this.opts.outboxMaxAge} ms; it may or may not be stored (mid ${entry.mid})`, entry.topic),
-    );
-  }
-
-  private armExpiry(): void {
-    clearTimeout(this.expiryTimer);
-    const at = this.outbox.nextExpiry();
-    if (at === null) return;
-    this.expiryTimer = setTimeout(() => {
-      for (const entry of this.outbox.expire(this.opts.now())) this.expired(entry);
-      this.armExpiry();
-    }, Math.max(0, at - this.opts.now()) + 1);
-  }
-
-  private expiresSoon(token: string): boolean {
-    const exp = tokenExpiry(token);
-    return exp !== null && exp * 1000 - this.opts.now() < 1000;
-  }
-
-  private scheduleRefresh(exp: number | null): void {
-    clearTimeout(this.refreshTimer);
-    if (exp === null || !this.tokens.enabled) return;
-    const left = exp * 1000 - this.opts.now();
-    const wait = Math.max(1000, left - Math.min(this.opts.refreshMargin, left / 2));
-    this.refreshTimer = setTimeout(() => void this.refresh(), wait);
-  }
-
-  private async refresh(): Promise<void> {
-    let token: string | null;
-    try {
-      token = await this.tokens.fetch();
-    } catch (err) {
-      this.emit("error", new HawsError("token", `getToken failed: ${String(err)}`));
-      return this.scheduleRefresh(this.opts.now() / 1000 + 4);
-    }
-    if (!token || !this.welcomed) return;
-    try {
-      const reply = await this.request({ op: "refresh", token });
-      this.scheduleRefresh(reply.exp ?? tokenExpiry(token));
-    } catch (err) {
-      if ((err as HawsError).code === "disconnected") return;
-      this.tokens.current = null;
-      this.emit("error", err as HawsError);
-      this.scheduleRefresh(this.opts.now() / 1000 + 4);
-    }
-  }
+  // ---- discovery, storage ---------------------------------------------------
 
   private async discover(url: string): Promise<void> {
-    if (!this.fetcher) return;
-    const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(), this.opts.requestTimeout);
-    try {
-      const res = await this.fetcher(httpUrl(url, "/v1/gateways"), { signal: abort.signal, cache: "no-store" });
-      const body: unknown = res.ok ? await res.json() : null;
-      if (!Array.isArray(body)) return;
-      const nodes = body.filter((n): n is GatewayNode => typeof n?.url === "string" && typeof n?.node === "string");
-      this.nodes = nodes;
-      this.endpoints.update(nodes.map((n) => n.url));
-      this.emit("nodes", nodes);
-    } catch {
-      // keep the list we have; the seeds always remain
-    } finally {
-      clearTimeout(timer);
-    }
+    const nodes = await gateways(this.fetcher, url, this.opts.requestTimeout);
+    if (!nodes) return; // keep the list we have; the seeds always remain
+    this.nodes = nodes;
+    this.endpoints.update(nodes.map((n) => n.url));
+    this.emit("nodes", nodes);
   }
 
   private cursors(): Record<string, number> {

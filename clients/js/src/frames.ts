@@ -49,7 +49,17 @@ export interface ServerFrame {
 
 export type ClientFrame = { op: string; id?: number } & Record<string, unknown>;
 
+import { HawsError } from "./errors.js";
+
 const encoder = /* @__PURE__ */ new TextEncoder();
+const TOPIC = /^[A-Za-z0-9_:-]+(\.[A-Za-z0-9_:-]+)*$/;
+
+/** Protocol v1 topics: 1-200 chars of `A-Za-z0-9_:-` in `.`-separated tokens; else `bad_request`. */
+export function checkTopic(topic: string): void {
+  if (topic.length > 200 || !TOPIC.test(topic)) {
+    throw new HawsError("bad_request", `not a topic: ${JSON.stringify(topic)}`, topic);
+  }
+}
 
 export function encode(frame: ClientFrame): string {
   return JSON.stringify(frame);

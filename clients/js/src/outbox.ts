@@ -35,10 +35,18 @@ export interface OutboxLimits {
 
 export const DUPLICATE_WINDOW_MS = 120_000;
 
+export type DropHandler = (entry: Pending, error: HawsError) => void;
+
 export class Outbox {
   private readonly entries = new Map<number, Pending>();
+  private timer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(readonly limits: OutboxLimits) {
+  constructor(
+    readonly limits: OutboxLimits,
+    private readonly now: () => number,
+    /** Told about every entry that leaves without an ack (its promise is rejected too). */
+    private readonly dropped: DropHandler,
+  ) {
     if (limits.maxSize < 1) throw new RangeError("outbox maxSize must be at least 1");
     if (!(limits.maxAge > 0) || limits.maxAge > DUPLICATE_WINDOW_MS) {
       throw new RangeError(`outbox maxAge must be in (0, ${DUPLICATE_WINDOW_MS}] ms`);
@@ -49,18 +57,34 @@ export class Outbox {
     return this.entries.size;
   }
 
-  add(entry: Pending): void {
+  /** Queue `entry`; false (and reported `outbox_full`) when `maxSize` wait already. */
+  add(entry: Pending): boolean {
     if (this.entries.size >= this.limits.maxSize) {
-      throw new HawsError("outbox_full", `${this.limits.maxSize} publishes already wait for an ack`, entry.topic);
+      const full = `${this.limits.maxSize} publishes already wait for an ack`;
+      this.drop(entry, new HawsError("outbox_full", full, entry.topic));
+      return false;
     }
     this.entries.set(entry.id, entry);
+    this.arm();
+    return true;
   }
 
   /** The entry for `id`, removed: it is answered or given up. */
   take(id: number): Pending | undefined {
     const entry = this.entries.get(id);
     this.entries.delete(id);
+    this.arm();
     return entry;
+  }
+
+  /** Put an entry back at the end (a retryable error): same id, same mid. */
+  requeue(entry: Pending): void {
+    this.entries.set(entry.id, entry);
+    this.arm();
+  }
+
+  has(entry: Pending): boolean {
+    return this.entries.get(entry.id) === entry;
   }
 
   /** Everything still waiting, oldest first: what a new connection sends again. */
@@ -68,22 +92,37 @@ export class Outbox {
     return [...this.entries.values()];
   }
 
-  /** Remove and return the entries older than `maxAge` at `now`. */
-  expire(now: number): Pending[] {
-    const old = this.waiting().filter((e) => now - e.queuedAt > this.limits.maxAge);
-    for (const entry of old) this.entries.delete(entry.id);
-    return old;
+  /** Report and forget the entries older than `maxAge`; a re-send of those could store twice. */
+  expire(): void {
+    const now = this.now();
+    for (const entry of this.waiting()) {
+      if (now - entry.queuedAt <= this.limits.maxAge) continue;
+      this.entries.delete(entry.id);
+      const why = `no ack within ${this.limits.maxAge} ms; it may or may not be stored (mid ${entry.mid})`;
+      this.drop(entry, new HawsError("expired", why, entry.topic));
+    }
+    this.arm();
   }
 
-  /** When the oldest entry expires (ms since the epoch), or null when empty. */
-  nextExpiry(): number | null {
-    const first = this.entries.values().next();
-    return first.done ? null : first.value.queuedAt + this.limits.maxAge;
-  }
-
-  clear(): Pending[] {
+  /** Report and forget everything (the client closed). */
+  clear(error: HawsError): void {
+    clearTimeout(this.timer);
     const all = this.waiting();
     this.entries.clear();
-    return all;
+    for (const entry of all) this.drop(entry, error);
+  }
+
+  private drop(entry: Pending, error: HawsError): void {
+    entry.reject(error);
+    this.dropped(entry, error);
+  }
+
+  /** One timer, for the oldest entry's expiry. */
+  private arm(): void {
+    clearTimeout(this.timer);
+    const first = this.entries.values().next();
+    if (first.done) return;
+    const due = first.value.queuedAt + this.limits.maxAge - this.now();
+    this.timer = setTimeout(() => this.expire(), Math.max(0, due) + 1);
   }
 }
