@@ -95,11 +95,30 @@ def browser_cluster(
         ),
     )
     with LocalCluster(tmp_path_factory.mktemp("browser-cluster"), spec) as cluster:
+        RUNNING.append(cluster)
         yield cluster
+        RUNNING.clear()
 
 
-@pytest.fixture(scope="session")
+RUNNING: list[LocalCluster] = []
+"""The folder's cluster, stopped after the folder's last test (see below)."""
+
+
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Session-scoped for one start, but not a load on the rest of the run: stop the
+    cluster as soon as the next test is not a browser test."""
+    here = Path(__file__).parent
+    if nextitem is not None and here in nextitem.path.parents:
+        return
+    for cluster in RUNNING:
+        cluster.stop()
+    RUNNING.clear()
+
+
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
+    """One browser per test module: Playwright's sync API runs an event loop of its own
+    on this thread while it lives, so it must be gone before any asyncio test runs."""
     playwright: Playwright
     with sync_playwright() as playwright:
         # launch() gives every run a fresh temporary profile (user-data dir).
