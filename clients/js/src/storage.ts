@@ -27,6 +27,8 @@ export function defaultStore(): KeyValueStore | null {
 
 export class ResumeStore {
   private pending = false;
+  /** After `clear()` (the client closed, or lost its session for good) nothing is written again. */
+  private cleared = false;
 
   constructor(
     private readonly store: KeyValueStore | null,
@@ -53,7 +55,7 @@ export class ResumeStore {
 
   /** Schedule a write of `read()`'s value at the end of this task. */
   save(read: () => ResumeState): void {
-    if (this.pending || !this.store) return;
+    if (this.pending || this.cleared || !this.store) return;
     this.pending = true;
     queueMicrotask(() => {
       this.pending = false;
@@ -62,6 +64,7 @@ export class ResumeStore {
   }
 
   write(state: ResumeState): void {
+    if (this.cleared) return;
     try {
       this.store?.setItem(this.key, JSON.stringify(state));
     } catch {
@@ -70,6 +73,7 @@ export class ResumeStore {
   }
 
   clear(): void {
+    this.cleared = true;
     try {
       this.store?.removeItem(this.key);
     } catch {

@@ -31,6 +31,17 @@ test("a reload resumes from sessionStorage: same session, cursors per topic", as
   assert.equal(storage.getItem("app"), null, "close() forgets the session");
 });
 
+test("close() right after a message leaves nothing stored behind", async () => {
+  const storage = new MemoryStorage();
+  const client = makeClient({ storage });
+  client.subscribe("chat.a", { since: 0 });
+  const ws = await connected(client);
+  ws.frame(msg("chat.a", 1, 0)); // schedules a write at the end of this task
+  client.close();
+  await settle();
+  assert.equal(storage.getItem("haws"), null);
+});
+
 test("corrupt storage is ignored", async () => {
   const storage = new MemoryStorage();
   storage.setItem("haws", "{oops");
