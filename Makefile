@@ -16,12 +16,13 @@ install-system:
 install-python:
 	@bash scripts/install-python.sh
 
-# clients/js: npm ci (from the lockfile) and the build, when something changed.
+# clients/js and clients/react: npm ci (from the lockfiles) and the builds, when something changed.
 js:
 	@bash scripts/install-js.sh
 
 test-js: js
 	cd clients/js && npm test
+	cd clients/react && npm test
 
 run: install
 	$(HAWS) up $(ARGS)
@@ -58,6 +59,7 @@ fmt: install-python
 typecheck: install-python js
 	$(VENV)/bin/mypy libs services clients/python
 	cd clients/js && npm run --silent typecheck
+	cd clients/react && npm run --silent typecheck
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache run clients/js/node_modules clients/js/dist
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache run clients/js/node_modules clients/js/dist clients/react/node_modules clients/react/dist
