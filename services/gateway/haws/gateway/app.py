@@ -1,6 +1,8 @@
 """``create_app``: the gateway's aiohttp application from its dependencies.
 
-A pure factory: tests build it around their own NATS and Consul processes.
+A pure factory: nothing connects. Tests build it around the memory broker
+(``tests/integration/test_gateway_conversation.py``) and around real NATS and
+Consul processes through ``run_gateway`` (``tests/support/gateway_runner.py``).
 """
 
 from __future__ import annotations
@@ -8,10 +10,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from haws.common.health_http import health_routes
-from haws.gateway.cors import allow_cross_origin_reads
 from haws.gateway.deps import GatewayDeps
 from haws.gateway.gateways_http import gateways_route
 from haws.gateway.presence_http import presence_route
+from haws.gateway.security.cors import allow_cross_origin_reads
 from haws.gateway.ws_endpoint import WsEndpoint
 
 DEPS = web.AppKey("haws_gateway_deps", GatewayDeps)
