@@ -16,7 +16,10 @@ COPY clients/python ./clients/python
 COPY clients/server ./clients/server
 # The otlp extra is what HAWS_TRACE_EXPORTER=otlp loads (OTLP over HTTP). The SDK
 # folders in the same call: haws-client and haws-server, which the server depends on.
-RUN /opt/venv/bin/pip install ./clients/python ./clients/server ".[fast,otlp]"
+# PIP_OPTIONS: for builds that cannot reach a package index, e.g. `make
+# compose-images` passes `--no-index --find-links /wheels` with wheels built on the host.
+ARG PIP_OPTIONS=""
+RUN /opt/venv/bin/pip install ./clients/python ./clients/server ".[fast,otlp]" ${PIP_OPTIONS}
 
 # --- runtime
 FROM ${PYTHON_IMAGE}
