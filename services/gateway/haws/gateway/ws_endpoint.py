@@ -196,16 +196,21 @@ class WsEndpoint:
         conn.log.info("ws.open", codec=codec.name, resumed=resumed)
         try:
             # Inside the try: whatever happens from here, the finally unregisters.
-            epoch = await deps.presence.claim(
-                pp.Claim(
-                    session=session,
-                    node=deps.node,
-                    conn=conn.conn_id,
-                    user=conn.user,
-                    topics=[topic for topic, state in plan.items() if state.presence],
-                )
+            claim = pp.Claim(
+                session=session,
+                node=deps.node,
+                conn=conn.conn_id,
+                user=conn.user,
+                topics=[topic for topic, state in plan.items() if state.presence],
             )
-            conn.claimed(epoch)
+            if hello.session:
+                # A resume may race another connection of the session: welcome only
+                # once the presence service ordered this claim (takeover, 4009).
+                conn.claimed(await deps.presence.claim(claim))
+            else:
+                # A session minted here: nobody can present it before this welcome,
+                # so the claim goes on beside it (issue 14; docs/presence.md).
+                deps.presence.claim_soon(claim, conn.claimed)
             conn.send_obj(
                 frames.welcome(
                     session,

@@ -4,12 +4,21 @@ Presence is optional for messaging: when no presence replica answers, claims
 return epoch 0, events are dropped, queries fail with ``unavailable``, and the
 fence stays disabled. Events of one session go out in order (one sender per
 shard of sessions), because replicas apply them as they come.
+
+``claim_soon`` takes the claim off the critical path of ``welcome`` (issue 14):
+the connection is served at once while its claim is in flight, and the events
+it produces meanwhile (sub, unsub, close) wait beside the claim, to go out in
+order with the epoch it returns. Ownership is as strong as before: the
+presence service still orders every claim of a session, the loser still gets
+``Takeover`` (4009), events still carry the winning epoch or are ``stale``.
+docs/presence.md says what a client may observe in that window.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -27,6 +36,7 @@ EVENT_QUEUE = 10_000
 
 SessionsSource = Callable[[], list[str]]
 FencedHandler = Callable[[list[str]], None]
+EpochHandler = Callable[[int], None]
 
 
 class PresenceLink:
@@ -48,6 +58,11 @@ class PresenceLink:
             asyncio.Queue(EVENT_QUEUE) for _ in range(SHARDS)
         ]
         self._tasks: list[asyncio.Task[None]] = []
+        self._claims: set[asyncio.Task[None]] = set()
+        self._held: dict[str, list[pp.Event]] = {}
+        """Events of connections whose claim is in flight, by connection id, in order.
+        Bounded by what one connection may send (``command_rate``) during one claim
+        (at most ``request_timeout``); released, or dropped with epoch 0, when it ends."""
         self._control: Feed | None = None
         self.available = False
         self._absent = False
@@ -73,8 +88,41 @@ class PresenceLink:
             return 0
         return reply.epoch
 
+    def claim_soon(self, claim: pp.Claim, on_epoch: EpochHandler) -> None:
+        """Claim without making ``hello`` wait: ``on_epoch`` gets the epoch when the
+        claim is answered, and the connection's events held meanwhile go out after
+        it, in order, with that epoch. Without a presence service ``on_epoch(0)``
+        runs at once (nothing to wait for)."""
+        if self._absent:
+            on_epoch(0)
+            return
+        self._held[claim.conn] = []
+        task = asyncio.create_task(self._claim_and_release(claim, on_epoch), name="claim")
+        self._claims.add(task)
+        task.add_done_callback(self._claims.discard)
+
+    async def _claim_and_release(self, claim: pp.Claim, on_epoch: EpochHandler) -> None:
+        epoch = 0
+        try:
+            epoch = await self.claim(claim)
+        finally:
+            # Synchronously, so no event of this connection can slip in between.
+            held = self._held.pop(claim.conn, [])
+            on_epoch(epoch)
+            for event in held:
+                self.event(dataclasses.replace(event, epoch=epoch))
+
+    def claiming(self, conn: str) -> bool:
+        """Whether the claim of connection ``conn`` is still in flight."""
+        return conn in self._held
+
     def event(self, event: pp.Event) -> None:
-        """Queue an event; its session's events are sent in order."""
+        """Queue an event; its session's events are sent in order (after the
+        connection's claim, while that is in flight)."""
+        held = self._held.get(event.conn)
+        if held is not None:
+            held.append(event)
+            return
         if event.epoch == 0:
             return  # claimed without a presence service: nothing to tell
         queue = self._queues[zlib.crc32(event.session.encode()) % SHARDS]
@@ -165,7 +213,11 @@ class PresenceLink:
         )
 
     async def stop(self, flush_timeout: float = 2.0) -> None:
-        """Send what is queued (the close events of a drain), then stop."""
+        """Let claims in flight land, send what is queued (the close events of a
+        drain), then stop."""
+        if self._claims:
+            await asyncio.wait(set(self._claims), timeout=flush_timeout)
+            await stop_tasks(list(self._claims))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.gather(*(q.join() for q in self._queues)), flush_timeout)
         await stop_tasks(self._tasks)
