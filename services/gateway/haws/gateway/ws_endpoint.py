@@ -208,9 +208,13 @@ class WsEndpoint:
                 # once the presence service ordered this claim (takeover, 4009).
                 conn.claimed(await deps.presence.claim(claim))
             else:
-                # A session minted here: nobody can present it before this welcome,
-                # so the claim goes on beside it (issue 14; docs/presence.md).
-                deps.presence.claim_soon(claim, conn.claimed)
+                # A session minted here: its claim goes on beside welcome (issue 14;
+                # docs/presence.md). A resume elsewhere landing first wins: 4009 here.
+                deps.presence.claim_soon(
+                    claim,
+                    conn.claimed,
+                    lambda: take_over(conn, "resumed elsewhere before its first claim"),
+                )
             conn.send_obj(
                 frames.welcome(
                     session,

@@ -13,7 +13,7 @@ import pytest
 
 from haws.common import presence_protocol as pp
 from haws.gateway.broker.memory import MemoryBroker
-from haws.gateway.sessions.takeover import on_fenced
+from haws.gateway.sessions.takeover import on_fenced, take_over
 from tests.support.fake_socket import FakeTransport, socketless_connection
 from tests.support.gated_presence import GatedPresence
 from tests.support.memory_gateway import NODE, MemoryGateway, memory_gateway
@@ -65,7 +65,9 @@ async def test_events_wait_for_the_claim_then_go_out_in_order_with_its_epoch(
     link = gateway.deps.presence
     conn, _, _ = socketless_connection(session="s1")
     gateway.hub.add(conn)
-    link.claim_soon(pp.Claim("s1", NODE, conn.conn_id), conn.claimed)
+    link.claim_soon(
+        pp.Claim("s1", NODE, conn.conn_id), conn.claimed, lambda: take_over(conn, "superseded")
+    )
     for event in (
         pp.Event("sub", "s1", NODE, conn.conn_id, conn.epoch, "room"),
         pp.Event("unsub", "s1", NODE, conn.conn_id, conn.epoch, "room"),
@@ -94,7 +96,11 @@ async def test_a_close_during_the_claim_follows_it_so_the_session_leaves(
     conn, _, _ = socketless_connection(session="s2")
     gateway.hub.add(conn)
     link = gateway.deps.presence
-    link.claim_soon(pp.Claim("s2", NODE, conn.conn_id, topics=["room"]), conn.claimed)
+    link.claim_soon(
+        pp.Claim("s2", NODE, conn.conn_id, topics=["room"]),
+        conn.claimed,
+        lambda: take_over(conn, "superseded"),
+    )
     await eventually(lambda: presence.waiting != [], message="the claim reached the gate")
     await gateway.disconnect(conn)  # the client went away before the claim landed
     presence.gate.set()
@@ -109,7 +115,9 @@ async def test_a_takeover_overtaking_the_claim_reply_closes_the_connection_4009(
     conn, transport, _ = socketless_connection(session="s3")
     gateway.hub.add(conn)
     link = gateway.deps.presence
-    link.claim_soon(pp.Claim("s3", NODE, conn.conn_id), conn.claimed)
+    link.claim_soon(
+        pp.Claim("s3", NODE, conn.conn_id), conn.claimed, lambda: take_over(conn, "superseded")
+    )
     await eventually(lambda: presence.waiting != [], message="the claim applied, reply held")
     link.event(pp.Event("sub", "s3", NODE, conn.conn_id, conn.epoch, "room"))
     # A newer hello elsewhere claims the session while our reply is still on its way.
@@ -132,7 +140,9 @@ async def test_a_fence_spares_a_connection_whose_claim_is_in_flight(
     conn, transport, _ = socketless_connection(session="s4")
     gateway.hub.add(conn)
     link = gateway.deps.presence
-    link.claim_soon(pp.Claim("s4", NODE, conn.conn_id), conn.claimed)
+    link.claim_soon(
+        pp.Claim("s4", NODE, conn.conn_id), conn.claimed, lambda: take_over(conn, "superseded")
+    )
     await eventually(lambda: presence.waiting != [], message="the claim reached the gate")
     on_fenced(gateway.hub, ["s4"], link.claiming)  # its claim decides, not the old answer
     assert not conn.closing
@@ -141,3 +151,29 @@ async def test_a_fence_spares_a_connection_whose_claim_is_in_flight(
     on_fenced(gateway.hub, ["s4"], link.claiming)
     assert conn.closing
     await eventually(lambda: taken_over(transport), message="closed 4009 once claimed")
+
+
+async def test_a_resume_elsewhere_landing_before_the_first_claim_keeps_the_session(
+    held_before: MemoryGateway,
+) -> None:
+    """The window's race: welcome went out, the client resumed on another node, and
+    that claim landed first. The newer connection keeps the session; this one is
+    told ``reconnect`` (takeover) and closed 4009, and its held events count for nothing."""
+    gateway, presence = held_before, gated(held_before)
+    conn, transport, _ = socketless_connection(session="s5")
+    gateway.hub.add(conn)
+    link = gateway.deps.presence
+    link.claim_soon(
+        pp.Claim("s5", NODE, conn.conn_id), conn.claimed, lambda: take_over(conn, "superseded")
+    )
+    await eventually(lambda: presence.waiting != [], message="the claim reached the gate")
+    link.event(pp.Event("sub", "s5", NODE, conn.conn_id, conn.epoch, "room"))
+    resumed = await presence.claim(pp.Claim("s5", OTHER, "conn-elsewhere"))
+    presence.gate.set()
+    await eventually(lambda: taken_over(transport), message="the older connection closed 4009")
+    assert conn.closing
+    assert conn.epoch == 0
+    event = await presence.event(pp.Event("sub", "s5", OTHER, "conn-elsewhere", resumed.epoch, "r"))
+    assert (event.ok, event.stale) == (True, False)  # the resumed connection still owns it
+    await link.stop()
+    assert await members(gateway, "room") == set()  # the older one's sub never applied

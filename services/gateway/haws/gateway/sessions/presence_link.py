@@ -6,11 +6,13 @@ fence stays disabled. Events of one session go out in order (one sender per
 shard of sessions), because replicas apply them as they come.
 
 ``claim_soon`` takes the claim off the critical path of ``welcome`` (issue 14):
-the connection is served at once while its claim is in flight, and the events
-it produces meanwhile (sub, unsub, close) wait beside the claim, to go out in
-order with the epoch it returns. Ownership is as strong as before: the
-presence service still orders every claim of a session, the loser still gets
-``Takeover`` (4009), events still carry the winning epoch or are ``stale``.
+a new session's connection is served at once while its claim is in flight, and
+the events it produces meanwhile (sub, unsub, close) wait beside the claim, to
+go out in order with the epoch it returns. Ownership is as strong as before:
+the presence service still orders every claim of a session, a ``fresh`` claim
+overtaken by a resume elsewhere loses (``superseded``: 4009 here), the loser
+of any other race gets ``Takeover`` (4009), events carry the winning epoch or
+are ``stale``.
 docs/presence.md says what a client may observe in that window.
 """
 
@@ -79,36 +81,55 @@ class PresenceLink:
         exception and a warning per hello; the heartbeat (every second) notices
         when replicas appear.
         """
+        reply = await self._ask(claim)
+        return reply.epoch if reply is not None else 0
+
+    async def _ask(self, claim: pp.Claim) -> pp.ClaimReply | None:
         if self._absent:
-            return 0
+            return None
         try:
-            reply = await self._calls.claim(claim)
+            return await self._calls.claim(claim)
         except Exception as exc:  # no presence service: messaging goes on unfenced
             self._log.warning("presence.claim_failed", session=claim.session, error=repr(exc))
-            return 0
-        return reply.epoch
+            return None
 
-    def claim_soon(self, claim: pp.Claim, on_epoch: EpochHandler) -> None:
-        """Claim without making ``hello`` wait: ``on_epoch`` gets the epoch when the
-        claim is answered, and the connection's events held meanwhile go out after
-        it, in order, with that epoch. Without a presence service ``on_epoch(0)``
-        runs at once (nothing to wait for)."""
+    def claim_soon(
+        self, claim: pp.Claim, on_epoch: EpochHandler, on_superseded: Callable[[], None]
+    ) -> None:
+        """Claim a session minted by this hello without making ``welcome`` wait.
+
+        The claim goes out ``fresh``: if a claim of the session landed first (the
+        client resumed elsewhere meanwhile, a newer hello), nothing changes and
+        ``on_superseded`` runs (the caller closes with 4009). Otherwise
+        ``on_epoch`` gets the epoch, and the connection's events held meanwhile
+        go out after it, in order, with that epoch. Without a presence service
+        ``on_epoch(0)`` runs at once (nothing to wait for).
+        """
         if self._absent:
             on_epoch(0)
             return
         self._held[claim.conn] = []
-        task = asyncio.create_task(self._claim_and_release(claim, on_epoch), name="claim")
+        fresh = dataclasses.replace(claim, fresh=True)
+        task = asyncio.create_task(
+            self._claim_and_release(fresh, on_epoch, on_superseded), name="claim"
+        )
         self._claims.add(task)
         task.add_done_callback(self._claims.discard)
 
-    async def _claim_and_release(self, claim: pp.Claim, on_epoch: EpochHandler) -> None:
-        epoch = 0
+    async def _claim_and_release(
+        self, claim: pp.Claim, on_epoch: EpochHandler, on_superseded: Callable[[], None]
+    ) -> None:
+        reply: pp.ClaimReply | None = None
         try:
-            epoch = await self.claim(claim)
+            reply = await self._ask(claim)
         finally:
             # Synchronously, so no event of this connection can slip in between.
             held = self._held.pop(claim.conn, [])
+            epoch = reply.epoch if reply is not None else 0
             on_epoch(epoch)
+            if reply is not None and reply.superseded:
+                self._log.info("presence.claim_superseded", session=claim.session)
+                on_superseded()  # its held events (epoch 0) are dropped: not the owner
             for event in held:
                 self.event(dataclasses.replace(event, epoch=epoch))
 
