@@ -16,18 +16,21 @@ import time
 from typing import Any
 
 from bench.figures import Figure, role_of, skipped, why
-from bench.lab import SYSTEMS, Lab
+from bench.lab import HAWS_DIALECTS, SYSTEMS, Lab, Profile
 from bench.loadgen.crowd import close_all
 from bench.loadgen.peer import Peer
 from bench.loadgen.tally import summarize
+from bench.profiler import Recording
 from bench.scenarios.traffic import new_topic
-from bench.systems import Running
+from bench.systems import Running, Skipped
 from bench.usage import CpuMeter
 
 NAME = "storm"
 SYSTEMS_MEASURED = ("haws", "haws-nopresence", "raw-aiohttp")
 TIMEOUT = 60.0
 """Bound on one client's connect + hello + sub (the storm waits for all)."""
+PROFILE_SECONDS = 60.0
+"""py-spy's own bound; it is stopped as soon as the storm is over."""
 
 
 class TooManyFailed(Exception):
@@ -60,10 +63,38 @@ def run(lab: Lab) -> list[Figure]:
                 Figure(scenario, "ok p99", system, details["ok_ms"]["p99"], "ms",
                        better="lower", role=role, details=details),
             ]  # fmt: skip
+    if lab.options.profile and lab.wants("haws"):
+        _profile(lab, max(lab.sizes.storm_clients))
     return figures
 
 
-async def _measure(lab: Lab, target: Running, n: int) -> dict[str, Any]:
+def _profile(lab: Lab, n: int) -> None:
+    """py-spy on the gateway and the presence replica during a presence-on storm."""
+    scenario = f"{NAME}-{n}"
+    print(f"  {scenario} haws under py-spy (gateway, presence) ...", flush=True)
+    try:
+        with lab.haws() as stack:
+            pids = {"haws gateway": stack.gateways[0].pid, "haws presence": stack.backends[0].pid}
+            if None in pids.values():
+                raise Skipped("a server has no pid")
+            recordings = {
+                name: Recording(pid, lab.data_dir / f"profile-storm-{name.split()[-1]}")
+                for name, pid in pids.items()
+                if pid is not None
+            }
+            target = stack.running("haws", HAWS_DIALECTS["haws"])
+            lab.run(_measure(lab, target, n, list(recordings.values())))
+            summaries = {name: r.finish(stop=True) for name, r in recordings.items()}
+    except Exception as exc:  # reported with the profiles, the run goes on
+        lab.profiles.append(Profile(scenario, "haws", {"skipped": why(exc)}))
+        return
+    for name, summary in summaries.items():
+        lab.profiles.append(Profile(scenario, name, summary))
+
+
+async def _measure(
+    lab: Lab, target: Running, n: int, recordings: list[Recording] | None = None
+) -> dict[str, Any]:
     topic = new_topic(NAME)
     peers = [Peer(target.dialect) for _ in range(n)]
     slots = asyncio.Semaphore(lab.sizes.storm_concurrency)
@@ -83,6 +114,8 @@ async def _measure(lab: Lab, target: Running, n: int) -> dict[str, Any]:
             except Exception as exc:  # counted and reported, the others go on
                 errors.append(f"{type(exc).__name__}: {exc}")
 
+    for recording in recordings or ():
+        recording.start(0.0, PROFILE_SECONDS)
     start = meter.sample()
     began = time.monotonic_ns()
     try:
