@@ -63,7 +63,7 @@ def targets(sizes: Sizes) -> list[Target]:
     pres = f"presence-events-{PRESENCE_SESSIONS[sizes.name]}"
     d, cost = "delivered msg/s", "server CPU/msg"
     caught, mem, raw, off = "caught up max", "memory/conn", "raw-aiohttp", "haws-nopresence"
-    p99, rate, ev = "caught up p99", "connect rate", "claims+events/s"
+    p99, rate, ev, flap = "caught up p99", "connect rate", "claims+events/s", "presence flaps"
     return [
         Target(f"{fan}: haws >= 0.8x raw aiohttp", fan, d, "haws", "raw-aiohttp", ">=", 0.8),
         Target(f"{fan}: haws >= 5x python-socketio", fan, d, "haws", "python-socketio", ">=", 5.0),
@@ -80,6 +80,7 @@ def targets(sizes: Sizes) -> list[Target]:
         Target(f"{fail}: presence on, p99 caught up <= 3 s", fail, p99, "haws", None, "<=", 3000),
         Target(f"{fail}: presence on, lost 0", fail, "lost", "haws", None, "<=", 0.0),
         Target(f"{fail}: presence on, duplicates 0", fail, "duplicates", "haws", None, "<=", 0.0),
+        Target(f"{fail}: presence on, no leave/join of resumed", fail, flap, "haws", None, "<=", 0),
         Target(f"{rep}: haws >= 150,000 msg/s", rep, "replayed msg/s", "haws", None, ">=", 150_000),
         Target(f"{fan}: server CPU/delivery <= 1.5x raw", fan, cost, "haws", raw, "<=", 1.5),
         Target(f"{cap}: presence on, memory/conn <= 1.3x raw", cap, mem, "haws", raw, "<=", 1.3),

@@ -10,6 +10,12 @@ back-off); the clients of the other gateways only have to keep receiving. A
 client has *caught up* once it got ``recovered`` for the topic and holds the
 target seq. Figures: time from the kill until caught
 up (p50/p99/max), and messages lost and duplicated, counted at the wire.
+With presence on, the clients subscribe with ``presence: true`` and the bench
+listens to the topic's join/leave changes from the kill to the end of the
+drain (at least ``failover_after_kill``, 8 s: the presence heartbeat timeout +
+grace, 3 + 5 s by default, after which an unresumed session would leave):
+``presence flaps`` counts a leave or join of a session of A's clients (0 when
+every resume kept its membership).
 """
 
 from __future__ import annotations
@@ -20,6 +26,9 @@ import signal
 import time
 from collections.abc import Callable
 from typing import Any
+
+import nats
+from nats.aio.msg import Msg
 
 from bench.figures import Figure, why
 from bench.lab import HAWS_DIALECTS, Lab, Profile, haws_variants
@@ -39,6 +48,8 @@ from bench.scenarios.traffic import (
 )
 from bench.systems import Skipped
 from bench.usage import CpuMeter
+from haws.common import names
+from haws.common import presence_protocol as pp
 
 NAME = "failover"
 RETRY_DELAY = 0.1
@@ -150,6 +161,11 @@ def _one(lab: Lab, n: int, system: str, presence: bool) -> list[Figure]:
         figures.append(
             Figure(scenario, metric, system, value, unit, better="lower", details=details)
         )
+    if presence:
+        flaps = details.get("presence_flaps")
+        figures.append(
+            Figure(scenario, "presence flaps", system, flaps, "changes", "lower", details=details)
+        )
     return figures
 
 
@@ -177,7 +193,7 @@ async def _measure(
     node_a = stack.gateways[0]
     urls = stack.gateway_urls()
     url_b = urls[1 % len(urls)]
-    dialect = HAWS_DIALECTS["haws"]
+    dialect = Dialect(presence=True) if stack.presence else HAWS_DIALECTS["haws"]
     topic = new_topic(NAME)
 
     def make(d: Dialect, flow: Flow) -> Subscriber:
@@ -187,10 +203,36 @@ async def _measure(
     load = await setup_topic(dialect, topic, n, urls, urls[-1], sizes, make=make)
     everyone = [s for s in load.subscribers if isinstance(s, ResumingSubscriber)]
     subs = everyone[:: len(urls)]
+    watcher = await nats.connect(stack.infra.nats.url) if stack.presence else None
+    changes: list[pp.Change] = []
+    joins_before: list[int] = []
+
+    def set_up_done() -> None:  # the joins of the set-up are not flaps, but prove we listen
+        joins_before.append(len(changes))
+        changes.clear()
+
+    async def on_change(msg: Msg) -> None:
+        changes.append(pp.decode(pp.Change, msg.data))
+
     try:
-        return await _kill_and_watch(lab, stack, node_a, url_b, load, subs, recording)
+        if watcher is not None:
+            await watcher.subscribe(names.presence_changes_subject(topic), cb=on_change)
+            await watcher.flush()
+        details = await _kill_and_watch(
+            lab, stack, node_a, url_b, load, subs, recording, before_kill=set_up_done
+        )
     finally:
         await teardown([load])
+        if watcher is not None:
+            await watcher.close()
+    if stack.presence:
+        moved = {s.session for s in subs}
+        flaps = [c for c in changes if c.session in moved]
+        details["presence_flaps"] = len(flaps)
+        details["presence_changes_after_kill"] = len(changes)
+        details["presence_joins_before_kill"] = joins_before[0] if joins_before else None
+        details["first_flap"] = f"{flaps[0].kind} {flaps[0].session}" if flaps else None
+    return details
 
 
 async def _kill_and_watch(
@@ -201,6 +243,8 @@ async def _kill_and_watch(
     load: TopicLoad,
     subs: list[ResumingSubscriber],
     recording: Recording | None,
+    *,
+    before_kill: Callable[[], None] = lambda: None,
 ) -> dict[str, Any]:
     sizes = lab.sizes
     loop = asyncio.get_running_loop()
@@ -226,6 +270,7 @@ async def _kill_and_watch(
         sub.arm(url_b, target, slots, until + sizes.drain_timeout, caught_up)
     if recording is not None:
         recording.start(0.0, sizes.failover_after_kill)
+    before_kill()
     killed_at = time.monotonic_ns()
     node_a.process.signal(signal.SIGKILL)
     with contextlib.suppress(TimeoutError):
