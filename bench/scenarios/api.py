@@ -30,7 +30,6 @@ from nats.aio.client import Client as NatsClient
 from bench.figures import Figure, Role, why
 from bench.lab import Lab
 from bench.scenarios.traffic import new_topic
-from bench.sizes import QUICK
 from bench.systems import Skipped
 from bench.systems.haws import HawsStack
 from haws.cluster import service_available
@@ -38,8 +37,8 @@ from haws.cluster.services import ApiService, backend_service
 from haws.common import names
 
 NAME = "api"
-PUBLISHES = {"quick": 500, "full": 20_000}
-STORM = {"quick": 200, "full": 1_000}
+PUBLISHES = {"tiny": 200, "quick": 500, "full": 20_000}
+STORM = {"tiny": 100, "quick": 200, "full": 1_000}
 IN_FLIGHT = 32
 KEY = "bench-api-key"
 EVENTS_TIMEOUT = 120.0
@@ -53,7 +52,7 @@ Call = Callable[[int], Awaitable[None]]
 def run(lab: Lab) -> list[Figure]:
     if not lab.wants("haws"):
         return []
-    mode = "quick" if lab.sizes == QUICK else "full"
+    mode = lab.sizes.name
     figures: list[Figure] = []
     n = PUBLISHES[mode]
     scenario = f"{NAME}-publish-{n}"
