@@ -1,5 +1,5 @@
 # haws: one image for every service; the command picks it
-# (`gateway`, `replay`, `presence`, see docker-compose.yml).
+# (`gateway`, `replay`, `presence`, `api`, see docker-compose.yml).
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 # --- build: a self-contained venv, so the runtime stage needs no pip or build tools.
@@ -13,12 +13,13 @@ COPY pyproject.toml README.md ./
 COPY libs ./libs
 COPY services ./services
 COPY clients/python ./clients/python
+COPY clients/server ./clients/server
 # The otlp extra is what HAWS_TRACE_EXPORTER=otlp loads (OTLP over HTTP). The SDK
-# folder in the same call: it is the haws-client the server depends on.
+# folders in the same call: haws-client and haws-server, which the server depends on.
 # PIP_OPTIONS: for builds that cannot reach a package index, e.g. `make
 # compose-images` passes `--no-index --find-links /wheels` with wheels built on the host.
 ARG PIP_OPTIONS=""
-RUN /opt/venv/bin/pip install ./clients/python ".[fast,otlp]" ${PIP_OPTIONS}
+RUN /opt/venv/bin/pip install ./clients/python ./clients/server ".[fast,otlp]" ${PIP_OPTIONS}
 
 # --- runtime
 FROM ${PYTHON_IMAGE}

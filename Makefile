@@ -68,7 +68,7 @@ fmt: install-python
 	$(VENV)/bin/ruff check --fix .
 
 typecheck: install-python js
-	$(VENV)/bin/mypy libs services clients/python tests bench
+	$(VENV)/bin/mypy libs services clients/python clients/server tests bench
 	cd clients/js && npm run --silent typecheck
 	cd clients/react && npm run --silent typecheck
 

@@ -132,14 +132,15 @@ build() {
 
 # --- wheels for the haws image, built on the host (which reaches the index)
 wheels=$OUT/wheels
-wheels_key=$(hash_files pyproject.toml clients/python/pyproject.toml)
+wheels_key=$(hash_files pyproject.toml clients/python/pyproject.toml clients/server/pyproject.toml)
 if [ "$(cat "$wheels/.key" 2>/dev/null)" != "$wheels_key" ]; then
   started=$SECONDS
   rm -rf "$wheels.new"
-  .venv/bin/pip wheel -q --wheel-dir "$wheels.new" ./clients/python ".[fast,otlp]" "hatchling>=1.21" \
+  .venv/bin/pip wheel -q --wheel-dir "$wheels.new" ./clients/python ./clients/server ".[fast,otlp]" \
+    "hatchling>=1.21" \
     > "$OUT/wheels.log" 2>&1 || { tail -n 20 "$OUT/wheels.log" >&2; die "pip wheel failed"; }
-  # The image builds haws and haws-client from its own sources.
-  rm -f "$wheels.new"/haws-*.whl "$wheels.new"/haws_client-*.whl
+  # The image builds haws, haws-client and haws-server from its own sources.
+  rm -f "$wheels.new"/haws-*.whl "$wheels.new"/haws_client-*.whl "$wheels.new"/haws_server-*.whl
   echo "$wheels_key" > "$wheels.new/.key"
   rm -rf "$wheels"
   mv "$wheels.new" "$wheels"
@@ -148,6 +149,7 @@ fi
 
 haws_key=$(printf '%s\n' "$base_key" "$wheels_key" \
   "$(hash_files Dockerfile .dockerignore pyproject.toml README.md libs services clients/python \
+    clients/server \
     deploy/docker/healthcheck.py)" | hash_text)
 build "$PREFIX/haws:local" "$haws_key" -f Dockerfile \
   --build-arg "PYTHON_IMAGE=$BASE" \

@@ -12,6 +12,7 @@ import re
 import sys
 from pathlib import Path
 
+from haws.api.settings import ApiSettings
 from haws.common.settings import env_name, flag_name
 from haws.gateway.settings import GatewaySettings
 from haws.presence.settings import PresenceSettings
@@ -21,6 +22,7 @@ SERVICES = {
     "haws gateway": GatewaySettings,
     "haws replay": ReplaySettings,
     "haws presence": PresenceSettings,
+    "haws api": ApiSettings,
 }
 DOC = Path(__file__).resolve().parent.parent / "docs" / "operations.md"
 BEGIN, END = "<!-- settings:begin -->", "<!-- settings:end -->"

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from bench.figures import Figure
 from bench.lab import Lab
 from bench.scenarios import (
+    api,
     capacity,
     cluster,
     failover,
@@ -35,4 +36,5 @@ SCENARIOS: dict[str, Scenario] = {
     cluster.NAME: cluster.run,
     interest.NAME: interest.run,
     presence.NAME: presence.run,
+    api.NAME: api.run,
 }

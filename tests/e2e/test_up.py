@@ -96,7 +96,7 @@ class UpRun:
     def child_pids(self) -> list[int]:
         info = self.info
         parts = [*info["gateways"], *info["nats"], info["consul"], info["haproxy"]]
-        parts += [*info["presence"], *info["replay"]]
+        parts += [*info["presence"], *info["replay"], *info["api_replicas"]]
         return [part["pid"] for part in parts if part is not None]
 
     def assert_all_gone(self) -> None:
@@ -247,7 +247,7 @@ def test_children_die_when_up_is_sigkilled(start_up: Any) -> None:
 def test_haws_help_lists_every_command() -> None:
     result = subprocess.run([str(HAWS), "--help"], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0
-    for command in ("gateway", "presence", "replay", "up"):
+    for command in ("gateway", "presence", "replay", "api", "up", "token", "publish", "status"):
         assert f"  {command}" in result.stdout
 
 
@@ -273,4 +273,50 @@ async def test_up_with_jwt_auth_prints_a_token_the_gateways_accept(start_up: Any
         Path(f"/proc/{info['gateways'][0]['pid']}/cmdline").read_bytes
     )
     assert b"secret" not in cmdline
+    await assert_backend_commands_work(run, info)
     await asyncio.to_thread(stop_and_check, run, signal.SIGTERM)
+
+
+def haws(run: UpRun, *args: str) -> subprocess.CompletedProcess[str]:
+    """A ``haws`` backend command pointed at this run by its data folder alone."""
+    return subprocess.run(
+        [str(HAWS), *args, "--data-dir", str(run.data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+async def assert_backend_commands_work(run: UpRun, info: dict[str, Any]) -> None:
+    """``api`` has a working key; ``haws token``/``publish``/``status`` find the run by
+    its data folder; a message published through the API reaches a client."""
+    api = info["api"]
+    assert api["url"].endswith("/api/v1")
+    assert api["key"]
+    topic = f"up.{uuid4().hex[:8]}"
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{api['url']}/info", json={}) as refused:
+            assert refused.status == 401
+        minted = await asyncio.to_thread(haws, run, "token", "--user", "cli")
+        assert minted.returncode == 0, minted.stderr
+        ws = await http.ws_connect(info["gateways"][0]["url"])
+        await ws.send_json({"op": "hello", "v": 1, "token": minted.stdout.strip()})
+        await next_op(ws, "welcome")
+        await ws.send_json({"op": "sub", "id": 1, "topic": topic})
+        await next_op(ws, "ok")
+        published = await asyncio.to_thread(haws, run, "publish", topic, '{"text":"hi"}')
+        assert published.returncode == 0, published.stderr
+        assert json.loads(published.stdout)["seq"] >= 1
+        msg = await next_op(ws, "msg")
+        assert msg["data"] == {"text": "hi"}
+        headers = {"Authorization": f"Bearer {api['key']}"}
+        body = {"topic": topic, "data": 2}
+        async with http.post(f"{api['url']}/publish", json=body, headers=headers) as response:
+            assert response.status == 200
+        assert (await next_op(ws, "msg"))["data"] == 2
+        await ws.close()
+    status = await asyncio.to_thread(haws, run, "status")
+    assert status.returncode == 0, status.stderr
+    assert info["gateways"][0]["name"] in status.stdout
+    assert "stream:" in status.stdout

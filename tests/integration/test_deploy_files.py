@@ -52,7 +52,8 @@ NATS = ("nats-1", "nats-2", "nats-3")
 GATEWAYS = ("gateway-1", "gateway-2", "gateway-3")
 PRESENCE = ("presence-1", "presence-2")
 REPLAY = ("replay-1", "replay-2")
-HAWS_SERVICES = (*GATEWAYS, *PRESENCE, *REPLAY)
+API = ("api-1",)
+HAWS_SERVICES = (*GATEWAYS, *PRESENCE, *REPLAY, *API)
 CORE = (*NATS, "consul", *HAWS_SERVICES, "haproxy")
 OBSERVABILITY = ("prometheus", "grafana", "otel-collector", "jaeger")
 # Their images have no shell tools to probe with; nothing waits on their health.
@@ -459,8 +460,11 @@ def test_dockerfile_builds_a_non_root_multi_stage_image() -> None:
     stages = [line for line in lines if line.startswith("FROM ")]
     assert len(stages) >= 2
     assert "ARG PYTHON_IMAGE=python:3.11-slim-bookworm" in lines
-    # The SDK folder in the same pip call: it is the haws-client the server requires.
-    assert any('pip install ./clients/python ".[fast,otlp]"' in line for line in lines)
+    # The SDK folders in the same pip call: haws-client and haws-server, which the
+    # server requires.
+    assert any(
+        'pip install ./clients/python ./clients/server ".[fast,otlp]"' in line for line in lines
+    )
     users = [line.split()[1] for line in lines if line.startswith("USER ")]
     assert users, "no USER"
     assert users[-1].split(":")[0] not in ("root", "0")

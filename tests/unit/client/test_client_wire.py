@@ -11,7 +11,7 @@ from aiohttp import WSMsgType
 
 from haws.client.client import fatal_error
 from haws.client.connection import decode_frames
-from haws.client.types import AuthenticationFailed, SessionTakenOver, error_of
+from haws.client.types import AuthenticationFailed, ClientClosed, SessionTakenOver, error_of
 from haws.protocol.codec import JSON, MSGPACK, Codec
 from haws.protocol.errors import BadRequest, FrameDecodeError, ProtocolError, Unavailable
 
@@ -75,8 +75,11 @@ def test_error_frames_become_the_gateways_error_types() -> None:
     assert odd.code == "brand_new"
 
 
-def test_only_4001_and_4009_stop_the_client() -> None:
+def test_only_4001_4009_and_4011_stop_the_client() -> None:
     assert isinstance(fatal_error(4001), AuthenticationFailed)
     assert isinstance(fatal_error(4009), SessionTakenOver)
-    for code in (None, 1000, 1001, 1006, 1009, 1011, 1013, 4000, 4002, 4008, 4999):
+    ended = fatal_error(4011)  # the backend ended the session (server API disconnect)
+    assert isinstance(ended, ClientClosed)
+    assert not isinstance(ended, AuthenticationFailed | SessionTakenOver)
+    for code in (None, 1000, 1001, 1006, 1009, 1011, 1013, 4000, 4002, 4008, 4010, 4999):
         assert fatal_error(code) is None, code

@@ -27,7 +27,13 @@ from haws.cluster.origins import merged
 from haws.cluster.process import stop_all
 from haws.cluster.rolling import GatewayRestart, Progress
 from haws.cluster.rolling import rolling_restart as _rolling_restart
-from haws.cluster.services import Gateway, HawsService, backend_service, service_available
+from haws.cluster.services import (
+    ApiService,
+    Gateway,
+    HawsService,
+    backend_service,
+    service_available,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +44,9 @@ class ClusterSpec:
     gateways: int = 2
     presence: int = 2
     replay: int = 2
+    api: int = 1
+    api_key: str = "dev-api-key"
+    """The key every API replica accepts (``haws up`` makes a random one)."""
     haproxy: bool = True
     gateway_args: tuple[str, ...] = ()
     """Extra flags for every gateway, e.g. ``("--consul-ttl", "2", "--drain-period", "1")``."""
@@ -83,6 +92,17 @@ class LocalCluster:
         self.allowed_origins = origins
         self.presence: list[HawsService] = self._backends("presence", spec.presence, replicas)
         self.replay: list[HawsService] = self._backends("replay", spec.replay, replicas)
+        self.api: list[ApiService] = [
+            ApiService(
+                self.data_dir,
+                name=f"api-{i}",
+                nats_url=self.nats.url,
+                consul_http=self.consul.http_url,
+                key=spec.api_key,
+                stream_replicas=replicas,
+            )
+            for i in range(1, (spec.api if service_available("api") else 0) + 1)
+        ]
         self.gateways = [
             Gateway(
                 self.data_dir,
@@ -135,7 +155,7 @@ class LocalCluster:
             front.append(self.demo)
         stages: list[tuple[str, list[Component]]] = [
             ("consul, nats", [self.consul, *self.nats.servers]),
-            ("presence, replay", [*self.presence, *self.replay]),
+            ("presence, replay, api", [*self.presence, *self.replay, *self.api]),
             (
                 "gateways"
                 + (", haproxy" if self.haproxy else "")
@@ -182,7 +202,8 @@ class LocalCluster:
         if self.haproxy is not None:
             self.haproxy.stop(spec.stop_timeout)
         stop_all([g.process for g in self.gateways], spec.gateway_stop_timeout)
-        stop_all([s.process for s in [*self.presence, *self.replay]], spec.stop_timeout)
+        backends = [*self.presence, *self.replay, *self.api]
+        stop_all([s.process for s in backends], spec.stop_timeout)
         self.nats.stop(spec.stop_timeout)
         self.consul.stop(spec.stop_timeout)
 
@@ -240,6 +261,8 @@ class LocalCluster:
             "allowed_origins": list(self.allowed_origins),
             "presence": [s.describe() for s in self.presence],
             "replay": [s.describe() for s in self.replay],
+            "api": {"url": self.api[0].url, "key": self.spec.api_key} if self.api else None,
+            "api_replicas": [s.describe() for s in self.api],
             "data_dir": str(self.data_dir),
             "logs": str(self.data_dir / "logs"),
         }

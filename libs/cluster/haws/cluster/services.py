@@ -22,6 +22,7 @@ SERVICE_MODULES = {
     "gateway": "haws.gateway.__main__",
     "presence": "haws.presence.__main__",
     "replay": "haws.replay.__main__",
+    "api": "haws.api.__main__",
 }
 
 
@@ -103,6 +104,42 @@ class Gateway(HawsService):
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "url": self.ws_url, "http": self.http_url, "pid": self.pid}
+
+
+class ApiService(HawsService):
+    """A server API replica; its key travels in the environment, not the process list."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        name: str,
+        nats_url: str,
+        consul_http: str,
+        key: str,
+        stream_replicas: int | None = None,
+        http_port: int | None = None,
+    ) -> None:
+        port = http_port or free_port()
+        args = ["--http-host", LOOPBACK, "--http-port", str(port), "--name", name]
+        args += [*_common_flags(nats_url, stream_replicas), "--consul-http", consul_http]
+        super().__init__(
+            data_dir,
+            name=name,
+            command="api",
+            args=args,
+            http_port=port,
+            env={"HAWS_API_KEYS": key},
+        )
+        self.key = key
+
+    @property
+    def url(self) -> str:
+        """The HTTP API's base URL (methods are ``POST <url>/<method>``)."""
+        return f"{self.http_url}/api/v1"
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "url": self.url, "http": self.http_url, "pid": self.pid}
 
 
 def backend_service(

@@ -30,6 +30,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from haws.cluster.errors import Aborted, ClusterError
 from haws.cluster.local import ClusterSpec, LocalCluster
@@ -39,6 +40,15 @@ from haws.common.tokens import make_dev_token
 log = logging.getLogger("haws.up")
 WATCH_INTERVAL = 0.1
 PID_FILE = "up.pid"
+STATE_FILE = "up.json"
+"""What the ``haws`` CLI commands (publish, status, token, events) read to find this cluster:
+the ``--json`` document plus the dev secret, readable by the owner only."""
+
+
+def write_state(path: Path, state: dict[str, Any]) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(state, out)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,6 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--keep-data", action="store_true", help="keep what an earlier run left in the data folder"
+    )
+    parser.add_argument(
+        "--api",
+        type=int,
+        default=1,
+        metavar="N",
+        help="server API replicas (default 1); --json prints its url and a key",
     )
     parser.add_argument(
         "--json", action="store_true", help="print one JSON line with addresses and pids on stdout"
@@ -180,6 +197,8 @@ def summary(cluster: LocalCluster) -> str:
         lines.append(f"  nats    {server.name:<10} {server.url}   pid {server.pid}")
     for svc in [*cluster.presence, *cluster.replay]:
         lines.append(f"  {svc.command:<7} {svc.name:<10} {svc.http_url}   pid {svc.pid}")
+    for api in cluster.api:
+        lines.append(f"  api     {api.name:<10} {api.url}   key {api.key}   pid {api.pid}")
     lines.append(f"  consul             {cluster.consul.ui_url}   pid {cluster.consul.pid}")
     lines.append(f"  logs               {cluster.data_dir / 'logs'}")
     if cluster.allowed_origins:
@@ -218,8 +237,8 @@ def watch(cluster: LocalCluster, signals: Signals, restart_timeout: float) -> No
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.nats < 1 or min(args.gateways, args.presence, args.replay) < 0:
-        parser.error("--nats needs at least 1; --gateways, --presence, --replay at least 0")
+    if args.nats < 1 or min(args.gateways, args.presence, args.replay, args.api) < 0:
+        parser.error("--nats needs at least 1; --gateways, --presence, --replay, --api at least 0")
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="haws up: %(message)s")
     use_haproxy = args.haproxy and shutil.which("haproxy") is not None
     if args.haproxy and not use_haproxy:
@@ -230,6 +249,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         gateways=args.gateways,
         presence=args.presence,
         replay=args.replay,
+        api=args.api,
+        api_key=secrets.token_urlsafe(24),
         haproxy=use_haproxy,
         demo=args.demo,
         allowed_origins=merged(DEV_ORIGINS, from_env(os.environ), args.allow_origin),
@@ -260,12 +281,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if signals.take_restart():
         log.info("ignoring SIGUSR1 received during start-up: the gateways are new")
     pid_file = cluster.data_dir / PID_FILE
+    state_file = cluster.data_dir / STATE_FILE
     try:
         pid_file.write_text(f"{os.getpid()}\n")
         # A ready-made token for trying the cluster (user "dev", every topic).
         token = make_dev_token(secret, "dev") if secret else None
+        info = {**cluster.describe(), "pid": os.getpid(), "token": token}
+        write_state(state_file, {**info, "auth_secret": secret})
         if args.json:
-            info = {**cluster.describe(), "pid": os.getpid(), "token": token}
             print(json.dumps(info, separators=(",", ":")), flush=True)
         else:
             print(summary(cluster), flush=True)
@@ -275,6 +298,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         with contextlib.suppress(OSError):
             pid_file.unlink()
+        with contextlib.suppress(OSError):
+            state_file.unlink()
         log.info("stopping (a second Ctrl-C kills everything at once)")
         cluster.stop()
     log.info("stopped")

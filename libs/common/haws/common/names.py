@@ -83,3 +83,39 @@ def direct_get_subject(stream: str = STREAM) -> str:
 def gateway_control_subject(node: str) -> str:
     """Commands addressed to one gateway node (takeover, drain)."""
     return f"haws.ctl.gateway.{node}"
+
+
+GATEWAY_DISCONNECT = "haws.ctl.disconnect"
+"""Request to every gateway (no queue group): close a user's or a session's connections."""
+
+API_SERVICE = "haws-api"
+"""Name of the server API: the NATS micro service, its queue group, its Consul service."""
+API_PREFIX = "haws.api.v1."
+API_QUEUE = "haws-api"
+API_METHODS = (
+    "publish",
+    "broadcast",
+    "presence",
+    "presence_stats",
+    "history",
+    "disconnect",
+    "info",
+)
+"""Every server API method, in the order the docs list them."""
+
+
+def api_subject(method: str) -> str:
+    """The NATS subject of one server API method (a micro service endpoint)."""
+    return API_PREFIX + method
+
+
+EVENTS_STREAM = "HAWS_EVENTS"
+"""The lifecycle event stream: connect, resume, disconnect, join, leave."""
+EVENTS_PREFIX = "haws.events."
+EVENTS_SUBJECTS = (EVENTS_PREFIX + ">",)
+EVENT_TYPES = ("connect", "resume", "disconnect", "join", "leave")
+
+
+def events_subject(event_type: str) -> str:
+    """Subject one lifecycle event type is stored under in ``HAWS_EVENTS``."""
+    return EVENTS_PREFIX + event_type

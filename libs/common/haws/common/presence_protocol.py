@@ -33,9 +33,13 @@ def encode(message: Any) -> bytes:
 
 
 def decode(cls: type[T], raw: bytes) -> T:
+    """Fields this version does not know are ignored, so a newer peer's additions
+    (like ``reason``) never make an older one drop the whole message."""
     try:
-        return cls(**msgpack.unpackb(raw, raw=False))
-    except (TypeError, ValueError, msgpack.UnpackException) as exc:
+        body = msgpack.unpackb(raw, raw=False)
+        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        return cls(**{k: v for k, v in body.items() if k in known})
+    except (TypeError, ValueError, AttributeError, msgpack.UnpackException) as exc:
         raise BadRequest(f"bad {cls.__name__}: {exc!r}") from None
 
 
@@ -73,6 +77,8 @@ class Event:
     conn: str
     epoch: int
     topic: str | None = None
+    reason: str | None = None
+    """(close) why the connection ended, as ``haws.common.lifecycle.reason_of_close``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,3 +159,5 @@ class OwnerRecord:
     user: str | None = None
     topics: list[str] = field(default_factory=list)
     offline_since: float | None = None
+    reason: str | None = None
+    """Why it went offline (close reason, or ``node_dead``): the lifecycle event's."""

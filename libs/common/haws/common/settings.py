@@ -127,6 +127,9 @@ class NatsSettings:
     stream_max_age: float = setting(86400.0, "seconds a message is kept in the stream")
     stream_max_msgs_per_subject: int = setting(100_000, "messages kept per topic")
     stream_duplicate_window: float = setting(120.0, "seconds a pub mid is remembered")
+    events_max_age: float = setting(86400.0, "seconds a lifecycle event is kept in HAWS_EVENTS")
+    events_max_msgs: int = setting(10_000_000, "lifecycle events kept in HAWS_EVENTS")
+    events_replicas: int = setting(0, "replicas of HAWS_EVENTS (0: as stream_replicas)")
     request_timeout: float = setting(2.0, "seconds for one NATS request or JetStream call")
     trace_exporter: str = setting("none", "traces: none, console, or otlp (OTEL_EXPORTER_OTLP_*)")
 

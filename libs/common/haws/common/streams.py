@@ -51,6 +51,26 @@ def stream_config(settings: NatsSettings) -> StreamConfig:
     )
 
 
+def events_stream_config(settings: NatsSettings) -> StreamConfig:
+    """``HAWS_EVENTS``: lifecycle events, JSON, one subject per event type.
+
+    Its duplicate window is what makes a new presence leader's re-send of
+    events its predecessor may already have stored harmless (ids repeat).
+    """
+    return StreamConfig(
+        name=names.EVENTS_STREAM,
+        subjects=list(names.EVENTS_SUBJECTS),
+        retention=RetentionPolicy.LIMITS,
+        discard=DiscardPolicy.OLD,
+        max_age=settings.events_max_age,
+        max_msgs=settings.events_max_msgs,
+        storage=StorageType.FILE,
+        num_replicas=settings.events_replicas or settings.stream_replicas,
+        duplicate_window=settings.stream_duplicate_window,
+        allow_direct=True,
+    )
+
+
 DECLARE_DEADLINE = 30.0
 """A fresh JetStream cluster may take a while to elect its meta leader; start-up waits."""
 
@@ -76,10 +96,19 @@ async def ensure_stream(js: JetStreamContext, settings: NatsSettings) -> None:
     await _retrying(names.STREAM, lambda: _ensure_stream(js, settings))
 
 
-async def _ensure_stream(js: JetStreamContext, settings: NatsSettings) -> None:
-    config = stream_config(settings)
+async def ensure_events_stream(js: JetStreamContext, settings: NatsSettings) -> None:
+    """Declare ``HAWS_EVENTS`` (presence writes it, the API and backends read it)."""
+    await _retrying(
+        names.EVENTS_STREAM, lambda: _ensure_stream(js, settings, events_stream_config(settings))
+    )
+
+
+async def _ensure_stream(
+    js: JetStreamContext, settings: NatsSettings, config: StreamConfig | None = None
+) -> None:
+    config = config if config is not None else stream_config(settings)
     try:
-        await js.stream_info(names.STREAM)
+        await js.stream_info(config.name or names.STREAM)
     except NotFoundError:
         try:
             await js.add_stream(config)

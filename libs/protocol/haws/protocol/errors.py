@@ -49,6 +49,12 @@ class TooLarge(ProtocolError):
     code = "too_large"
 
 
+class Conflict(ProtocolError):
+    """(haws, server API) a precondition failed, e.g. ``expect_seq`` of a publish."""
+
+    code = "conflict"
+
+
 class RateLimited(ProtocolError):
     code = "rate_limited"
 
@@ -71,6 +77,8 @@ class CloseCode(enum.IntEnum):
     PROTOCOL = 4002
     SLOW_CONSUMER = 4008
     TAKEN_OVER = 4009
+    SERVER_DISCONNECT = 4010
+    SESSION_ENDED = 4011
     TOO_LARGE = 1009
     TRY_AGAIN_LATER = 1013
     NORMAL = 1000
@@ -90,6 +98,12 @@ CLOSE_ADVICE: dict[CloseCode, CloseAdvice] = {
     CloseCode.PROTOCOL: CloseAdvice(True, True, "no or bad hello, unparseable frame"),
     CloseCode.SLOW_CONSUMER: CloseAdvice(True, True, "client read too slowly; nothing lost"),
     CloseCode.TAKEN_OVER: CloseAdvice(False, False, "a newer connection took the session"),
+    CloseCode.SERVER_DISCONNECT: CloseAdvice(
+        True, True, "the application's backend disconnected this connection; it may come back"
+    ),
+    CloseCode.SESSION_ENDED: CloseAdvice(
+        False, False, "the application's backend ended the session; do not reconnect"
+    ),
     CloseCode.TOO_LARGE: CloseAdvice(True, True, "frame over the size limit"),
     CloseCode.TRY_AGAIN_LATER: CloseAdvice(True, True, "node overloaded"),
     CloseCode.NORMAL: CloseAdvice(False, False, "closed normally"),

@@ -17,7 +17,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "gateway": ("haws.gateway.__main__", "run a gateway node (WebSocket /ws and HTTP)"),
     "presence": ("haws.presence.__main__", "run a presence service replica"),
     "replay": ("haws.replay.__main__", "run a replay service replica"),
+    "api": ("haws.api.__main__", "run a server API replica (NATS haws.api.v1.*, HTTP /api/v1)"),
     "up": ("haws.cluster.up", "run a local cluster: Consul, NATS, services, gateways, HAProxy"),
+    "token": ("haws.cli.token", "print a client token for the gateways' HS256 secret (dev)"),
+    "publish": ("haws.cli.publish", "publish one message through the server API"),
+    "status": ("haws.cli.status", "nodes, connections, streams, presence leader (server API)"),
+    "events": ("haws.cli.events", "events tail: print lifecycle events from HAWS_EVENTS"),
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,7 @@ from haws.common.health_http import serve
 from haws.common.logs import get_logger
 from haws.common.nats_connection import NatsState, connect
 from haws.common.ports import bind_listener, with_port
+from haws.common.release import version
 from haws.common.settings import nats_settings_of
 from haws.common.stream_reader import StreamReader
 from haws.common.streams import ensure_kv, ensure_stream
@@ -28,6 +30,7 @@ from haws.gateway.broker.nats_feed import NatsLiveFeed
 from haws.gateway.broker.nats_presence import NatsPresence
 from haws.gateway.broker.replay_history import ReplayHistory
 from haws.gateway.deps import GatewayDeps, Readiness
+from haws.gateway.disconnects import DisconnectListener
 from haws.gateway.drain import drain_connections
 from haws.gateway.fanout.hub import Hub
 from haws.gateway.fanout.recent_window import RecentLimits
@@ -146,6 +149,11 @@ async def run_gateway(
             consul=consul,
             state=state,
         )
+        disconnects = DisconnectListener(
+            nc, hub, KvSessionStore(kv, timeout=settings.request_timeout), log, node=node
+        )
+        await disconnects.start()
+        stack.push_async_callback(disconnects.stop)
         app = create_app(deps)
         runner = await serve(app, listener, ssl_context=tls)
         stack.push_async_callback(runner.cleanup)
@@ -156,11 +164,14 @@ async def run_gateway(
                 node,
                 settings.advertised_host,
                 settings.port,
-                {"node": node, "url": url},
+                {"node": node, "url": url, "version": version(), "started": str(int(time.time()))},
             ),
             ttl=settings.consul_ttl,
             deregister_after=settings.consul_deregister_after,
-            meta_source=lambda: {"connections": str(len(deps.hub.connections))},
+            meta_source=lambda: {
+                "connections": str(len(deps.hub.connections)),
+                "topics": str(len(deps.hub.topics)),
+            },
         )
         state.registered = lambda: registration.registered
         stack.push_async_callback(registration.stop)

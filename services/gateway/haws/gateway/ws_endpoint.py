@@ -17,6 +17,7 @@ from prometheus_client import Counter
 
 from haws.common import frames
 from haws.common import presence_protocol as pp
+from haws.common.lifecycle import reason_of_close
 from haws.common.session_record import SessionRecord, TopicState
 from haws.common.telemetry import tracer
 from haws.gateway.commands.dispatcher import MAX_PUBS_IN_FLIGHT, Dispatcher, run_pub
@@ -232,10 +233,13 @@ class WsEndpoint:
         finally:
             await conn.stop()
             stop_watching(conn)
-            deps.presence.event(pp.Event("close", session, deps.node, conn.conn_id, conn.epoch))
+            code = conn.sent_close or ws.close_code
+            reason = reason_of_close(code)
+            deps.presence.event(
+                pp.Event("close", session, deps.node, conn.conn_id, conn.epoch, reason=reason)
+            )
             await deps.sessions.closed(conn)
             deps.hub.discard(conn)
-            code = conn.sent_close or ws.close_code
             self._closes(code).inc()
             if code == CloseCode.SLOW_CONSUMER:
                 deps.metrics.slow_consumers.inc()

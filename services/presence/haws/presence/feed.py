@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Coroutine
 from typing import Any
 
@@ -19,7 +20,9 @@ from haws.common import names
 from haws.common.logs import EventLogger
 from haws.common.presence_protocol import OwnerRecord, decode
 from haws.presence.emitter import ChangeEmitter
-from haws.presence.index import PresenceIndex
+from haws.presence.event_relay import EventRelay
+from haws.presence.index import Entry, PresenceIndex
+from haws.presence.lifecycle import lifecycle_events
 from haws.presence.store import StoreError, Updates, VersionedStore
 from haws.presence.tombstones import Tombstones
 from haws.protocol.errors import BadRequest
@@ -35,6 +38,7 @@ class IndexFeed:
         log: EventLogger,
         *,
         retry_delay: float = 0.5,
+        relay: EventRelay | None = None,
     ) -> None:
         self._store = store
         self._index = index
@@ -42,6 +46,7 @@ class IndexFeed:
         self._tombstones = tombstones
         self._log = log
         self._retry_delay = retry_delay
+        self._relay = relay
         self._resync = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.loaded = asyncio.Event()
@@ -102,6 +107,7 @@ class IndexFeed:
                     continue
                 session = update.key[len(prefix) :]
                 record = self._decode(session, update.value)
+                before = self._index.get(session)
                 changes = self._index.apply(session, record, update.revision)
                 if update.value is None:
                     self._tombstones.add(update.key, update.revision, update.at)
@@ -109,18 +115,32 @@ class IndexFeed:
                     seen.add(session)
                     if silent:
                         changes = []
+                if not (silent and seen is not None):
+                    self._lifecycle(session, before, record, update.revision)
                 await self._emitter.record(update.revision, changes)
 
     async def _initial_load_done(self, seen: set[str], silent: bool) -> None:
         # Sessions the index holds but the store no longer does were deleted while
         # this watch was down; their markers may be gone, so absence is the proof.
         for session in self._index.sessions() - seen:
+            before = self._index.get(session)
             changes = self._index.apply(session, None, None)
             if not silent:
+                self._lifecycle(session, before, None, self._emitter.processed)
                 await self._emitter.record(self._emitter.processed, changes, unseen=True)
         if not self.loaded.is_set():
             self._log.info("presence.loaded", sessions=len(self._index.sessions()))
             self.loaded.set()
+
+    def _lifecycle(
+        self, session: str, before: Entry | None, record: OwnerRecord | None, revision: int
+    ) -> None:
+        """Hand the update's lifecycle events to the relay (a replayed revision has none)."""
+        if self._relay is None or (before is not None and revision <= before.revision):
+            return
+        old = before.record if before is not None else None
+        now = int(time.time() * 1000)
+        self._relay.record(lifecycle_events(session, old, record, revision, now))
 
     def _decode(self, session: str, value: bytes | None) -> OwnerRecord | None:
         if value is None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from haws.common.logs import EventLogger
 from haws.presence import transitions
 from haws.presence.emitter import ChangeEmitter
+from haws.presence.event_relay import EventRelay
 from haws.presence.index import PresenceIndex
 from haws.presence.lease import LeaderLease, LeaseView
 from haws.presence.liveness import NodeLiveness
@@ -57,6 +58,7 @@ class Leadership:
         metrics: PresenceMetrics,
         log: EventLogger,
         timings: LeaderTimings,
+        relay: EventRelay | None = None,
     ) -> None:
         self._lease = lease
         self._emitter = emitter
@@ -68,6 +70,7 @@ class Leadership:
         self._metrics = metrics
         self._log = log
         self._t = timings
+        self._relay = relay
         self._term = 0
         self._published = 0  # the emitted revision known flushed, written into the lease
         self._dead: set[str] = set()
@@ -135,9 +138,14 @@ class Leadership:
         resent = await self._emitter.activate(after=view.emitted)
         self._published = view.emitted
         self._metrics.is_leader.set(1)
-        self._log.info("presence.leading", term=view.term, resent=resent, after=view.emitted)
+        events = self._relay.activate() if self._relay is not None else 0
+        self._log.info(
+            "presence.leading", term=view.term, resent=resent, after=view.emitted, events=events
+        )
 
     def _step_down(self, why: str) -> None:
+        if self._relay is not None:
+            self._relay.deactivate()
         if self._emitter.active:
             self._emitter.deactivate()
             self._metrics.is_leader.set(0)

@@ -18,8 +18,9 @@ from haws.common.logs import EventLogger, get_logger
 from haws.common.nats_connection import NatsState, connect
 from haws.common.ports import bind_listener, default_name, with_port
 from haws.common.settings import nats_settings_of
-from haws.common.streams import ensure_kv
+from haws.common.streams import ensure_events_stream, ensure_kv
 from haws.presence.emitter import ChangeEmitter, NatsChangeSink
+from haws.presence.event_relay import EventRelay, JetStreamEventSink
 from haws.presence.feed import IndexFeed
 from haws.presence.index import PresenceIndex
 from haws.presence.leader import Leadership, LeaderTimings
@@ -103,10 +104,18 @@ async def run_presence(
         stack.push_async_callback(nc.close)
         js = nc.jetstream(timeout=settings.request_timeout)
         kv = await ensure_kv(js, names.KV_PRESENCE, nats_settings)
+        await ensure_events_stream(js, nats_settings)
         store = KvStore(js, kv, names.KV_PRESENCE)
         sink = NatsChangeSink(nc, flush_timeout=settings.request_timeout)
         emitter = ChangeEmitter(sink, metrics, log, log_size=settings.change_log_size)
-        feed = IndexFeed(store, index, emitter, tombstones, log)
+        relay = EventRelay(
+            JetStreamEventSink(js, timeout=settings.request_timeout),
+            log,
+            registry=metrics.registry,
+            resend_window=settings.events_resend_window,
+            log_size=settings.change_log_size,
+        )
+        feed = IndexFeed(store, index, emitter, tombstones, log, relay=relay)
         feed.start()
         stack.push_async_callback(feed.stop)
         runner = await serve(health_app(not_ready, metrics.registry), listener)
@@ -118,10 +127,22 @@ async def run_presence(
             store, index, metrics, log, grace=settings.grace, attempts=settings.cas_attempts
         )
         leadership = _leadership(
-            settings, name, store, emitter, index, liveness, ownership, tombstones, metrics, log
+            settings,
+            name,
+            store,
+            emitter,
+            index,
+            liveness,
+            ownership,
+            tombstones,
+            metrics,
+            log,
+            relay,
         )
         leadership.start()
         stack.push_async_callback(leadership.stop)
+        relay.start()
+        stack.push_async_callback(relay.stop, settings.request_timeout)
         service = PresenceService(
             nc,
             index=index,
@@ -156,6 +177,7 @@ def _leadership(
     tombstones: Tombstones,
     metrics: PresenceMetrics,
     log: EventLogger,
+    relay: EventRelay | None = None,
 ) -> Leadership:
     lease = LeaderLease(store, log, holder=name, ttl=settings.leader_ttl)
     timings = LeaderTimings(
@@ -176,4 +198,5 @@ def _leadership(
         metrics=metrics,
         log=log,
         timings=timings,
+        relay=relay,
     )

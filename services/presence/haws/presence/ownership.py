@@ -148,7 +148,7 @@ class Ownership:
         def rule(old: OwnerRecord | None, now: float) -> OwnerRecord | None:
             if old is None or old.node != node:
                 return None
-            return transitions.gone_offline(old, now)
+            return transitions.gone_offline(old, now, "node_dead")
 
         return await self.change(session, rule)
 

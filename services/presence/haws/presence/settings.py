@@ -30,13 +30,27 @@ class PresenceSettings(NatsSettings):
     tombstone_age: float = setting(
         600.0, "seconds a deleted record's marker stays in KV before the leader purges it"
     )
+    events_resend_window: float = setting(
+        30.0,
+        "seconds of lifecycle events a new leader re-sends to HAWS_EVENTS "
+        "(below stream_duplicate_window, so re-sends are dropped as duplicates)",
+    )
     log_level: str = setting("info", "debug, info, warning, error")
 
     def validate(self) -> None:
-        positive = ("heartbeat_timeout", "grace", "leader_ttl", "sweep_interval", "tombstone_age")
+        positive = (
+            "heartbeat_timeout",
+            "grace",
+            "leader_ttl",
+            "sweep_interval",
+            "tombstone_age",
+            "events_resend_window",
+        )
         for name in positive:
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name} must be > 0")
         for name in ("max_inflight", "cas_attempts", "change_log_size"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be >= 1")
+        if self.events_resend_window >= self.stream_duplicate_window:
+            raise SettingsError("events_resend_window must be below stream_duplicate_window")

@@ -84,17 +84,17 @@ def after_event(old: OwnerRecord | None, event: Event, now: float) -> OwnerRecor
             return None
         return dataclasses.replace(old, topics=[t for t in old.topics if t != event.topic])
     if event.kind == "close":
-        return gone_offline(old, now)
+        return gone_offline(old, now, event.reason or "close")
     return None
 
 
-def gone_offline(old: OwnerRecord, now: float) -> OwnerRecord | None:
+def gone_offline(old: OwnerRecord, now: float, reason: str) -> OwnerRecord | None:
     if not old.online:
         return None
-    return dataclasses.replace(old, online=False, offline_since=now)
+    return dataclasses.replace(old, online=False, offline_since=now, reason=reason)
 
 
 def revived(old: OwnerRecord, now: float) -> OwnerRecord | None:
     if old.online:
         return None
-    return dataclasses.replace(old, online=True, last_seen=now, offline_since=None)
+    return dataclasses.replace(old, online=True, last_seen=now, offline_since=None, reason=None)

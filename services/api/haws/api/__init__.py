@@ -1,0 +1,1 @@
+"""haws api: the server API for application backends, over NATS and over HTTP."""

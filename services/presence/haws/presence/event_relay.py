@@ -1,0 +1,170 @@
+"""Storing lifecycle events in ``HAWS_EVENTS``: the leader's job, at least once, in order.
+
+(At least once while JetStream answers: past ``log_size`` events pending, new
+ones are dropped and counted, so an outage cannot grow memory without bound.)
+
+Every replica records the events its index computes, in a log kept for
+``resend_window`` seconds; only the active replica (the leader) stores them.
+Events of one session go through one of ``SHARDS`` ordered workers, each
+retrying an event until JetStream acknowledges it before taking the next, so
+a session's events are stored in the order they happened. A new leader first
+re-sends its whole log: the event ids repeat and ``Nats-Msg-Id`` drops the ones
+its predecessor had already stored (the window is shorter than the stream's
+duplicate window), so what a dying leader had not stored is not lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import zlib
+from collections import deque
+from collections.abc import Callable
+from typing import Protocol
+
+from nats.js import JetStreamContext
+from prometheus_client import CollectorRegistry, Counter
+
+from haws.common import names
+from haws.common.lifecycle import LifecycleEvent
+from haws.common.logs import EventLogger
+from haws.common.tasks import stop_tasks
+
+SHARDS = 64
+RETRY_MAX = 2.0
+
+
+class EventSink(Protocol):
+    async def store(self, event: LifecycleEvent) -> None:
+        """Store durably; the same ``id`` twice within the duplicate window is stored once."""
+        ...
+
+
+class JetStreamEventSink:
+    def __init__(self, js: JetStreamContext, *, timeout: float) -> None:
+        self._js = js
+        self._timeout = timeout
+
+    async def store(self, event: LifecycleEvent) -> None:
+        await self._js.publish(
+            names.events_subject(event.type),
+            event.encode(),
+            timeout=self._timeout,
+            headers={names.HDR_MSG_ID: event.id},
+        )
+
+
+class EventRelay:
+    def __init__(
+        self,
+        sink: EventSink,
+        log: EventLogger,
+        *,
+        registry: CollectorRegistry,
+        resend_window: float,
+        log_size: int = 100_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._sink = sink
+        self._log = log
+        self._window = resend_window
+        self._clock = clock
+        self._recent: deque[tuple[float, LifecycleEvent]] = deque(maxlen=log_size)
+        self._max_pending = log_size
+        self._queues: list[asyncio.Queue[LifecycleEvent]] = [asyncio.Queue() for _ in range(SHARDS)]
+        self._tasks: list[asyncio.Task[None]] = []
+        self.active = False
+        self.stored = Counter(
+            "haws_presence_lifecycle_events_total",
+            "Lifecycle events stored in HAWS_EVENTS (leader only), re-sends included",
+            ["type"],
+            registry=registry,
+        )
+        self.dropped = Counter(
+            "haws_presence_lifecycle_events_dropped_total",
+            "Lifecycle events not stored because JetStream stayed away past the pending bound",
+            registry=registry,
+        )
+
+    def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._work(q), name=f"events-{i}")
+            for i, q in enumerate(self._queues)
+        ]
+
+    async def stop(self, flush_timeout: float = 2.0) -> None:
+        """Store what is queued (within ``flush_timeout``), then stop the workers."""
+        if self.active:
+            try:
+                async with asyncio.timeout(flush_timeout):
+                    await asyncio.gather(*(q.join() for q in self._queues))
+            except TimeoutError:
+                self._log.warning("presence.events_unflushed", pending=self.pending)
+        await stop_tasks(self._tasks)
+        self._tasks = []
+
+    @property
+    def pending(self) -> int:
+        return sum(q.qsize() for q in self._queues)
+
+    def record(self, events: list[LifecycleEvent]) -> None:
+        """The events of one applied update; queued for storing at once while active."""
+        if not events:
+            return
+        now = self._clock()
+        self._trim(now)
+        for event in events:
+            self._recent.append((now, event))
+            if self.active:
+                self._enqueue(event)
+
+    def activate(self) -> int:
+        """Start storing; first re-send the log. The count re-sent."""
+        self.active = True
+        self._trim(self._clock())
+        for _, event in self._recent:
+            self._enqueue(event)
+        return len(self._recent)
+
+    def deactivate(self) -> None:
+        self.active = False
+        for queue in self._queues:  # the next leader re-sends from its own log
+            while not queue.empty():
+                queue.get_nowait()
+                queue.task_done()
+
+    def _trim(self, now: float) -> None:
+        while self._recent and now - self._recent[0][0] > self._window:
+            self._recent.popleft()
+
+    def _enqueue(self, event: LifecycleEvent) -> None:
+        """Queue for storing; past ``log_size`` pending (JetStream away for long) the
+        event is dropped and counted rather than letting memory grow without bound."""
+        if self.pending >= self._max_pending:
+            self.dropped.inc()
+            self._log.warning("presence.event_dropped", id=event.id, pending=self.pending)
+            return
+        self._queues[zlib.crc32(event.session.encode()) % SHARDS].put_nowait(event)
+
+    async def _work(self, queue: asyncio.Queue[LifecycleEvent]) -> None:
+        while True:
+            event = await queue.get()
+            try:
+                await self._store(event)
+            finally:
+                queue.task_done()
+
+    async def _store(self, event: LifecycleEvent) -> None:
+        delay = 0.05
+        while self.active:
+            try:
+                await self._sink.store(event)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # JetStream away: this session's later events wait
+                self._log.warning("presence.event_store_failed", id=event.id, error=repr(exc))
+                await asyncio.sleep(delay)  # back-off between retries, not a synchronisation
+                delay = min(delay * 2, RETRY_MAX)
+                continue
+            self.stored.labels(event.type).inc()
+            return
