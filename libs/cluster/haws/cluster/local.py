@@ -19,8 +19,11 @@ from typing import Any, Self
 
 from haws.cluster.component import Component, wait_ready_all
 from haws.cluster.consul import ConsulAgent
+from haws.cluster.consul_acl import apply as apply_consul_acl
+from haws.cluster.credentials import FILE as CREDENTIALS_FILE
+from haws.cluster.credentials import ClusterCredentials
 from haws.cluster.haproxy import HAProxy
-from haws.cluster.nats import NatsCluster
+from haws.cluster.nats import NatsAuth, NatsCluster
 from haws.cluster.process import stop_all
 from haws.cluster.rolling import GatewayRestart, Progress
 from haws.cluster.rolling import rolling_restart as _rolling_restart
@@ -43,6 +46,8 @@ class ClusterSpec:
     gateway_stop_timeout: float = 15.0
     """SIGTERM lets a gateway deregister and drain (its own drain timeout is 10 s)."""
     stop_timeout: float = 10.0
+    secure: bool = False
+    """Per-service NATS users and Consul ACLs (``haws.common.permissions``); no anonymous."""
 
     @property
     def stream_replicas(self) -> int | None:
@@ -56,8 +61,16 @@ class LocalCluster:
     def __init__(self, data_dir: Path, spec: ClusterSpec | None = None) -> None:
         self.spec = spec = spec or ClusterSpec()
         self.data_dir = Path(data_dir).resolve()
-        self.consul = ConsulAgent(self.data_dir)
-        self.nats = NatsCluster(self.data_dir, spec.nats)
+        self.credentials = ClusterCredentials.generate() if spec.secure else None
+        creds = self.credentials
+        self.consul = ConsulAgent(
+            self.data_dir, acl_management_token=creds.consul.management if creds else None
+        )
+        self.nats = NatsCluster(
+            self.data_dir,
+            spec.nats,
+            auth=NatsAuth(creds.nats_passwords, creds.route_password) if creds else None,
+        )
         replicas = spec.stream_replicas
         self.presence: list[HawsService] = self._backends("presence", spec.presence, replicas)
         self.replay: list[HawsService] = self._backends("replay", spec.replay, replicas)
@@ -69,7 +82,7 @@ class LocalCluster:
                 consul_http=self.consul.http_url,
                 stream_replicas=replicas,
                 extra_args=spec.gateway_args,
-                env=dict(spec.gateway_env),
+                env={**(creds.gateway_env() if creds else {}), **dict(spec.gateway_env)},
             )
             for i in range(1, spec.gateways + 1)
         ]
@@ -90,6 +103,7 @@ class LocalCluster:
                 name=f"{command}-{i}",
                 nats_url=self.nats.url,
                 stream_replicas=replicas,
+                env=self.credentials.nats_env(command) if self.credentials else None,
             )
             for i in range(1, count + 1)
         ]
@@ -124,6 +138,8 @@ class LocalCluster:
     ) -> None:
         """Start stage by stage under one deadline; on any failure stop what started."""
         deadline = time.monotonic() + timeout
+        if self.credentials is not None:
+            self.credentials.write(self.data_dir)
         try:
             for label, members in self.stages():
                 if on_stage is not None:
@@ -131,6 +147,9 @@ class LocalCluster:
                 for member in members:
                     member.spawn()
                 wait_ready_all(members, deadline - time.monotonic(), abort=abort)
+                if self.consul in members and self.credentials is not None:
+                    # Tokens exist before the first gateway registers.
+                    apply_consul_acl(self.consul.http_url, self.credentials.consul)
         except BaseException:
             self.stop()
             raise
@@ -198,6 +217,9 @@ class LocalCluster:
             "presence": [s.describe() for s in self.presence],
             "replay": [s.describe() for s in self.replay],
             "data_dir": str(self.data_dir),
+            "credentials": (
+                str(self.data_dir / CREDENTIALS_FILE) if self.credentials is not None else None
+            ),
             "logs": str(self.data_dir / "logs"),
         }
 

@@ -100,6 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="jwt: gateways require hello.token; a dev secret is made and a token printed",
     )
     parser.add_argument(
+        "--secure",
+        action="store_true",
+        help=(
+            "one NATS user per service with only its subjects, no anonymous NATS, "
+            "Consul ACLs with one token per service; secrets in DATA_DIR/secure/"
+        ),
+    )
+    parser.add_argument(
         "--restart-timeout",
         type=float,
         default=120.0,
@@ -213,6 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         presence=args.presence,
         replay=args.replay,
         haproxy=use_haproxy,
+        secure=args.secure,
         gateway_env=(
             (("HAWS_AUTH_MODE", "jwt"), ("HAWS_AUTH_HS256_SECRET", secret)) if secret else ()
         ),

@@ -84,3 +84,39 @@ def direct_get_subject(stream: str = STREAM) -> str:
 def gateway_control_subject(node: str) -> str:
     """Commands addressed to one gateway node (takeover, drain)."""
     return f"haws.ctl.gateway.{node}"
+
+
+# --- JetStream API and KV subjects, as the broker's permissions name them ---
+JS_API = "$JS.API"
+JS_FLOW_CONTROL = "$JS.FC"
+DEFAULT_INBOX_PREFIX = "_INBOX"
+
+
+def kv_stream(bucket: str) -> str:
+    """The stream behind a KV bucket."""
+    return f"KV_{bucket}"
+
+
+def kv_subjects(bucket: str) -> str:
+    """Every key of a bucket, as puts and deletes are published."""
+    return f"$KV.{bucket}.>"
+
+
+def stream_api(action: str, stream: str) -> str:
+    """``$JS.API.STREAM.<action>.<stream>``: INFO, CREATE, UPDATE, PURGE, MSG.GET, ..."""
+    return f"{JS_API}.STREAM.{action}.{stream}"
+
+
+def consumer_api(action: str, stream: str) -> str:
+    """``$JS.API.CONSUMER.<action>.<stream>``; ``stream_api`` names the stream's own calls."""
+    return f"{JS_API}.CONSUMER.{action}.{stream}"
+
+
+# --- the server API service (branch ``api``; the coordinator reconciles these) ---
+API_PREFIX = "haws.api.v1."
+"""NATS micro service endpoints for application backends: ``haws.api.v1.<method>``."""
+API_DISCOVERY = "$SRV.>"
+"""NATS micro discovery (PING, INFO, STATS) every micro service answers."""
+EVENTS_STREAM = "HAWS_EVENTS"
+EVENTS_PREFIX = "haws.events."
+"""Lifecycle events the API service writes into the ``HAWS_EVENTS`` stream."""
