@@ -11,10 +11,14 @@ DNS lookups (HAProxy) use. Consul 1.8 (Debian) and later speak the same API.
 from __future__ import annotations
 
 import json
+import logging
+import os
+import sys
+import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,3 +128,41 @@ def apply(http_url: str, tokens: ConsulTokens) -> None:
         _ensure_token(http_url, tokens.management, policy, secret)
     for kind, secret in (("agent", tokens.agent), ("default", tokens.dns)):
         _call(http_url, tokens.management, "PUT", f"/v1/agent/token/{kind}", {"Token": secret})
+
+
+APPLY_DEADLINE = 300.0
+"""Seconds ``haws consul-acl`` keeps trying while the servers elect a leader."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``haws consul-acl``: the compose one-shot service and the Kubernetes Job.
+
+    Reads ``HAWS_CONSUL_HTTP`` and the ``HAWS_CONSUL_*TOKEN*`` variables; retries
+    until Consul answers or ``HAWS_CONSUL_ACL_DEADLINE`` seconds have passed.
+    """
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="haws consul-acl: %(message)s"
+    )
+    log = logging.getLogger("haws.consul_acl")
+    if argv and argv[0] in ("-h", "--help"):
+        print(main.__doc__)
+        return 0
+    try:
+        tokens = ConsulTokens.from_env(os.environ)
+    except ConsulAclError as exc:
+        log.error("%s", exc)
+        return 2
+    http_url = os.environ.get("HAWS_CONSUL_HTTP", "http://127.0.0.1:8500")
+    deadline = time.monotonic() + float(os.environ.get("HAWS_CONSUL_ACL_DEADLINE", APPLY_DEADLINE))
+    while True:
+        try:
+            apply(http_url, tokens)
+        except ConsulAclError as exc:
+            if time.monotonic() > deadline:
+                log.error("giving up: %s", exc)
+                return 1
+            log.info("not yet: %s", exc)
+            time.sleep(2.0)
+            continue
+        log.info("policies and tokens in place: %s", ", ".join(POLICIES))
+        return 0

@@ -25,8 +25,10 @@ HEADER = (
 )
 
 
-def _quoted(items: Iterable[str]) -> str:
-    return "[" + ", ".join(json.dumps(item) for item in items) + "]"
+def _quoted(items: Iterable[str], indent: str) -> str:
+    """One subject a line, so a diff of the committed file shows which right changed."""
+    inner = "".join(f"{indent}  {json.dumps(item)}\n" for item in items)
+    return f"[\n{inner}{indent}]"
 
 
 def _password(role: Role, passwords: Mapping[str, str] | None) -> str:
@@ -41,8 +43,8 @@ def user_entry(role: Role, passwords: Mapping[str, str] | None = None) -> str:
         f"      user: {json.dumps(role.user)}",
         f"      password: {_password(role, passwords)}",
         "      permissions: {",
-        f"        publish: {{ allow: {_quoted(role.publish)} }}",
-        f"        subscribe: {{ allow: {_quoted(role.subscriptions)} }}",
+        f"        publish: {{ allow: {_quoted(role.publish, '        ')} }}",
+        f"        subscribe: {{ allow: {_quoted(role.subscriptions, '        ')} }}",
     ]
     if role.responds:
         # Replies to requests this service received, once each, within 2 s by default.

@@ -17,12 +17,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "gateway": ("haws.gateway.__main__", "run a gateway node (WebSocket /ws and HTTP)"),
     "presence": ("haws.presence.__main__", "run a presence service replica"),
     "replay": ("haws.replay.__main__", "run a replay service replica"),
+    "consul-acl": (
+        "haws.cluster.consul_acl",
+        "create the Consul ACL policies and per-service tokens (compose, Kubernetes Job)",
+    ),
     "up": ("haws.cluster.up", "run a local cluster: Consul, NATS, services, gateways, HAProxy"),
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
-    listing = "\n".join(f"  {name:<10}{about}" for name, (_, about) in COMMANDS.items())
+    listing = "\n".join(f"  {name:<12}{about}" for name, (_, about) in COMMANDS.items())
     parser = argparse.ArgumentParser(
         prog="haws",
         description="haws: a highly available WebSocket messaging tier.",
