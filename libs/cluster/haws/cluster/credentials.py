@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from haws.cluster.consul_acl import ConsulTokens
+from haws.common.broker_config import ROUTE_PASSWORD_VARIABLE
 from haws.common.permissions import ROLES, role_for
 
 FILE = Path("secure") / "credentials.json"
@@ -46,6 +47,19 @@ class ClusterCredentials:
 
     def gateway_env(self) -> dict[str, str]:
         return {**self.nats_env("gateway"), "HAWS_CONSUL_TOKEN": self.consul.gateway}
+
+    def variables(self) -> dict[str, str]:
+        """Every secret under the variable name compose and the NATS config read it by."""
+        found = {role_for(name).password_variable: pw for name, pw in self.nats_passwords.items()}
+        found[ROUTE_PASSWORD_VARIABLE] = self.route_password
+        found["HAWS_CONSUL_MANAGEMENT_TOKEN"] = self.consul.management
+        found.update(
+            {
+                f"HAWS_CONSUL_TOKEN_{policy[5:].upper()}": t
+                for policy, t in self.consul.by_policy().items()
+            }
+        )
+        return found
 
     def document(self) -> dict[str, Any]:
         users = {name: role_for(name).user for name in self.nats_passwords}
