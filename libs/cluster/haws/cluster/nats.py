@@ -111,7 +111,7 @@ class NatsServer(Component):
         return http_ok(f"{self.monitor_url}/healthz")
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "url": self.url, "pid": self.pid}
+        return {"name": self.name, "url": self.url, "monitor": self.monitor_url, "pid": self.pid}
 
 
 class NatsCluster:
