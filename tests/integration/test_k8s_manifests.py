@@ -248,11 +248,17 @@ def test_each_gateway_pod_runs_its_consul_agent_as_a_native_sidecar(
     assert len(joins) == servers
 
 
+def hpa_minimum(objects: tuple[dict[str, Any], ...], name: str) -> int:
+    return int(find(objects, "HorizontalPodAutoscaler", name)["spec"]["minReplicas"])
+
+
 def test_hpa_scales_gateways_on_cpu_and_on_connections(
     objects: tuple[dict[str, Any], ...],
 ) -> None:
     hpa = find(objects, "HorizontalPodAutoscaler", "haws-gateway")
     assert hpa["spec"]["scaleTargetRef"]["name"] == "haws-gateway"
+    gateway = find(objects, "Deployment", "haws-gateway")
+    assert "replicas" not in gateway["spec"], "the HPA owns the count; an apply must not reset it"
     metrics = {m["type"]: m for m in hpa["spec"]["metrics"]}
     assert metrics["Resource"]["resource"]["name"] == "cpu"
     connections = metrics["Pods"]["pods"]["metric"]["name"]
@@ -261,7 +267,6 @@ def test_hpa_scales_gateways_on_cpu_and_on_connections(
     assert hpa["spec"]["behavior"]["scaleDown"]["policies"] == [
         {"type": "Pods", "value": 1, "periodSeconds": 120}
     ], "scale down drains one pod at a time"
-    gateway = find(objects, "Deployment", "haws-gateway")
     requests = container(gateway, "gateway")["resources"]["requests"]
     assert "cpu" in requests, "CPU utilisation needs a CPU request"
 
@@ -307,7 +312,7 @@ def test_probes_and_pdbs_of_every_haws_deployment(
     pdb = find(objects, "PodDisruptionBudget", name)
     labels = workload["spec"]["template"]["metadata"]["labels"]
     assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
-    replicas = workload["spec"]["replicas"]
+    replicas = workload["spec"].get("replicas") or hpa_minimum(objects, name)
     allowed = pdb["spec"].get("maxUnavailable") or replicas - pdb["spec"]["minAvailable"]
     assert 1 <= allowed <= max(1, replicas - 1), "a PDB that lets a drain through, one at a time"
 
@@ -326,7 +331,7 @@ def test_prod_spreads_across_three_zones_with_three_replicas(
         ("StatefulSet", "haws-consul"),
     ]:
         workload = find(objects, kind, name)
-        assert workload["spec"]["replicas"] >= 3
+        assert (workload["spec"].get("replicas") or hpa_minimum(objects, name)) >= 3
         spread = workload["spec"]["template"]["spec"]["topologySpreadConstraints"]
         zone = [c for c in spread if c["topologyKey"] == "topology.kubernetes.io/zone"]
         assert zone
