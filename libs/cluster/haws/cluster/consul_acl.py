@@ -70,14 +70,18 @@ class ConsulTokens:
 
 
 def agent_acl_config(management: str, *, legacy: bool) -> dict[str, Any]:
-    """The agent's ``acl`` stanza; Consul before 1.11 calls the first token ``master``."""
+    """The ``-dev`` agent's ``acl`` stanza; Consul before 1.11 calls the first token ``master``.
+
+    No token persistence: a dev agent has no data folder and would write
+    ``acl-tokens.json`` into its working directory; ``apply`` sets the agent's
+    tokens again on every start anyway.
+    """
     key = "master" if legacy else "initial_management"
     return {
         "acl": {
             "enabled": True,
             "default_policy": "deny",
             "down_policy": "extend-cache",
-            "enable_token_persistence": True,
             "tokens": {key: management},
         }
     }
