@@ -73,6 +73,7 @@ def call(consul: ConsulAgent, token: str, method: str, path: str, body: Any = No
         with _OPENER.open(request, timeout=5) as reply:
             return int(reply.status)
     except urllib.error.HTTPError as exc:
+        exc.close()  # it holds the response (and its socket) open
         return int(exc.code)
 
 

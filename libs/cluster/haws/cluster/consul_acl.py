@@ -96,7 +96,11 @@ def _call(http_url: str, token: str, method: str, path: str, body: Any = None) -
         with _OPENER.open(request, timeout=5.0) as response:
             raw = response.read()
     except urllib.error.HTTPError as exc:
-        raise ConsulAclError(f"{method} {path}: {exc.code} {exc.read().decode()[:200]}") from exc
+        try:
+            detail = exc.read().decode(errors="replace")[:200]
+        finally:
+            exc.close()  # the error holds the response's socket
+        raise ConsulAclError(f"{method} {path}: {exc.code} {detail}") from exc
     except OSError as exc:
         raise ConsulAclError(f"{method} {path}: {exc!r}") from exc
     return json.loads(raw) if raw else None
