@@ -105,7 +105,8 @@ def container(workload: dict[str, Any], name: str) -> dict[str, Any]:
     spec = workload["spec"]["template"]["spec"]
     every = [*spec.get("initContainers", []), *spec["containers"]]
     (found,) = [c for c in every if c["name"] == name]
-    return found  # type: ignore[no-any-return]
+    box: dict[str, Any] = found
+    return box
 
 
 def generated(objects: tuple[dict[str, Any], ...], kind: str, prefix: str) -> dict[str, Any]:

@@ -9,9 +9,11 @@ error in the service's log (it keeps retrying: the broker may be the one at faul
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from nats.aio.client import Client as NatsClient
@@ -63,7 +65,7 @@ def tls_server(
 def replay_settings(
     server: TlsNatsServer, credentials: ClusterCredentials, **overrides: str
 ) -> NatsSettings:
-    values = {
+    values: dict[str, Any] = {
         "nats_url": (f"tls://127.0.0.1:{server.port}",),
         "nats_user": REPLAY.user,
         "nats_password": credentials.nats_passwords["replay"],
@@ -71,7 +73,7 @@ def replay_settings(
         "nats_max_reconnect": 0,
         **overrides,
     }
-    return NatsSettings(**values)  # type: ignore[arg-type]
+    return dataclasses.replace(NatsSettings(), **values)
 
 
 async def test_a_service_connects_with_its_user_over_tls_and_declares_the_stream(

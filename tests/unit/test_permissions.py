@@ -7,7 +7,9 @@ test ``tests/e2e/test_up_secure.py`` proves the same rights on a real server.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -113,8 +115,8 @@ def test_literal_passwords_are_quoted_and_references_are_variables() -> None:
     assert "password: $HAWS_NATS_PASSWORD_GATEWAY" in authorization()
 
 
-def nats(**values: str) -> NatsSettings:
-    return NatsSettings(**values)  # type: ignore[arg-type]
+def nats(**values: Any) -> NatsSettings:
+    return dataclasses.replace(NatsSettings(), **values)
 
 
 @pytest.mark.parametrize(
