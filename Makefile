@@ -6,9 +6,9 @@ PY := $(VENV)/bin/python
 HAWS := $(VENV)/bin/haws
 PYTEST := $(VENV)/bin/pytest
 
-.PHONY: install install-python install-system run test test-unit chaos bench fuzz lint fmt typecheck clean
+.PHONY: install install-python install-system install-compose js test-js run test test-unit chaos bench fuzz lint fmt typecheck clean compose-images compose-test
 
-install: install-system install-python
+install: install-system install-python js
 
 install-system:
 	@bash scripts/install-system.sh
@@ -16,17 +16,36 @@ install-system:
 install-python:
 	@bash scripts/install-python.sh
 
+# clients/js and clients/react: npm ci (from the lockfiles) and the builds, when something changed.
+js:
+	@bash scripts/install-js.sh
+
+test-js: js
+	cd clients/js && npm test
+	cd clients/react && npm test
+
 run: install
 	$(HAWS) up $(ARGS)
 
 test: install
-	$(PYTEST) -q -m "not chaos" $(ARGS)
+	$(PYTEST) -q -m "not chaos and not compose" $(ARGS)
 
 test-unit: install-python
 	$(PYTEST) -q tests/unit $(ARGS)
 
 chaos: install
 	$(PYTEST) -q -m chaos $(ARGS)
+
+# docker-compose.yml for real under podman (docs/deploy.md "Compose under podman"):
+# local images (cached), then up, healthchecks, faults from the host, down -v.
+install-compose:
+	@bash scripts/install-compose.sh
+
+compose-images: install-compose install-python
+	@bash scripts/compose-images.sh
+
+compose-test: compose-images
+	$(PYTEST) -q -s -m compose tests/compose $(ARGS)
 
 bench: install
 	$(VENV)/bin/pip install -q -e '.[bench]'
@@ -48,8 +67,10 @@ fmt: install-python
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-typecheck: install-python
+typecheck: install-python js
 	$(VENV)/bin/mypy libs services clients/python tests bench
+	cd clients/js && npm run --silent typecheck
+	cd clients/react && npm run --silent typecheck
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache run
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache run clients/js/node_modules clients/js/dist clients/react/node_modules clients/react/dist

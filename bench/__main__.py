@@ -1,6 +1,8 @@
 """``python -m bench`` (``make bench``): run the scenarios, print one table, write JSON.
 
-Options: ``--quick`` (small sizes, a minute or two: checks the harness),
+Options: ``--quick`` (small sizes, a minute or two: checks the harness; ``--size
+tiny`` smaller still), ``--presence both|on|off`` (haws with and without the
+presence service, side by side by default),
 ``--only SCENARIO`` (repeatable), ``--system NAME`` (repeatable), ``--profile``
 (py-spy on the gateway during fan-out), ``--gateway-arg=--flag=value`` (passed
 to every haws gateway, e.g. ``--gateway-arg=--log-level=warning``).
@@ -17,10 +19,10 @@ from typing import Any
 
 from bench import report
 from bench.figures import Figure
-from bench.lab import SYSTEMS, Lab, Options
+from bench.lab import PRESENCE_MODES, SYSTEMS, Lab, Options
 from bench.machine import Machine
 from bench.scenarios import SCENARIOS
-from bench.sizes import FULL, QUICK
+from bench.sizes import FULL, QUICK, TINY
 from bench.targets import targets
 
 
@@ -55,6 +57,18 @@ def parse(argv: list[str]) -> argparse.Namespace:
         metavar="ARG",
         help="extra flag for every haws gateway (repeatable)",
     )
+    parser.add_argument(
+        "--presence",
+        choices=PRESENCE_MODES,
+        default="both",
+        help="haws with the presence service (on), without (off), or both side by side",
+    )
+    parser.add_argument(
+        "--size",
+        choices=("full", "quick", "tiny"),
+        default=None,
+        help="full (the targets' sizes), quick (--quick), tiny (seconds: proves a scenario runs)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the run folder (logs)")
     return parser.parse_args(argv)  # fmt: skip
 
@@ -79,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     machine = Machine.detect()
     machine.prepare()
-    sizes = QUICK if args.quick else FULL
+    mode = args.size or ("quick" if args.quick else "full")
+    sizes = {"full": FULL, "quick": QUICK, "tiny": TINY}[mode]
     options = Options(
         sizes=sizes,
         only=args.only,
@@ -87,12 +102,13 @@ def main(argv: list[str] | None = None) -> int:
         gateway_args=args.gateway_arg,
         profile=args.profile,
         keep_dir=args.keep,
+        presence=args.presence,
     )
     lab = Lab(options, machine)
     print(
         f"bench: {machine.nproc} CPUs ({machine.cpu}), Python {machine.python}; {machine.pinning}"
     )
-    print(f"bench: {'quick' if args.quick else 'full'} run, files under {lab.data_dir}", flush=True)
+    print(f"bench: {mode} run, files under {lab.data_dir}", flush=True)
     figures: list[Figure] = []
     failures: dict[str, str] = {}
     try:
@@ -114,8 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(text)
     print(
-        "\ntargets (issue 6):"
-        + (" (quick sizes are smaller than the targets')" if args.quick else "")
+        "\ntargets (issues 6 and 14):"
+        + (f" ({mode} sizes are smaller than the targets')" if mode != "full" else "")
     )
     print(report.verdicts(judged))
     if lab.profiles:
@@ -126,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     payload: dict[str, Any] = {
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
         "seconds": round(time.time() - started, 1),
-        "mode": "quick" if args.quick else "full",
+        "mode": mode,
         "argv": sys.argv[1:] if argv is None else argv,
         "machine": machine.describe(),
         "code": code_version(),

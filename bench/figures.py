@@ -11,6 +11,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Role = Literal["subject", "baseline"]
+NO_PRESENCE = "-nopresence"
+"""Suffix of a haws system run without the presence service (plain ``haws`` runs
+it, as ``haws up`` and compose do)."""
 Better = Literal["higher", "lower"]
 
 

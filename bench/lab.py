@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from bench.figures import NO_PRESENCE
 from bench.loadgen.dialects import Dialect, MsgpackDialect, SocketIoDialect
 from bench.machine import Machine
 from bench.sizes import Sizes
@@ -34,6 +35,7 @@ QUIET = 0.25
 
 HAWS_DIALECTS: dict[str, Dialect] = {
     "haws": Dialect(),
+    "haws" + NO_PRESENCE: Dialect(),
     "haws-batch": Dialect(batch=True),
     "haws-msgpack": MsgpackDialect(),
 }
@@ -43,6 +45,16 @@ BASELINE_DIALECTS: dict[str, Dialect] = {
     "node-socketio": SocketIoDialect(),
 }
 SYSTEMS = (*HAWS_DIALECTS, *BASELINE_DIALECTS)
+PRESENCE_MODES = ("both", "on", "off")
+
+
+def with_presence(system: str) -> bool:
+    return not system.endswith(NO_PRESENCE)
+
+
+def haws_variants(base: str = "haws") -> list[tuple[str, bool]]:
+    """``(system name, presence on)`` for scenarios that build their own stacks."""
+    return [(base, True), (base + NO_PRESENCE, False)]
 
 
 @dataclass
@@ -54,6 +66,8 @@ class Options:
     gateway_args: Sequence[str] = ()
     profile: bool = False
     keep_dir: bool = False
+    presence: str = "both"
+    """Which haws configurations run: ``both`` (side by side), ``on`` or ``off``."""
 
 
 @dataclass
@@ -96,6 +110,17 @@ class Lab:
             print(f"    (waited {waited:.0f} s for the machine to calm down)", flush=True)
 
     def wants(self, system: str) -> bool:
+        if system.startswith("haws"):
+            mode = self.options.presence
+            if (mode == "on" and not with_presence(system)) or (
+                mode == "off" and with_presence(system)
+            ):
+                return False
+            if not self.options.systems:
+                return True
+            # ``--system haws`` names the system; its presence-off twin comes with it.
+            base = system.removesuffix(NO_PRESENCE)
+            return system in self.options.systems or base in self.options.systems
         return not self.options.systems or system in self.options.systems
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
@@ -116,10 +141,16 @@ class Lab:
         return self._infra
 
     @contextlib.contextmanager
-    def haws(self, *, gateways: int = 1, replay: bool = False) -> Iterator[HawsStack]:
-        """Fresh gateways (and replay) on the shared NATS and Consul."""
+    def haws(
+        self, *, gateways: int = 1, replay: bool = False, presence: bool = True
+    ) -> Iterator[HawsStack]:
+        """Fresh gateways (and replay, and a presence replica) on the shared NATS and Consul."""
         stack = HawsStack(
-            self.infra(), gateways=gateways, replay=replay, extra_args=self.options.gateway_args
+            self.infra(),
+            gateways=gateways,
+            replay=replay,
+            presence=presence,
+            extra_args=self.options.gateway_args,
         )
         self.wait_quiet()
         stack.start()
@@ -132,7 +163,7 @@ class Lab:
     def system(self, name: str) -> Iterator[Running]:
         """Start ``name`` (one node) and stop it afterwards; ``Skipped`` if it cannot run."""
         if name in HAWS_DIALECTS:
-            with self.haws() as stack:
+            with self.haws(presence=with_presence(name)) as stack:
                 yield stack.running(name, HAWS_DIALECTS[name])
             return
         factories = {

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.figures import Figure
+from bench.figures import NO_PRESENCE, Figure
 
 RESULTS = Path(__file__).resolve().parent / "results"
 NOISY = 0.15
@@ -63,9 +63,18 @@ def _limit(figure: Figure) -> str:
     return ", ".join(parts)
 
 
+def _presence_twin(figure: Figure, group: Sequence[Figure]) -> Figure | None:
+    """The presence-on figure a presence-off row is compared with (same scenario, metric)."""
+    if not figure.system.endswith(NO_PRESENCE):
+        return None
+    on = figure.system.removesuffix(NO_PRESENCE)
+    return next((f for f in group if f.system == on), None)
+
+
 def rows(figures: Sequence[Figure]) -> list[list[str]]:
     """One row per figure; ``haws/this`` divides the scenario's first haws figure
-    (plain haws, or 3 gateways in the cluster scenario) by this row's value."""
+    (plain haws, or 3 gateways in the cluster scenario) by this row's value, and
+    on a presence-off row (``...-nopresence``) the presence-on twin by this row."""
     out: list[list[str]] = []
     groups: dict[tuple[str, str], list[Figure]] = {}
     for figure in figures:
@@ -77,6 +86,9 @@ def rows(figures: Sequence[Figure]) -> list[list[str]]:
             ratio = "-"
             if f.role == "baseline" and reference is not None and reference.value and f.value:
                 ratio = f"{reference.value / f.value:.2f}x"
+            twin = _presence_twin(f, group)
+            if twin is not None and twin.value and f.value:
+                ratio = f"{twin.value / f.value:.2f}x on/off"
             out.append([scenario, metric, f.system, value, ratio, _limit(f)])
     return out
 

@@ -1,4 +1,4 @@
-"""The targets of issue 6, judged against a run's figures (never asserted).
+"""The targets of issues 6 and 14, judged against a run's figures (never asserted).
 
 Each target names the figure it reads (at the sizes the run used) and either a
 baseline to divide by or an absolute bound. ``judge`` says met, missed, or
@@ -14,6 +14,9 @@ from typing import Any
 
 from bench.figures import Figure
 from bench.sizes import Sizes
+
+PRESENCE_SESSIONS = {"tiny": 200, "quick": 2_000, "full": 10_000}
+"""Sessions of the ``presence-events`` figure at each size (the scenario reads it)."""
 
 _OPS: dict[str, Callable[[float, float], bool]] = {">=": operator.ge, "<=": operator.le}
 
@@ -54,10 +57,13 @@ def targets(sizes: Sizes) -> list[Target]:
     lat_n = max(sizes.latency_subscribers)
     lat = f"latency-{lat_n}@{sizes.latency_deliveries // 1000}k/s"
     cap = f"capacity-{sizes.capacity_connections}"
-    fail = f"failover-{sizes.failover_clients}"
+    fail = f"failover-{max(sizes.failover_clients)}"
     rep = f"replay-{sizes.replay_messages}"
-    d = "delivered msg/s"
-    caught, mem, raw = "caught up max", "memory/conn", "raw-aiohttp"
+    storm = f"storm-{max(sizes.storm_clients)}"
+    pres = f"presence-events-{PRESENCE_SESSIONS[sizes.name]}"
+    d, cost = "delivered msg/s", "server CPU/msg"
+    caught, mem, raw, off = "caught up max", "memory/conn", "raw-aiohttp", "haws-nopresence"
+    p99, rate, ev, flap = "caught up p99", "connect rate", "claims+events/s", "presence flaps"
     return [
         Target(f"{fan}: haws >= 0.8x raw aiohttp", fan, d, "haws", "raw-aiohttp", ">=", 0.8),
         Target(f"{fan}: haws >= 5x python-socketio", fan, d, "haws", "python-socketio", ">=", 5.0),
@@ -67,4 +73,15 @@ def targets(sizes: Sizes) -> list[Target]:
         Target(f"{fail}: nothing lost", fail, "lost", "haws", None, "<=", 0.0),
         Target(f"{rep}: haws >= 50,000 msg/s", rep, "replayed msg/s", "haws", None, ">=", 50_000),
         Target(f"{fan}: haws batch >= 1.0x raw", fan, d, "haws-batch", "raw-aiohttp", ">=", 1.0),
+        # issue 14: the production configuration (presence on)
+        Target(f"{storm}: conn/s, presence on >= 0.8x off", storm, rate, "haws", off, ">=", 0.8),
+        Target(f"{storm}: conn/s, presence on >= 0.7x raw", storm, rate, "haws", raw, ">=", 0.7),
+        Target(f"{pres}: >= 20,000 claims+events/s", pres, ev, "haws", None, ">=", 20_000),
+        Target(f"{fail}: presence on, p99 caught up <= 3 s", fail, p99, "haws", None, "<=", 3000),
+        Target(f"{fail}: presence on, lost 0", fail, "lost", "haws", None, "<=", 0.0),
+        Target(f"{fail}: presence on, duplicates 0", fail, "duplicates", "haws", None, "<=", 0.0),
+        Target(f"{fail}: presence on, no leave/join of resumed", fail, flap, "haws", None, "<=", 0),
+        Target(f"{rep}: haws >= 150,000 msg/s", rep, "replayed msg/s", "haws", None, ">=", 150_000),
+        Target(f"{fan}: server CPU/delivery <= 1.5x raw", fan, cost, "haws", raw, "<=", 1.5),
+        Target(f"{cap}: presence on, memory/conn <= 1.3x raw", cap, mem, "haws", raw, "<=", 1.3),
     ]  # fmt: skip

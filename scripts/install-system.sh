@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the system programs haws runs for real: Consul and HAProxy.
+# Installs the system programs haws runs for real: Consul and HAProxy; Node.js
+# (npm builds clients/js) and Chromium (the browser tests) from Debian too.
 # nats-server comes from the PyPI wheel into the venv (see install-python.sh).
 # Idempotent: each step is skipped when its program is already on PATH.
 set -euo pipefail
@@ -18,6 +19,8 @@ install: on a system without Debian's apt, install these by hand and re-run:
   - consul  (HashiCorp Consul 1.8 or later, `consul` on PATH)
   - haproxy (2.2 or later, `haproxy` on PATH; optional for `make run`, needed by its tests)
   - docker-compose (v1, only to validate docker-compose.yml in the tests)
+  - node and npm (Node.js 18 or later, to build clients/js)
+  - chromium (`chromium` on PATH, for the browser tests)
 MSG
 }
 
@@ -29,19 +32,9 @@ apt_update() {
   fi
 }
 
-# The Debian archive URI this machine already uses; never hard-coded here.
-debian_uri() {
-  local uri=""
-  if [ -f /etc/apt/sources.list.d/debian.sources ]; then
-    uri=$(awk '/^URIs:/ {for (i = 2; i <= NF; i++) if ($i !~ /security/) {print $i; exit}}' \
-      /etc/apt/sources.list.d/debian.sources)
-  fi
-  if [ -z "$uri" ] && [ -f /etc/apt/sources.list ]; then
-    uri=$(awk '$1 == "deb" && $0 !~ /security/ {for (i = 2; i <= NF; i++) if ($i ~ /^(https?|file):/) {print $i; exit}}' \
-      /etc/apt/sources.list)
-  fi
-  printf '%s' "$uri"
-}
+# debian_uri: the Debian archive URI this machine already uses; never hard-coded.
+# shellcheck source=scripts/debian-source.sh
+. "$(dirname "$0")/debian-source.sh"
 
 install_consul() {
   if command -v consul >/dev/null 2>&1; then
@@ -88,9 +81,22 @@ install_compose_checker() {
     || die "apt-get install docker-compose failed"
 }
 
+install_apt_program() {
+  # $1: the program on PATH; the rest: the Debian packages that provide it.
+  local program=$1
+  shift
+  if command -v "$program" >/dev/null 2>&1; then
+    return
+  fi
+  apt_update
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" \
+    || die "apt-get install $* failed"
+}
+
 if ! command -v apt-get >/dev/null 2>&1; then
   if command -v consul >/dev/null 2>&1 && command -v haproxy >/dev/null 2>&1 \
-     && command -v docker-compose >/dev/null 2>&1; then
+     && command -v docker-compose >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 \
+     && command -v chromium >/dev/null 2>&1; then
     exit 0
   fi
   manual_help
@@ -99,7 +105,10 @@ fi
 install_consul
 install_haproxy
 install_compose_checker
+install_apt_program npm nodejs npm
+install_apt_program chromium chromium
 command -v consul >/dev/null 2>&1 || die "consul still not on PATH"
 say "consul: $(consul version | head -n 1)"
 command -v haproxy >/dev/null 2>&1 && say "haproxy: $(haproxy -v | head -n 1)"
+command -v chromium >/dev/null 2>&1 && say "chromium: $(chromium --version 2>/dev/null | head -n 1)"
 exit 0

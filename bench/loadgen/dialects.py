@@ -41,8 +41,10 @@ class Dialect:
     binary = False
     msg_prefix = b'{"op":"msg"'
 
-    def __init__(self, *, batch: bool = False) -> None:
+    def __init__(self, *, batch: bool = False, presence: bool = False) -> None:
         self.batch = batch
+        self.presence = presence
+        """``sub`` with ``presence: true`` (join/leave are published for the session)."""
 
     def frame(self, payload: bytes) -> bytes:
         return client_frame(BINARY if self.binary else TEXT, payload)
@@ -64,6 +66,8 @@ class Dialect:
         frame: dict[str, Any] = {"op": "sub", "id": rid, "topic": topic}
         if since is not None:
             frame["since"] = since
+        if self.presence:
+            frame["presence"] = True
         return self.encode(frame)
 
     def pub(self, rid: int, topic: str, t_ns: int) -> bytes:

@@ -11,7 +11,17 @@ from collections.abc import Callable
 
 from bench.figures import Figure
 from bench.lab import Lab
-from bench.scenarios import capacity, cluster, failover, fanout, latency, presence, replay
+from bench.scenarios import (
+    capacity,
+    cluster,
+    failover,
+    fanout,
+    interest,
+    latency,
+    presence,
+    replay,
+    storm,
+)
 
 Scenario = Callable[[Lab], list[Figure]]
 
@@ -19,8 +29,10 @@ SCENARIOS: dict[str, Scenario] = {
     fanout.NAME: fanout.run,
     latency.NAME: latency.run,
     capacity.NAME: capacity.run,
+    storm.NAME: storm.run,
     failover.NAME: failover.run,
     replay.NAME: replay.run,
     cluster.NAME: cluster.run,
+    interest.NAME: interest.run,
     presence.NAME: presence.run,
 }

@@ -20,7 +20,7 @@ from bench.systems import Running
 from bench.usage import CpuMeter, rss_kib
 
 NAME = "capacity"
-SYSTEMS_MEASURED = ("haws", "raw-aiohttp", "python-socketio", "node-socketio")
+SYSTEMS_MEASURED = ("haws", "haws-nopresence", "raw-aiohttp", "python-socketio", "node-socketio")
 SETTLE = 1.0
 
 

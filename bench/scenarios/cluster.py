@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.figures import Figure, Role, why
+from bench.figures import NO_PRESENCE, Figure, Role, why
 from bench.lab import HAWS_DIALECTS, Lab
 from bench.scenarios.traffic import (
     TopicLoad,
@@ -29,17 +29,20 @@ NAME = "cluster"
 
 
 def run(lab: Lab) -> list[Figure]:
-    if not lab.wants("haws"):
-        return []
     sizes = lab.sizes
     scenario = f"{NAME}-{sizes.cluster_subscribers}x{sizes.cluster_topics}"
     figures: list[Figure] = []
-    for gateways in (sizes.cluster_gateways, 1):
-        system = f"haws-{gateways}gw"
+    runs = [
+        (f"haws-{gateways}gw{suffix}", gateways, presence)
+        for gateways in (sizes.cluster_gateways, 1)
+        for suffix, presence in (("", True), (NO_PRESENCE, False))
+        if lab.wants("haws" + suffix)
+    ]
+    for system, gateways, presence in runs:
         role: Role = "subject" if gateways > 1 else "baseline"
         print(f"  {scenario} {system} ...", flush=True)
         try:
-            with lab.haws(gateways=gateways) as stack:
+            with lab.haws(gateways=gateways, presence=presence) as stack:
                 details = lab.run(_measure(lab, stack))
         except Exception as exc:  # reported in the table, the run goes on
             figures += throughput_figures(scenario, system, role, None, why(exc))

@@ -1,12 +1,21 @@
-"""Failover: SIGKILL the gateway holding N subscribed clients during a steady stream.
+"""Failover: SIGKILL a gateway holding subscribed clients during a steady stream.
 
-Two gateways and a replay replica. The clients sit on gateway A, the
-publisher on gateway B at a fixed rate. At the kill the target is the last
-seq acked so far; every client, as its socket drops, reconnects to B with
-``hello {session, cursors}`` (at most ``connect_concurrency`` handshakes at a
-time, no back-off). A client has *caught up* once it got ``recovered`` for
-the topic and holds the target seq. Figures: time from the kill until caught
+``failover_gateways`` gateways (3: the issue's target) and a replay replica, with
+the presence service and without. N clients are spread round-robin over the
+gateways, the publisher sits on the last one at a fixed rate. Gateway A (the
+first) is killed: at the kill the target is the last seq acked so far; every
+client of A, as its socket drops, reconnects to the next gateway with ``hello
+{session, cursors}`` (at most ``connect_concurrency`` handshakes at a time, no
+back-off); the clients of the other gateways only have to keep receiving. A
+client has *caught up* once it got ``recovered`` for the topic and holds the
+target seq. Figures: time from the kill until caught
 up (p50/p99/max), and messages lost and duplicated, counted at the wire.
+With presence on, the clients subscribe with ``presence: true`` and the bench
+listens to the topic's join/leave changes from the kill to the end of the
+drain (at least ``failover_after_kill``, 8 s: the presence heartbeat timeout +
+grace, 3 + 5 s by default, after which an unresumed session would leave):
+``presence flaps`` counts a leave or join of a session of A's clients (0 when
+every resume kept its membership).
 """
 
 from __future__ import annotations
@@ -18,8 +27,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import nats
+from nats.aio.msg import Msg
+
 from bench.figures import Figure, why
-from bench.lab import HAWS_DIALECTS, Lab, Profile
+from bench.lab import HAWS_DIALECTS, Lab, Profile, haws_variants
 from bench.loadgen.dialects import Dialect
 from bench.loadgen.flow import Flow
 from bench.loadgen.peer import Reply
@@ -36,6 +48,8 @@ from bench.scenarios.traffic import (
 )
 from bench.systems import Skipped
 from bench.usage import CpuMeter
+from haws.common import names
+from haws.common import presence_protocol as pp
 
 NAME = "failover"
 RETRY_DELAY = 0.1
@@ -116,31 +130,42 @@ class ResumingSubscriber(Subscriber):
 
 
 def run(lab: Lab) -> list[Figure]:
-    n = lab.sizes.failover_clients
+    figures: list[Figure] = []
+    for n in lab.sizes.failover_clients:
+        for system, presence in haws_variants():
+            if lab.wants(system):
+                figures += _one(lab, n, system, presence)
+    if lab.options.profile and lab.wants("haws"):
+        _profile(lab, max(lab.sizes.failover_clients))
+    return figures
+
+
+def _one(lab: Lab, n: int, system: str, presence: bool) -> list[Figure]:
     scenario = f"{NAME}-{n}"
-    if not lab.wants("haws"):
-        return []
-    print(f"  {scenario} haws ...", flush=True)
+    print(f"  {scenario} {system} ...", flush=True)
     try:
-        with lab.haws(gateways=2, replay=True) as stack:
-            details = lab.run(_measure(lab, stack, n))
+        with lab.haws(gateways=lab.sizes.failover_gateways, replay=True, presence=presence) as st:
+            details = lab.run(_measure(lab, st, n))
     except Exception as exc:  # reported in the table, the run goes on
         return [
-            Figure(scenario, metric, "haws", None, unit, better="lower", skipped=why(exc))
+            Figure(scenario, metric, system, None, unit, better="lower", skipped=why(exc))
             for metric, unit in (("caught up p99", "ms"), ("lost", "msgs"))
         ]
     caught = details["caught_up_ms"]
     figures = [
-        Figure(scenario, f"caught up {k}", "haws", caught[k], "ms", better="lower", details=details)
+        Figure(scenario, f"caught up {k}", system, caught[k], "ms", better="lower", details=details)
         for k in ("p50", "p99", "max")
     ]
     for metric, unit in (("not caught up", "clients"), ("lost", "msgs"), ("duplicates", "msgs")):
         value = details["not_caught_up" if metric == "not caught up" else metric]
         figures.append(
-            Figure(scenario, metric, "haws", value, unit, better="lower", details=details)
+            Figure(scenario, metric, system, value, unit, better="lower", details=details)
         )
-    if lab.options.profile:
-        _profile(lab, n)
+    if presence:
+        flaps = details.get("presence_flaps")
+        figures.append(
+            Figure(scenario, "presence flaps", system, flaps, "changes", "lower", details=details)
+        )
     return figures
 
 
@@ -149,7 +174,7 @@ def _profile(lab: Lab, n: int) -> None:
     scenario = f"{NAME}-{n}"
     print(f"  {scenario} haws (gateway B) under py-spy ...", flush=True)
     try:
-        with lab.haws(gateways=2, replay=True) as stack:
+        with lab.haws(gateways=lab.sizes.failover_gateways, replay=True) as stack:
             pid = stack.gateways[1].pid
             if pid is None:
                 raise Skipped("gateway B has no pid")
@@ -165,20 +190,49 @@ async def _measure(
     lab: Lab, stack: Any, n: int, recording: Recording | None = None
 ) -> dict[str, Any]:
     sizes = lab.sizes
-    node_a, node_b = stack.gateways
-    url_a, url_b = (f"ws://127.0.0.1:{g.port}" for g in (node_a, node_b))
-    dialect = HAWS_DIALECTS["haws"]
+    node_a = stack.gateways[0]
+    urls = stack.gateway_urls()
+    url_b = urls[1 % len(urls)]
+    dialect = Dialect(presence=True) if stack.presence else HAWS_DIALECTS["haws"]
     topic = new_topic(NAME)
 
     def make(d: Dialect, flow: Flow) -> Subscriber:
         return ResumingSubscriber(d, topic=topic, flow=flow)
 
-    load = await setup_topic(dialect, topic, n, [url_a], url_b, sizes, make=make)
-    subs = [s for s in load.subscribers if isinstance(s, ResumingSubscriber)]
+    # setup_topic spreads subscriber i over urls[i % len(urls)]: A holds every len(urls)-th.
+    load = await setup_topic(dialect, topic, n, urls, urls[-1], sizes, make=make)
+    everyone = [s for s in load.subscribers if isinstance(s, ResumingSubscriber)]
+    subs = everyone[:: len(urls)]
+    watcher = await nats.connect(stack.infra.nats.url) if stack.presence else None
+    changes: list[pp.Change] = []
+    joins_before: list[int] = []
+
+    def set_up_done() -> None:  # the joins of the set-up are not flaps, but prove we listen
+        joins_before.append(len(changes))
+        changes.clear()
+
+    async def on_change(msg: Msg) -> None:
+        changes.append(pp.decode(pp.Change, msg.data))
+
     try:
-        return await _kill_and_watch(lab, stack, node_a, url_b, load, subs, recording)
+        if watcher is not None:
+            await watcher.subscribe(names.presence_changes_subject(topic), cb=on_change)
+            await watcher.flush()
+        details = await _kill_and_watch(
+            lab, stack, node_a, url_b, load, subs, recording, before_kill=set_up_done
+        )
     finally:
         await teardown([load])
+        if watcher is not None:
+            await watcher.close()
+    if stack.presence:
+        moved = {s.session for s in subs}
+        flaps = [c for c in changes if c.session in moved]
+        details["presence_flaps"] = len(flaps)
+        details["presence_changes_after_kill"] = len(changes)
+        details["presence_joins_before_kill"] = joins_before[0] if joins_before else None
+        details["first_flap"] = f"{flaps[0].kind} {flaps[0].session}" if flaps else None
+    return details
 
 
 async def _kill_and_watch(
@@ -189,6 +243,8 @@ async def _kill_and_watch(
     load: TopicLoad,
     subs: list[ResumingSubscriber],
     recording: Recording | None,
+    *,
+    before_kill: Callable[[], None] = lambda: None,
 ) -> dict[str, Any]:
     sizes = lab.sizes
     loop = asyncio.get_running_loop()
@@ -214,6 +270,7 @@ async def _kill_and_watch(
         sub.arm(url_b, target, slots, until + sizes.drain_timeout, caught_up)
     if recording is not None:
         recording.start(0.0, sizes.failover_after_kill)
+    before_kill()
     killed_at = time.monotonic_ns()
     node_a.process.signal(signal.SIGKILL)
     with contextlib.suppress(TimeoutError):
@@ -239,6 +296,8 @@ async def _kill_and_watch(
     errors = [s.resume_error for s in subs if s.resume_error and not s.welcome_at]
     return {
         "clients": len(subs),
+        "clients_total": len(load.subscribers),
+        "gateways": len(stack.gateways),
         "target_seq": target,
         "publish_rate": sizes.failover_rate,
         "caught_up": len(caught),

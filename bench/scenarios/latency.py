@@ -19,7 +19,14 @@ from bench.systems import Running
 from bench.usage import CpuMeter
 
 NAME = "latency"
-SYSTEMS_MEASURED = ("haws", "haws-batch", "raw-aiohttp", "python-socketio", "node-socketio")
+SYSTEMS_MEASURED = (
+    "haws",
+    "haws-nopresence",
+    "haws-batch",
+    "raw-aiohttp",
+    "python-socketio",
+    "node-socketio",
+)
 
 
 def run(lab: Lab) -> list[Figure]:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import signal
 import time
 import uuid
@@ -38,19 +37,18 @@ from bench.lab import HAWS_DIALECTS, Lab
 from bench.loadgen.crowd import close_all, open_all
 from bench.loadgen.peer import Peer, Reply
 from bench.scenarios.traffic import new_topic
-from bench.sizes import QUICK
 from bench.systems import Skipped
 from bench.systems.haws import HawsStack
+from bench.targets import PRESENCE_SESSIONS
 from bench.usage import CpuMeter
 from haws.cluster import service_available
-from haws.cluster.services import backend_service
 from haws.common import names
 from haws.common import presence_protocol as pp
 
 NAME = "presence"
-SESSIONS = {"quick": 2_000, "full": 10_000}
+SESSIONS = PRESENCE_SESSIONS
 """Sessions of the events figure (each: claim, sub, unsub)."""
-SUBSCRIBERS = {"quick": 200, "full": 1_000}
+SUBSCRIBERS = {"tiny": 20, "quick": 200, "full": 1_000}
 """Presence subscribers on the gateway that is killed."""
 SENDERS = 4
 """NATS connections sending requests, as several gateways would."""
@@ -65,13 +63,12 @@ PRESENCE_ARGS = ["--heartbeat-timeout", str(HEARTBEAT_TIMEOUT), "--grace", str(G
 GATEWAY_ARGS = ["--presence-heartbeat", "0.5"]
 LEAVE_SLACK = 20.0
 """Seconds past heartbeat timeout + grace the watcher waits for the last leave."""
-_runs = itertools.count(1)
 
 
 def run(lab: Lab) -> list[Figure]:
     if not lab.wants("haws"):
         return []
-    mode = "quick" if lab.sizes == QUICK else "full"
+    mode = lab.sizes.name
     figures: list[Figure] = []
     n = SESSIONS[mode]
     scenario = f"{NAME}-events-{n}"
@@ -113,16 +110,7 @@ def _stack(lab: Lab, *, gateways: int) -> Iterator[HawsStack]:
     infra = lab.infra()
     lab.run(_drop_bucket(infra.nats.url))  # the records of an earlier measurement
     extra = [*GATEWAY_ARGS, *lab.options.gateway_args]
-    stack = HawsStack(infra, gateways=gateways, extra_args=extra)
-    stack.backends.append(
-        backend_service(
-            infra.data_dir,
-            "presence",
-            name=f"presence-{next(_runs)}",
-            nats_url=infra.nats.url,
-            extra_args=PRESENCE_ARGS,
-        )
-    )
+    stack = HawsStack(infra, gateways=gateways, extra_args=extra, presence_args=PRESENCE_ARGS)
     lab.wait_quiet()
     stack.start()
     try:

@@ -19,7 +19,7 @@ from typing import Any
 import nats
 
 from bench.figures import Figure, skipped, why
-from bench.lab import HAWS_DIALECTS, Lab, Profile
+from bench.lab import HAWS_DIALECTS, Lab, Profile, haws_variants
 from bench.loadgen.crowd import close_all
 from bench.loadgen.dialects import Dialect, payload_data
 from bench.loadgen.flow import Flow
@@ -90,18 +90,20 @@ def run(lab: Lab) -> list[Figure]:
     n = lab.sizes.replay_messages
     scenario = f"{NAME}-{n}"
     figures: list[Figure] = []
-    if lab.wants("haws"):
-        print(f"  {scenario} haws ...", flush=True)
+    for system, presence in haws_variants():
+        if not lab.wants(system):
+            continue
+        print(f"  {scenario} {system} ...", flush=True)
         try:
-            with lab.haws(replay=True) as stack:
+            with lab.haws(replay=True, presence=presence) as stack:
                 details = lab.run(_haws(lab, stack, n))
             figures.append(
-                Figure(scenario, METRIC, "haws", details["msgs_per_s"], "msg/s", details=details)
+                Figure(scenario, METRIC, system, details["msgs_per_s"], "msg/s", details=details)
             )
         except Exception as exc:  # reported in the table, the run goes on
             figures.append(
                 skipped(
-                    scenario, METRIC, "haws", "msg/s", why(exc), role="subject", better="higher"
+                    scenario, METRIC, system, "msg/s", why(exc), role="subject", better="higher"
                 )
             )
     if lab.options.profile and lab.wants("haws"):

@@ -1,9 +1,13 @@
-"""haws as it runs for real: nats-server, Consul, gateways, the replay service.
+"""haws as it runs for real: nats-server, Consul, gateways, replay and presence.
 
 NATS and Consul are started once per invocation (``HawsInfra``) and shared;
 every scenario gets fresh gateway processes (``HawsStack``), so one scenario's
 connections, topics and memory never leak into the next one's figures. All of
 them run on the server core: the broker is part of the system under test.
+
+A stack runs a presence replica by default, as ``haws up`` and compose do (every
+``hello`` then claims its session); ``presence=False`` is the configuration
+without it, the one the bench measured before issue 14.
 """
 
 from __future__ import annotations
@@ -91,9 +95,12 @@ class HawsStack:
         *,
         gateways: int = 1,
         replay: bool = False,
+        presence: bool = True,
         extra_args: Sequence[str] = (),
+        presence_args: Sequence[str] = (),
     ) -> None:
         self.infra = infra
+        self.presence = presence
         run = next(_names)
         self.gateways = [
             Gateway(
@@ -112,6 +119,18 @@ class HawsStack:
             self.backends.append(
                 backend_service(
                     infra.data_dir, "replay", name=f"replay-{run}", nats_url=infra.nats.url
+                )
+            )
+        if presence:
+            if not service_available("presence"):
+                raise Skipped("the presence service is not installed")
+            self.backends.append(
+                backend_service(
+                    infra.data_dir,
+                    "presence",
+                    name=f"presence-{run}",
+                    nats_url=infra.nats.url,
+                    extra_args=list(presence_args),
                 )
             )
 
@@ -137,6 +156,9 @@ class HawsStack:
         own = [c.pid for c in self.components if c.pid is not None and c.alive]
         return own + self.infra.pids()
 
+    def gateway_urls(self) -> list[str]:
+        return [f"ws://127.0.0.1:{g.port}" for g in self.gateways]
+
     def running(self, name: str, dialect: Dialect) -> Running:
         pid = self.gateways[0].pid
         if pid is None:
@@ -144,7 +166,7 @@ class HawsStack:
         return Running(
             name=name,
             dialect=dialect,
-            urls=[f"ws://127.0.0.1:{g.port}" for g in self.gateways],
+            urls=self.gateway_urls(),
             rss_pid=pid,
             server_pids=self.pids,
         )

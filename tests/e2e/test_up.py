@@ -176,6 +176,23 @@ async def assert_message_crosses(http: aiohttp.ClientSession, sub_url: str, pub_
         await publisher.close()
 
 
+async def assert_demo_served(http: aiohttp.ClientSession, demo: str, ws_url: str) -> None:
+    """The demo page and the SDK bundle are served, and the gateways let the page in."""
+    assert demo.startswith("http://127.0.0.1:")
+    async with http.get(demo) as page:
+        assert page.status == 200
+        assert "/haws.min.js" in await page.text()
+    async with http.get(f"{demo}config.json") as config:
+        assert (await config.json())["endpoints"]
+    origin = demo.rstrip("/")
+    async with http.ws_connect(ws_url, headers={"Origin": origin}) as ws:
+        await ws.send_json({"op": "hello", "v": 1})
+        assert (await next_op(ws, "welcome"))["op"] == "welcome"
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await http.ws_connect(ws_url, headers={"Origin": "http://elsewhere.example"})
+    assert refused.value.status == 403
+
+
 def stop_and_check(run: UpRun, signum: int) -> None:
     run.process.send_signal(signum)
     assert run.process.wait(timeout=STOP_TIMEOUT) == 0, run.stderr()
@@ -195,6 +212,7 @@ async def test_up_carries_messages_between_gateways_and_stops_on_sigterm(start_u
                 assert response.status == 200
         first, second = (gateway["url"] for gateway in info["gateways"])
         await assert_message_crosses(http, first, second)
+        await assert_demo_served(http, info["demo"], first)
         if info["haproxy"] is not None:
             await assert_message_crosses(http, info["haproxy"]["url"], info["haproxy"]["url"])
     await asyncio.to_thread(stop_and_check, run, signal.SIGTERM)

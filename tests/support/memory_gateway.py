@@ -10,7 +10,7 @@ loopback and talk to it as a client would.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,12 +81,16 @@ def memory_settings(**overrides: Any) -> GatewaySettings:
 
 
 @contextlib.asynccontextmanager
-async def memory_gateway(**overrides: Any) -> AsyncIterator[MemoryGateway]:
+async def memory_gateway(
+    replica: Callable[[MemoryBroker], MemoryPresence] = MemoryPresence, **overrides: Any
+) -> AsyncIterator[MemoryGateway]:
+    """``replica`` builds the presence replica on the gateway's broker (a gated one
+    holds claims in flight)."""
     settings = memory_settings(**overrides)
     log = get_logger("gateway", node=NODE)
     metrics = GatewayMetrics()
     broker = MemoryBroker()
-    calls = MemoryPresence(broker)
+    calls = replica(broker)
     fence = Fence(settings.pause_threshold)
     hub = Hub(
         broker,
@@ -118,7 +122,7 @@ async def memory_gateway(**overrides: Any) -> AsyncIterator[MemoryGateway]:
             on_takeover=lambda command: on_takeover(hub, command),
             connections=lambda: len(hub.connections),
             sessions=lambda: list(hub.by_session),
-            fenced=lambda lost: on_fenced(hub, lost),
+            fenced=lambda lost: on_fenced(hub, lost, presence.claiming),
         )
         stack.push_async_callback(presence.stop)
         auth = build_authenticator(settings, log)

@@ -22,8 +22,11 @@ from haws.cluster.consul import ConsulAgent
 from haws.cluster.consul_acl import apply as apply_consul_acl
 from haws.cluster.credentials import FILE as CREDENTIALS_FILE
 from haws.cluster.credentials import ClusterCredentials
+from haws.cluster.demo import DemoConfig, DemoServer
 from haws.cluster.haproxy import HAProxy
 from haws.cluster.nats import NatsAuth, NatsCluster
+from haws.cluster.origins import ENV as ORIGINS_ENV
+from haws.cluster.origins import merged
 from haws.cluster.process import stop_all
 from haws.cluster.rolling import GatewayRestart, Progress
 from haws.cluster.rolling import rolling_restart as _rolling_restart
@@ -43,6 +46,10 @@ class ClusterSpec:
     """Extra flags for every gateway, e.g. ``("--consul-ttl", "2", "--drain-period", "1")``."""
     gateway_env: tuple[tuple[str, str], ...] = ()
     """Extra environment for every gateway (secrets stay out of the process list)."""
+    allowed_origins: tuple[str, ...] = ()
+    """Browser origins every gateway allows (``HAWS_ALLOWED_ORIGINS``); the demo's are added."""
+    demo: bool = False
+    """Serve the demo chat page (``haws up`` does; test clusters need not)."""
     gateway_stop_timeout: float = 15.0
     """SIGTERM lets a gateway deregister and drain (its own drain timeout is 10 s)."""
     stop_timeout: float = 10.0
@@ -72,6 +79,21 @@ class LocalCluster:
             auth=NatsAuth(creds.nats_passwords, creds.route_password) if creds else None,
         )
         replicas = spec.stream_replicas
+        gateway_env = dict(spec.gateway_env)
+        self.demo: DemoServer | None = None
+        if spec.demo:
+            secret = gateway_env.get("HAWS_AUTH_HS256_SECRET")
+            self.demo = DemoServer(
+                self.data_dir, env={"HAWS_AUTH_HS256_SECRET": secret} if secret else None
+            )
+        origins = merged(
+            [o for o in gateway_env.get(ORIGINS_ENV, "").split(",") if o],
+            spec.allowed_origins,
+            self.demo.origins if self.demo else (),
+        )
+        if origins:
+            gateway_env[ORIGINS_ENV] = ",".join(origins)
+        self.allowed_origins = origins
         self.presence: list[HawsService] = self._backends("presence", spec.presence, replicas)
         self.replay: list[HawsService] = self._backends("replay", spec.replay, replicas)
         self.gateways = [
@@ -82,7 +104,7 @@ class LocalCluster:
                 consul_http=self.consul.http_url,
                 stream_replicas=replicas,
                 extra_args=spec.gateway_args,
-                env={**(creds.gateway_env() if creds else {}), **dict(spec.gateway_env)},
+                env={**(creds.gateway_env() if creds else {}), **gateway_env},
             )
             for i in range(1, spec.gateways + 1)
         ]
@@ -90,6 +112,16 @@ class LocalCluster:
         if spec.haproxy:
             self.haproxy = HAProxy(
                 self.data_dir, consul_dns=self.consul.dns_address, expect_servers=spec.gateways
+            )
+        if self.demo is not None:
+            self.demo.config = DemoConfig(
+                endpoints=(self.haproxy.ws_url,)
+                if self.haproxy
+                else tuple(g.ws_url for g in self.gateways),
+                auth=gateway_env.get("HAWS_AUTH_MODE", "anonymous"),
+                nodes=tuple(
+                    {"node": g.name, "url": g.ws_url, "http": g.http_url} for g in self.gateways
+                ),
             )
         self._reported: set[int] = set()
 
@@ -113,10 +145,17 @@ class LocalCluster:
         front: list[Component] = [*self.gateways]
         if self.haproxy is not None:
             front.append(self.haproxy)
+        if self.demo is not None:
+            front.append(self.demo)
         stages: list[tuple[str, list[Component]]] = [
             ("consul, nats", [self.consul, *self.nats.servers]),
             ("presence, replay", [*self.presence, *self.replay]),
-            ("gateways" + (", haproxy" if self.haproxy else ""), front),
+            (
+                "gateways"
+                + (", haproxy" if self.haproxy else "")
+                + (", demo" if self.demo else ""),
+                front,
+            ),
         ]
         return [(label, members) for label, members in stages if members]
 
@@ -157,6 +196,8 @@ class LocalCluster:
     def stop(self) -> None:
         """Reverse order; SIGTERM each stage at once, SIGKILL what outlives its timeout."""
         spec = self.spec
+        if self.demo is not None:
+            self.demo.stop(spec.stop_timeout)
         if self.haproxy is not None:
             self.haproxy.stop(spec.stop_timeout)
         stop_all([g.process for g in self.gateways], spec.gateway_stop_timeout)
@@ -214,6 +255,8 @@ class LocalCluster:
             "nats": self.nats.describe(),
             "consul": self.consul.describe(),
             "haproxy": self.haproxy.describe() if self.haproxy is not None else None,
+            "demo": self.demo.url if self.demo is not None else None,
+            "allowed_origins": list(self.allowed_origins),
             "presence": [s.describe() for s in self.presence],
             "replay": [s.describe() for s in self.replay],
             "data_dir": str(self.data_dir),

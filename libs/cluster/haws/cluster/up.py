@@ -33,6 +33,7 @@ from types import FrameType
 
 from haws.cluster.errors import Aborted, ClusterError
 from haws.cluster.local import ClusterSpec, LocalCluster
+from haws.cluster.origins import DEV_ORIGINS, from_env, merged
 from haws.common.tokens import make_dev_token
 
 log = logging.getLogger("haws.up")
@@ -108,6 +109,17 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument(
+        "--no-demo", dest="demo", action="store_false", help="do not serve the demo chat page"
+    )
+    parser.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="also let pages from ORIGIN (scheme://host[:port]) connect; repeatable; "
+        "HAWS_ALLOWED_ORIGINS (comma separated) adds more",
+    )
+    parser.add_argument(
         "--restart-timeout",
         type=float,
         default=120.0,
@@ -163,6 +175,10 @@ class Signals:
 
 def summary(cluster: LocalCluster) -> str:
     lines = ["haws is up:"]
+    if cluster.demo is not None:
+        lines.append(
+            f"  demo               {cluster.demo.url}   <- open it in two tabs, then kill a gateway"
+        )
     for gw in cluster.gateways:
         lines.append(f"  gateway {gw.name:<10} {gw.ws_url}   http {gw.http_url}   pid {gw.pid}")
     if cluster.haproxy is not None:
@@ -174,6 +190,8 @@ def summary(cluster: LocalCluster) -> str:
         lines.append(f"  {svc.command:<7} {svc.name:<10} {svc.http_url}   pid {svc.pid}")
     lines.append(f"  consul             {cluster.consul.ui_url}   pid {cluster.consul.pid}")
     lines.append(f"  logs               {cluster.data_dir / 'logs'}")
+    if cluster.allowed_origins:
+        lines.append(f"  browser origins    {', '.join(cluster.allowed_origins)}")
     lines.append(f"Ctrl-C stops everything; kill -USR1 {os.getpid()} restarts the gateways.")
     return "\n".join(lines)
 
@@ -222,6 +240,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         replay=args.replay,
         haproxy=use_haproxy,
         secure=args.secure,
+        demo=args.demo,
+        allowed_origins=merged(DEV_ORIGINS, from_env(os.environ), args.allow_origin),
         gateway_env=(
             (("HAWS_AUTH_MODE", "jwt"), ("HAWS_AUTH_HS256_SECRET", secret)) if secret else ()
         ),

@@ -8,7 +8,7 @@ single truth; replicas keep an in-memory index of it through a KV watch.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, TypeVar
 
 import msgpack
@@ -18,8 +18,18 @@ from haws.protocol.errors import BadRequest
 T = TypeVar("T")
 
 
+OMIT_DEFAULT: Any = {"omit_default": True}
+"""Field metadata: left off the wire at its default, so a field added later reaches
+only readers that know it (``decode`` refuses unknown fields: an older replica
+keeps working with a newer gateway until the field is used)."""
+
+
 def encode(message: Any) -> bytes:
-    return bytes(msgpack.packb(asdict(message), use_bin_type=True))
+    body = asdict(message)
+    for f in fields(message):
+        if f.metadata.get("omit_default") and body[f.name] == f.default:
+            del body[f.name]
+    return bytes(msgpack.packb(body, use_bin_type=True))
 
 
 def decode(cls: type[T], raw: bytes) -> T:
@@ -39,6 +49,10 @@ class Claim:
     user: str | None = None
     topics: list[str] = field(default_factory=list)
     """Presence topics restored by a resume (join only if not already a member)."""
+    fresh: bool = field(default=False, metadata=OMIT_DEFAULT)
+    """The session was minted by this hello, whose ``welcome`` did not wait for the
+    claim (issue 14): claim it only if no claim of it landed yet. One that did
+    came from a resume elsewhere after this welcome, so it is the newer one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +60,9 @@ class ClaimReply:
     epoch: int
     """Fencing token: newer claims have larger epochs; events carry it."""
     previous_node: str | None = None
+    superseded: bool = field(default=False, metadata=OMIT_DEFAULT)
+    """A ``fresh`` claim found the session claimed already: nothing was written, and
+    the claiming connection is the older one (it is closed with 4009)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from haws.common.health_http import health_routes
 from haws.gateway.deps import GatewayDeps
 from haws.gateway.gateways_http import gateways_route
 from haws.gateway.presence_http import presence_route
+from haws.gateway.security.cors import allow_cross_origin_reads
 from haws.gateway.ws_endpoint import WsEndpoint
 
 DEPS = web.AppKey("haws_gateway_deps", GatewayDeps)
@@ -29,6 +30,7 @@ def create_app(deps: GatewayDeps) -> web.Application:
             *health_routes(deps.state.not_ready_reason, deps.metrics.registry),
         ]
     )
+    allow_cross_origin_reads(app)
     if deps.settings.auth_mode == "anonymous":
         # Plain HTTP carries no token: with jwt auth this would bypass the grants.
         app.add_routes([presence_route(deps)])

@@ -118,7 +118,7 @@ async def run_gateway(
             on_takeover=lambda command: on_takeover(hub, command),
             connections=lambda: len(hub.connections),
             sessions=lambda: list(hub.by_session),
-            fenced=lambda lost: on_fenced(hub, lost),
+            fenced=lambda lost: on_fenced(hub, lost, presence.claiming),
         )
         stack.push_async_callback(presence.stop)
         consul = consul_client(

@@ -196,16 +196,25 @@ class WsEndpoint:
         conn.log.info("ws.open", codec=codec.name, resumed=resumed)
         try:
             # Inside the try: whatever happens from here, the finally unregisters.
-            epoch = await deps.presence.claim(
-                pp.Claim(
-                    session=session,
-                    node=deps.node,
-                    conn=conn.conn_id,
-                    user=conn.user,
-                    topics=[topic for topic, state in plan.items() if state.presence],
-                )
+            claim = pp.Claim(
+                session=session,
+                node=deps.node,
+                conn=conn.conn_id,
+                user=conn.user,
+                topics=[topic for topic, state in plan.items() if state.presence],
             )
-            conn.claimed(epoch)
+            if hello.session:
+                # A resume may race another connection of the session: welcome only
+                # once the presence service ordered this claim (takeover, 4009).
+                conn.claimed(await deps.presence.claim(claim))
+            else:
+                # A session minted here: its claim goes on beside welcome (issue 14;
+                # docs/presence.md). A resume elsewhere landing first wins: 4009 here.
+                deps.presence.claim_soon(
+                    claim,
+                    conn.claimed,
+                    lambda: take_over(conn, "resumed elsewhere before its first claim"),
+                )
             conn.send_obj(
                 frames.welcome(
                     session,

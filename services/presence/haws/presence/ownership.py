@@ -45,6 +45,8 @@ class ClaimOutcome:
     old: OwnerRecord | None
     new: OwnerRecord
     takeover: Takeover | None
+    superseded: bool = False
+    """A ``fresh`` claim found the session claimed by a newer hello: nothing written."""
 
 
 class Ownership:
@@ -121,11 +123,16 @@ class Ownership:
         raise StoreConflict(f"{key}: still contended after {self._attempts} attempts")
 
     async def claim(self, session: str, claim: Claim) -> ClaimOutcome:
-        outcome = await self.change(
-            session, lambda old, now: transitions.claimed(old, claim, now, self._grace)
-        )
-        if outcome.new is None:  # unreachable: a claim always writes
+        def rule(old: OwnerRecord | None, now: float) -> OwnerRecord | None:
+            if transitions.superseded(old, claim):
+                return None  # nothing to write (confirmed on a fresh read by ``change``)
+            return transitions.claimed(old, claim, now, self._grace)
+
+        outcome = await self.change(session, rule)
+        if outcome.new is None:  # unreachable: a claim writes, or finds a record
             raise StoreConflict(f"{session}: claim not written")
+        if not outcome.written:  # a fresh claim of a session a newer hello claimed
+            return ClaimOutcome(outcome.old, outcome.new, None, superseded=True)
         takeover = transitions.takeover_of(session, outcome.old, outcome.new)
         return ClaimOutcome(outcome.old, outcome.new, takeover)
 

@@ -153,6 +153,11 @@ class PresenceService:
             await self._respond(msg, pp.ClaimReply(epoch=0))  # 0: not claimed, degrade
             return
         old, takeover = outcome.old, outcome.takeover
+        if outcome.superseded:
+            self._metrics.claims.labels("superseded").inc()
+            log.info("presence.claim_superseded", conn=claim.conn)
+            await self._respond(msg, pp.ClaimReply(epoch=0, superseded=True))
+            return
         if takeover is not None and old is not None:
             with contextlib.suppress(Exception):
                 await self._nc.publish(names.gateway_control_subject(old.node), pp.encode(takeover))

@@ -34,6 +34,12 @@ def _union(first: Iterable[str], second: Iterable[str]) -> list[str]:
     return list(dict.fromkeys([*first, *second]))
 
 
+def superseded(old: OwnerRecord | None, claim: Claim) -> bool:
+    """A ``fresh`` claim of a session claimed already: that claim came from a newer
+    hello (a resume elsewhere after this one's welcome), which keeps the session."""
+    return claim.fresh and old is not None
+
+
 def claimed(old: OwnerRecord | None, claim: Claim, now: float, grace: float) -> OwnerRecord:
     """The record after ``claim``: a new epoch, and the topics of a session still visible.
 

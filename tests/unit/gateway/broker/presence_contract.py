@@ -47,6 +47,34 @@ class PresenceContract:
         finally:
             await feed.stop()
 
+    async def test_a_fresh_claim_of_an_unclaimed_session_claims_it(
+        self, calls: PresenceCalls, session: str, node: str
+    ) -> None:
+        reply = await calls.claim(pp.Claim(session=session, node=node, conn="c1", fresh=True))
+        assert reply.epoch > 0
+        assert not reply.superseded
+
+    async def test_a_fresh_claim_after_a_newer_claim_is_superseded_and_changes_nothing(
+        self, calls: PresenceCalls, session: str, node: str
+    ) -> None:
+        """The resume elsewhere (newer) landed first: the fresh claim must not take
+        the session back, nor send a takeover to the resumed connection."""
+        received: list[pp.Takeover] = []
+        elsewhere = node + "-b"
+        feed = await calls.takeovers(elsewhere, received.append)
+        try:
+            newer = await calls.claim(pp.Claim(session=session, node=elsewhere, conn="c2"))
+            late = await calls.claim(pp.Claim(session=session, node=node, conn="c1", fresh=True))
+            assert (late.epoch, late.superseded) == (0, True)
+            event = await calls.event(pp.Event("sub", session, elsewhere, "c2", newer.epoch, "r"))
+            assert (event.ok, event.stale) == (True, False)  # the newer one still owns it
+            then = await calls.claim(pp.Claim(session=session, node=node, conn="c3"))
+            assert then.epoch > newer.epoch  # the superseded claim took no epoch
+            await eventually(lambda: bool(received), timeout=5, message="c3's takeover")
+            assert received == [pp.Takeover(session=session, conn="c2", epoch=then.epoch)]
+        finally:
+            await feed.stop()
+
     async def test_an_event_with_an_old_epoch_is_stale(
         self, calls: PresenceCalls, session: str, node: str
     ) -> None:

@@ -1,9 +1,10 @@
 """``PresenceCalls`` answered by one in-memory presence replica, for unit tests.
 
 It keeps the promises the seam states: every claim's epoch is above every
-earlier one, an event with an old epoch is ``stale``, a newer claim of a session
-sends ``Takeover`` to the node of the connection it replaces while that one is
-online, members join and leave (published as changes through a ``MemoryBroker``
+earlier one, an event with an old epoch is ``stale``, a ``fresh`` claim of a
+session claimed already is ``superseded`` and changes nothing, a newer claim of
+a session sends ``Takeover`` to the node of the connection it replaces while
+that one is online, members join and leave (published as changes through a ``MemoryBroker``
 when given one; a closed connection leaves at once: a leave grace of 0). With
 ``absent`` set every call raises ``NoReplica``, as in a deployment without
 presence.
@@ -57,8 +58,10 @@ class MemoryPresence:
 
     async def claim(self, claim: pp.Claim) -> pp.ClaimReply:
         self._check()
-        self._epoch += 1
         previous = self._owners.get(claim.session)
+        if claim.fresh and previous is not None:
+            return pp.ClaimReply(epoch=0, superseded=True)  # a newer hello claimed it first
+        self._epoch += 1
         self._owners[claim.session] = _Owner(claim.node, claim.conn, self._epoch, claim.user)
         for topic in claim.topics:
             self._join(topic, claim.session, claim.user)

@@ -78,7 +78,10 @@ class PresenceCalls(Protocol):
     runs and ``TimeoutError`` when none answers in time."""
 
     async def claim(self, claim: pp.Claim) -> pp.ClaimReply:
-        """Own the session from this connection on: a fencing epoch above every earlier one."""
+        """Own the session from this connection on: a fencing epoch above every earlier one.
+
+        A ``fresh`` claim owns it only if no claim of the session landed yet;
+        otherwise nothing changes and the reply is ``superseded`` (epoch 0)."""
         ...
 
     async def event(self, event: pp.Event) -> pp.EventReply:

@@ -1,3 +1,3 @@
-"""Who may connect and what they may use: tokens (auth, JWKS), grants, origins,
-forwarded addresses, admission and connection limits, command rate, TLS, and the
-start-up checks of those settings."""
+"""Who may connect and what they may use: tokens (auth, JWKS), grants, origins (and the
+CORS reads a refused page needs), forwarded addresses, admission and connection limits,
+command rate, TLS, and the start-up checks of those settings."""

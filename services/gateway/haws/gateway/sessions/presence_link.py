@@ -4,12 +4,23 @@ Presence is optional for messaging: when no presence replica answers, claims
 return epoch 0, events are dropped, queries fail with ``unavailable``, and the
 fence stays disabled. Events of one session go out in order (one sender per
 shard of sessions), because replicas apply them as they come.
+
+``claim_soon`` takes the claim off the critical path of ``welcome`` (issue 14):
+a new session's connection is served at once while its claim is in flight, and
+the events it produces meanwhile (sub, unsub, close) wait beside the claim, to
+go out in order with the epoch it returns. Ownership is as strong as before:
+the presence service still orders every claim of a session, a ``fresh`` claim
+overtaken by a resume elsewhere loses (``superseded``: 4009 here), the loser
+of any other race gets ``Takeover`` (4009), events carry the winning epoch or
+are ``stale``.
+docs/presence.md says what a client may observe in that window.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -27,6 +38,7 @@ EVENT_QUEUE = 10_000
 
 SessionsSource = Callable[[], list[str]]
 FencedHandler = Callable[[list[str]], None]
+EpochHandler = Callable[[int], None]
 
 
 class PresenceLink:
@@ -48,6 +60,11 @@ class PresenceLink:
             asyncio.Queue(EVENT_QUEUE) for _ in range(SHARDS)
         ]
         self._tasks: list[asyncio.Task[None]] = []
+        self._claims: set[asyncio.Task[None]] = set()
+        self._held: dict[str, list[pp.Event]] = {}
+        """Events of connections whose claim is in flight, by connection id, in order.
+        Bounded by what one connection may send (``command_rate``) during one claim
+        (at most ``request_timeout``); released, or dropped with epoch 0, when it ends."""
         self._control: Feed | None = None
         self.available = False
         self._absent = False
@@ -64,17 +81,69 @@ class PresenceLink:
         exception and a warning per hello; the heartbeat (every second) notices
         when replicas appear.
         """
+        reply = await self._ask(claim)
+        return reply.epoch if reply is not None else 0
+
+    async def _ask(self, claim: pp.Claim) -> pp.ClaimReply | None:
         if self._absent:
-            return 0
+            return None
         try:
-            reply = await self._calls.claim(claim)
+            return await self._calls.claim(claim)
         except Exception as exc:  # no presence service: messaging goes on unfenced
             self._log.warning("presence.claim_failed", session=claim.session, error=repr(exc))
-            return 0
-        return reply.epoch
+            return None
+
+    def claim_soon(
+        self, claim: pp.Claim, on_epoch: EpochHandler, on_superseded: Callable[[], None]
+    ) -> None:
+        """Claim a session minted by this hello without making ``welcome`` wait.
+
+        The claim goes out ``fresh``: if a claim of the session landed first (the
+        client resumed elsewhere meanwhile, a newer hello), nothing changes and
+        ``on_superseded`` runs (the caller closes with 4009). Otherwise
+        ``on_epoch`` gets the epoch, and the connection's events held meanwhile
+        go out after it, in order, with that epoch. Without a presence service
+        ``on_epoch(0)`` runs at once (nothing to wait for).
+        """
+        if self._absent:
+            on_epoch(0)
+            return
+        self._held[claim.conn] = []
+        fresh = dataclasses.replace(claim, fresh=True)
+        task = asyncio.create_task(
+            self._claim_and_release(fresh, on_epoch, on_superseded), name="claim"
+        )
+        self._claims.add(task)
+        task.add_done_callback(self._claims.discard)
+
+    async def _claim_and_release(
+        self, claim: pp.Claim, on_epoch: EpochHandler, on_superseded: Callable[[], None]
+    ) -> None:
+        reply: pp.ClaimReply | None = None
+        try:
+            reply = await self._ask(claim)
+        finally:
+            # Synchronously, so no event of this connection can slip in between.
+            held = self._held.pop(claim.conn, [])
+            epoch = reply.epoch if reply is not None else 0
+            on_epoch(epoch)
+            if reply is not None and reply.superseded:
+                self._log.info("presence.claim_superseded", session=claim.session)
+                on_superseded()  # its held events (epoch 0) are dropped: not the owner
+            for event in held:
+                self.event(dataclasses.replace(event, epoch=epoch))
+
+    def claiming(self, conn: str) -> bool:
+        """Whether the claim of connection ``conn`` is still in flight."""
+        return conn in self._held
 
     def event(self, event: pp.Event) -> None:
-        """Queue an event; its session's events are sent in order."""
+        """Queue an event; its session's events are sent in order (after the
+        connection's claim, while that is in flight)."""
+        held = self._held.get(event.conn)
+        if held is not None:
+            held.append(event)
+            return
         if event.epoch == 0:
             return  # claimed without a presence service: nothing to tell
         queue = self._queues[zlib.crc32(event.session.encode()) % SHARDS]
@@ -165,7 +234,11 @@ class PresenceLink:
         )
 
     async def stop(self, flush_timeout: float = 2.0) -> None:
-        """Send what is queued (the close events of a drain), then stop."""
+        """Let claims in flight land, send what is queued (the close events of a
+        drain), then stop."""
+        if self._claims:
+            await asyncio.wait(set(self._claims), timeout=flush_timeout)
+            await stop_tasks(list(self._claims))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.gather(*(q.join() for q in self._queues)), flush_timeout)
         await stop_tasks(self._tasks)

@@ -7,6 +7,8 @@ sends a ``Takeover``), or this node learns after a pause that it lost it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from haws.common import frames
 from haws.common import presence_protocol as pp
 from haws.gateway.delivery.connection import Connection
@@ -29,8 +31,13 @@ def on_takeover(hub: Hub, command: pp.Takeover) -> None:
         take_over(conn, "claimed elsewhere")
 
 
-def on_fenced(hub: Hub, sessions: list[str]) -> None:
+def on_fenced(
+    hub: Hub, sessions: list[str], claiming: Callable[[str], bool] = lambda conn: False
+) -> None:
+    """Close what this node lost while paused; a connection whose claim is still in
+    flight is left to that claim (the presence service orders it after the one
+    the heartbeat saw, so it wins, or it is taken over by ``Takeover``)."""
     for session in sessions:
         conn = hub.by_session.get(session)
-        if conn is not None:
+        if conn is not None and not claiming(conn.conn_id):
             take_over(conn, "lost while this node was paused")

@@ -1,0 +1,14 @@
+export { Client } from "./client.js";
+export type { ClientEvents, ClientOptions, Dropped, State, StateChange, Welcome } from "./client.js";
+export { HawsError } from "./errors.js";
+export { Presence } from "./presence.js";
+export { Subscription } from "./subscription.js";
+export type { ChainBreak, Message, Recovered, SubscribeOptions, SubscriptionEvents } from "./subscription.js";
+export type { Json, Member, Who } from "./frames.js";
+export type { GatewayNode } from "./endpoints.js";
+export type { PublishResult } from "./outbox.js";
+export type { KeyValueStore } from "./storage.js";
+export type { SocketFactory, SocketLike } from "./connection.js";
+export type { TokenGetter } from "./token.js";
+export { Backoff } from "./backoff.js";
+export { closeRule } from "./closecodes.js";
