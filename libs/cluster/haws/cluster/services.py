@@ -151,8 +151,9 @@ def backend_service(
     http_port: int | None = None,
     stream_replicas: int | None = None,
     extra_args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
 ) -> HawsService:
     """A presence or replay replica: NATS only, HTTP for health."""
     port = http_port or free_port()
     args = ["--http-port", str(port), *_common_flags(nats_url, stream_replicas), *extra_args]
-    return HawsService(data_dir, name=name, command=command, args=args, http_port=port)
+    return HawsService(data_dir, name=name, command=command, args=args, http_port=port, env=env)

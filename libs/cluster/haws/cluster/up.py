@@ -118,6 +118,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="jwt: gateways require hello.token; a dev secret is made and a token printed",
     )
     parser.add_argument(
+        "--secure",
+        action="store_true",
+        help=(
+            "one NATS user per service with only its subjects, no anonymous NATS, "
+            "Consul ACLs with one token per service; secrets in DATA_DIR/secure/"
+        ),
+    )
+    parser.add_argument(
         "--no-demo", dest="demo", action="store_false", help="do not serve the demo chat page"
     )
     parser.add_argument(
@@ -252,6 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         api=args.api,
         api_key=secrets.token_urlsafe(24),
         haproxy=use_haproxy,
+        secure=args.secure,
         demo=args.demo,
         allowed_origins=merged(DEV_ORIGINS, from_env(os.environ), args.allow_origin),
         gateway_env=(

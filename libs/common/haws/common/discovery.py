@@ -19,7 +19,9 @@ from haws.common.logs import get_logger
 from haws.common.tasks import stop_task
 
 
-def consul_client(http_url: str, timeout: float = 2.0) -> consul.aio.Consul:
+def consul_client(
+    http_url: str, timeout: float = 2.0, token: str | None = None
+) -> consul.aio.Consul:
     parts = urlsplit(http_url if "://" in http_url else f"http://{http_url}")
     with warnings.catch_warnings():
         # py-consul passes aiohttp arguments aiohttp has deprecated.
@@ -29,6 +31,7 @@ def consul_client(http_url: str, timeout: float = 2.0) -> consul.aio.Consul:
             port=parts.port or 8500,
             scheme=parts.scheme or "http",
             connections_timeout=timeout,
+            token=token or None,
         )
 
 

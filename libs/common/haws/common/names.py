@@ -119,3 +119,32 @@ EVENT_TYPES = ("connect", "resume", "disconnect", "join", "leave")
 def events_subject(event_type: str) -> str:
     """Subject one lifecycle event type is stored under in ``HAWS_EVENTS``."""
     return EVENTS_PREFIX + event_type
+
+API_DISCOVERY = "$SRV.>"
+"""NATS micro discovery (PING, INFO, STATS) every micro service answers."""
+
+
+# --- JetStream API and KV subjects, as the broker's permissions name them ---
+JS_API = "$JS.API"
+JS_FLOW_CONTROL = "$JS.FC"
+DEFAULT_INBOX_PREFIX = "_INBOX"
+
+
+def kv_stream(bucket: str) -> str:
+    """The stream behind a KV bucket."""
+    return f"KV_{bucket}"
+
+
+def kv_subjects(bucket: str) -> str:
+    """Every key of a bucket, as puts and deletes are published."""
+    return f"$KV.{bucket}.>"
+
+
+def stream_api(action: str, stream: str) -> str:
+    """``$JS.API.STREAM.<action>.<stream>``: INFO, CREATE, UPDATE, PURGE, MSG.GET, ..."""
+    return f"{JS_API}.STREAM.{action}.{stream}"
+
+
+def consumer_api(action: str, stream: str) -> str:
+    """``$JS.API.CONSUMER.<action>.<stream>``; ``stream_api`` names the stream's own calls."""
+    return f"{JS_API}.CONSUMER.{action}.{stream}"

@@ -6,8 +6,9 @@ gateway's readiness and its after-reconnect gap check hang off it.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Awaitable, Callable
-from typing import Literal
+from typing import Any, Literal
 
 import nats
 from nats.aio.client import Client as NatsClient
@@ -58,6 +59,33 @@ async def connect(
         closed_cb=closed,
         error_cb=error,
         pending_size=64 * 1024 * 1024,
+        inbox_prefix=settings.nats_inbox_prefix,
+        **credentials(settings),
     )
     await report("connected")
     return nc
+
+
+def tls_context(settings: NatsSettings) -> ssl.SSLContext | None:
+    """Verify the servers against our CA and, with a client certificate, present it."""
+    if not (settings.nats_tls_ca_file or settings.nats_tls_cert_file):
+        return None
+    context = ssl.create_default_context(cafile=settings.nats_tls_ca_file or None)
+    if settings.nats_tls_cert_file:
+        context.load_cert_chain(settings.nats_tls_cert_file, settings.nats_tls_key_file)
+    return context
+
+
+def credentials(settings: NatsSettings) -> dict[str, Any]:
+    """nats.connect arguments for how this service logs in (none: anonymous, dev only)."""
+    found: dict[str, Any] = {}
+    if settings.nats_user:
+        found.update(user=settings.nats_user, password=settings.nats_password)
+    if settings.nats_creds_file:
+        found["user_credentials"] = settings.nats_creds_file
+    if settings.nats_nkey_seed_file:
+        found["nkeys_seed"] = settings.nats_nkey_seed_file
+    context = tls_context(settings)
+    if context is not None:
+        found["tls"] = context
+    return found

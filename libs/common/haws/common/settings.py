@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -85,6 +86,8 @@ def load(
             if raw is not None:
                 values[field.name] = _parse_value(field.name, hints[field.name], raw)
     settings = cls(**values)
+    if isinstance(settings, NatsSettings):
+        check_nats_credentials(settings)
     validate = getattr(settings, "validate", None)
     if callable(validate):
         validate()
@@ -123,6 +126,18 @@ class NatsSettings:
     )
     nats_connect_timeout: float = setting(2.0, "seconds for one NATS connect attempt")
     nats_max_reconnect: int = setting(-1, "reconnect attempts before giving up, -1 forever")
+    nats_user: str = setting("", "NATS user name (this service's role, e.g. haws-gateway)")
+    nats_password: str = setting("", "NATS password of nats_user (set it in the environment)")
+    nats_creds_file: str = setting(
+        "", "NATS credentials file (JWT and nkey seed) instead of a user"
+    )
+    nats_nkey_seed_file: str = setting("", "file holding this service's NATS nkey seed")
+    nats_inbox_prefix: str = setting(
+        "_INBOX", "prefix of reply subjects; the broker lets each role read only its own"
+    )
+    nats_tls_ca_file: str = setting("", "PEM CA that signed the NATS servers' certificates")
+    nats_tls_cert_file: str = setting("", "PEM client certificate for NATS (mutual TLS)")
+    nats_tls_key_file: str = setting("", "PEM private key of nats_tls_cert_file")
     stream_replicas: int = setting(1, "replicas of the HAWS stream and KV buckets")
     stream_max_age: float = setting(86400.0, "seconds a message is kept in the stream")
     stream_max_msgs_per_subject: int = setting(100_000, "messages kept per topic")
@@ -132,6 +147,37 @@ class NatsSettings:
     events_replicas: int = setting(0, "replicas of HAWS_EVENTS (0: as stream_replicas)")
     request_timeout: float = setting(2.0, "seconds for one NATS request or JetStream call")
     trace_exporter: str = setting("none", "traces: none, console, or otlp (OTEL_EXPORTER_OTLP_*)")
+
+
+def check_nats_credentials(settings: NatsSettings) -> None:
+    """One way to log in, complete, with files that exist: else nothing starts."""
+    ways = [
+        name
+        for name, value in (
+            ("HAWS_NATS_USER", settings.nats_user),
+            ("HAWS_NATS_CREDS_FILE", settings.nats_creds_file),
+            ("HAWS_NATS_NKEY_SEED_FILE", settings.nats_nkey_seed_file),
+        )
+        if value
+    ]
+    if len(ways) > 1:
+        raise SettingsError(f"NATS credentials: set only one of {', '.join(ways)}")
+    if bool(settings.nats_user) != bool(settings.nats_password):
+        raise SettingsError("HAWS_NATS_USER and HAWS_NATS_PASSWORD go together")
+    if bool(settings.nats_tls_cert_file) != bool(settings.nats_tls_key_file):
+        raise SettingsError("HAWS_NATS_TLS_CERT_FILE and HAWS_NATS_TLS_KEY_FILE go together")
+    files = (
+        ("HAWS_NATS_CREDS_FILE", settings.nats_creds_file),
+        ("HAWS_NATS_NKEY_SEED_FILE", settings.nats_nkey_seed_file),
+        ("HAWS_NATS_TLS_CA_FILE", settings.nats_tls_ca_file),
+        ("HAWS_NATS_TLS_CERT_FILE", settings.nats_tls_cert_file),
+        ("HAWS_NATS_TLS_KEY_FILE", settings.nats_tls_key_file),
+    )
+    for variable, path in files:
+        if path and not os.path.isfile(path):
+            raise SettingsError(f"{variable}: no file {path!r}")
+    if not settings.nats_inbox_prefix or any(c in settings.nats_inbox_prefix for c in " .*>"):
+        raise SettingsError("HAWS_NATS_INBOX_PREFIX must be one subject token")
 
 
 def nats_fields() -> set[str]:

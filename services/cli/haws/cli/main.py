@@ -18,6 +18,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "presence": ("haws.presence.__main__", "run a presence service replica"),
     "replay": ("haws.replay.__main__", "run a replay service replica"),
     "api": ("haws.api.__main__", "run a server API replica (NATS haws.api.v1.*, HTTP /api/v1)"),
+    "consul-acl": (
+        "haws.cluster.consul_acl",
+        "create the Consul ACL policies and per-service tokens (compose, Kubernetes Job)",
+    ),
     "up": ("haws.cluster.up", "run a local cluster: Consul, NATS, services, gateways, HAProxy"),
     "token": ("haws.cli.token", "print a client token for the gateways' HS256 secret (dev)"),
     "publish": ("haws.cli.publish", "publish one message through the server API"),
@@ -27,7 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    listing = "\n".join(f"  {name:<10}{about}" for name, (_, about) in COMMANDS.items())
+    listing = "\n".join(f"  {name:<12}{about}" for name, (_, about) in COMMANDS.items())
     parser = argparse.ArgumentParser(
         prog="haws",
         description="haws: a highly available WebSocket messaging tier.",

@@ -124,7 +124,9 @@ async def run_gateway(
             fenced=lambda lost: on_fenced(hub, lost, presence.claiming),
         )
         stack.push_async_callback(presence.stop)
-        consul = consul_client(settings.consul_http, settings.request_timeout)
+        consul = consul_client(
+            settings.consul_http, settings.request_timeout, token=settings.consul_token
+        )
         stack.push_async_callback(close_consul, consul)
         auth = build_authenticator(settings, log)
         stack.push_async_callback(auth.close)

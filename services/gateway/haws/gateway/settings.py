@@ -22,6 +22,7 @@ class GatewaySettings(NatsSettings):
     )
     public_url: str = setting("", "ws URL clients use for this node (default: from host/port)")
     consul_http: str = setting("http://127.0.0.1:8500", "Consul agent HTTP address")
+    consul_token: str = setting("", "Consul ACL token of the gateway (set it in the environment)")
     consul_ttl: float = setting(5.0, "seconds of the Consul TTL check (passed every ttl/3)")
     consul_deregister_after: float = setting(60.0, "seconds critical before Consul drops us")
     handshake_timeout: float = setting(5.0, "seconds to send a valid hello (then close 4002)")

@@ -1,0 +1,302 @@
+"""``haws up --secure``: every service on its own NATS user and Consul token, and it all works.
+
+One cluster (3 NATS nodes with authenticated routes, 2 gateways, presence, replay,
+HAProxy) serves the module: messages cross nodes, a session resumes on the other
+gateway, presence is seen from both; then the rights themselves: a gateway's user
+cannot write the presence bucket or delete the stream, a connection without
+credentials is refused, and the services never needed a subject they lack (no
+permission violation by them in any NATS log).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from uuid import uuid4
+
+import aiohttp
+import nats
+import nats.errors
+import nats.js.errors
+import pytest
+from nats.aio.client import Client as NatsClient
+
+from haws.cluster import service_available
+from haws.cluster.process import spawn
+from haws.common import names
+from haws.common.permissions import role_for
+from tests.support.waiting import eventually
+from tests.support.ws_client import WsClient, assert_chain
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(not service_available("gateway"), reason="haws.gateway is not written"),
+]
+
+HAWS = Path(sys.executable).parent / "haws"
+START_TIMEOUT = 90.0
+INTRUDER = "haws-test-intruder"
+"""Client name of this test's own NATS connections, so their violations are told apart."""
+
+
+@dataclass
+class SecureCluster:
+    info: dict[str, Any]
+    credentials: dict[str, Any]
+
+    @property
+    def gateways(self) -> list[str]:
+        return [g["url"] for g in self.info["gateways"]]
+
+    @property
+    def nats_url(self) -> list[str]:
+        return [server["url"] for server in self.info["nats"]]
+
+    def password(self, role: str) -> str:
+        return str(self.credentials["nats_passwords"][role])
+
+    def nats_logs(self) -> str:
+        logs = Path(self.info["logs"])
+        return "".join(path.read_text() for path in sorted(logs.glob("nats-*.log")))
+
+
+@pytest.fixture(scope="module")
+def secure_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureCluster]:
+    data_dir = tmp_path_factory.mktemp("secure")
+    stderr_path = data_dir.parent / f"{data_dir.name}.stderr"
+    with stderr_path.open("w") as stderr:
+        process = spawn(
+            [str(HAWS), "up", "--json", "--secure", "--nats", "3", "--data-dir", str(data_dir)],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
+    lines: list[str] = []
+    stdout = process.stdout
+    assert stdout is not None
+    reader = threading.Thread(target=lambda: lines.append(stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(START_TIMEOUT)
+    try:
+        if not lines or not lines[0]:
+            pytest.fail(f"haws up --secure gave no JSON line: {stderr_path.read_text()[-3000:]}")
+        info = json.loads(lines[0])
+        credentials = json.loads(Path(info["credentials"]).read_text())
+        assert Path(info["credentials"]).stat().st_mode & 0o077 == 0, "secrets readable by others"
+        yield SecureCluster(info, credentials)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        stdout.close()
+
+
+@pytest.fixture
+async def clients() -> AsyncIterator[list[WsClient]]:
+    opened: list[WsClient] = []
+    yield opened
+    for client in opened:
+        await client.close()
+
+
+async def open_client(opened: list[WsClient], url: str, **hello: Any) -> WsClient:
+    client = await WsClient.connect(url)
+    opened.append(client)
+    await client.hello(**hello)
+    return client
+
+
+async def connect_as(cluster: SecureCluster, role: str) -> NatsClient:
+    chosen = role_for(role)
+    return await nats.connect(
+        servers=cluster.nats_url,
+        name=INTRUDER,
+        user=chosen.user,
+        password=cluster.password(role),
+        inbox_prefix=chosen.inbox_prefix,
+        allow_reconnect=False,
+        connect_timeout=2,
+    )
+
+
+async def test_messages_cross_gateways_and_haproxy(
+    secure_cluster: SecureCluster, clients: list[WsClient]
+) -> None:
+    topic = f"sec.{uuid4().hex[:8]}"
+    first, second = secure_cluster.gateways
+    subscriber = await open_client(clients, first)
+    await subscriber.sub(topic)
+    publisher = await open_client(clients, second)
+    ack = await publisher.pub(topic, {"x": 1})
+    assert ack["op"] == "ack", ack
+    [msg] = await subscriber.wait_msgs(topic, 1)
+    assert (msg["seq"], msg["prev"], msg["data"]) == (ack["seq"], 0, {"x": 1})
+    if secure_cluster.info["haproxy"] is not None:
+        # HAProxy finds the gateways through Consul DNS: the agent's default token.
+        through = await open_client(clients, secure_cluster.info["haproxy"]["url"])
+        await through.sub(topic)
+        again = await publisher.pub(topic, {"x": 2})
+        msgs = await through.wait_msgs(topic, 1)
+        assert msgs[0]["seq"] == again["seq"]
+
+
+async def test_gateways_list_each_other_through_consul_with_their_token(
+    secure_cluster: SecureCluster,
+) -> None:
+    http = secure_cluster.info["gateways"][0]["http"]
+    async with aiohttp.ClientSession() as session, session.get(f"{http}/v1/gateways") as reply:
+        nodes = {entry["node"] for entry in await reply.json()}
+    assert nodes == {g["name"] for g in secure_cluster.info["gateways"]}
+
+
+async def test_session_resumes_on_the_other_gateway(
+    secure_cluster: SecureCluster, clients: list[WsClient]
+) -> None:
+    topic = f"sec.{uuid4().hex[:8]}"
+    first, second = secure_cluster.gateways
+    publisher = await open_client(clients, second)
+    client = await open_client(clients, first)
+    session = client.others[0]["session"]
+    await client.sub(topic)
+    seen = await publisher.pub(topic, "seen")
+    await client.wait_msgs(topic, 1)
+    await client.close()
+    missed = [await publisher.pub(topic, n) for n in range(3)]
+
+    again = await open_client(clients, second, session=session, cursors={topic: seen["seq"]})
+    assert again.others[0]["resumed"] is True
+    await again.recv("recovered")
+    msgs = await again.wait_msgs(topic, 3)
+    assert [m["seq"] for m in msgs] == [a["seq"] for a in missed]
+    assert_chain(msgs, first_prev=seen["seq"])
+
+
+async def test_presence_is_seen_from_both_gateways(
+    secure_cluster: SecureCluster, clients: list[WsClient]
+) -> None:
+    topic = f"sec.{uuid4().hex[:8]}"
+    first, second = secure_cluster.gateways
+    alice = await open_client(clients, first)
+    await alice.sub(topic, presence=True)
+    bob = await open_client(clients, second)
+    await bob.sub(topic, presence=True)
+    bob_session = bob.others[0]["session"]
+
+    def alice_saw_bob() -> bool:
+        return any(
+            f.get("op") == "join" and f["who"]["session"] == bob_session for f in alice.others
+        )
+
+    await eventually(alice_saw_bob, message="alice sees bob join across gateways")
+    reply = await bob.request({"op": "presence", "topic": topic})
+    assert {m["session"] for m in reply["members"]} == {
+        alice.others[0]["session"],
+        bob_session,
+    }
+
+
+async def test_gateway_user_cannot_write_presence_or_delete_the_stream(
+    secure_cluster: SecureCluster,
+) -> None:
+    nc = await connect_as(secure_cluster, "gateway")
+    try:
+        # A refused request gets no reply: it ends at the timeout.
+        js = nc.jetstream(timeout=1)
+        # What a gateway does need still works: the test is not vacuous.
+        ack = await js.publish(names.topic_subject(f"sec.{uuid4().hex[:8]}"), b"allowed", timeout=5)
+        assert ack.stream == names.STREAM
+        with pytest.raises((nats.errors.TimeoutError, nats.errors.Error)):
+            await js.delete_stream(names.STREAM)
+        with pytest.raises((nats.errors.TimeoutError, nats.errors.Error)):
+            await js.publish("$KV.HAWS_PRESENCE.own.intruder", b"forged")
+        with pytest.raises((nats.errors.TimeoutError, nats.errors.Error)):
+            await js.purge_stream(names.STREAM)
+    finally:
+        await nc.close()
+    replay = await connect_as(secure_cluster, "replay")
+    try:
+        info = await replay.jetstream(timeout=2).stream_info(names.STREAM)
+        assert info.state.messages >= 1, "the stream survived with its messages"
+    finally:
+        await replay.close()
+    logs = secure_cluster.nats_logs()
+    assert "STREAM.DELETE.HAWS" in logs, "the server refused the delete (permission violation)"
+
+
+@pytest.mark.parametrize(
+    "credentials",
+    [{}, {"user": "haws-gateway", "password": "wrong"}, {"user": "nobody", "password": "x"}],
+    ids=["anonymous", "wrong-password", "unknown-user"],
+)
+async def test_connections_without_valid_credentials_are_refused(
+    secure_cluster: SecureCluster, credentials: dict[str, str]
+) -> None:
+    """Spoken in the NATS protocol itself: what any client, not only nats-py, is told."""
+    url = urlsplit(secure_cluster.nats_url[0])
+    reader, writer = await asyncio.open_connection(url.hostname, url.port)
+    try:
+        async with asyncio.timeout(10):
+            info = json.loads((await reader.readline()).decode().removeprefix("INFO "))
+            assert info["auth_required"] is True
+            login = {"verbose": False, "pedantic": False, "name": INTRUDER, **credentials}
+            if "password" in login:
+                login["pass"] = login.pop("password")
+            writer.write(f"CONNECT {json.dumps(login)}\r\nPING\r\n".encode())
+            await writer.drain()
+            answer = (await reader.readline()).decode()
+            assert answer.startswith("-ERR 'Authorization Violation'"), answer
+            assert await reader.read() == b"", "the server hung up"
+    finally:
+        writer.close()
+        await writer.wait_closed()
+
+
+def test_consul_refuses_a_registration_without_the_gateway_token(
+    secure_cluster: SecureCluster,
+) -> None:
+    url = secure_cluster.info["consul"]["http"] + "/v1/agent/service/register"
+    body = json.dumps({"Name": names.GATEWAY_SERVICE, "ID": "intruder", "Port": 1}).encode()
+    request = urllib.request.Request(url, data=body, method="PUT")
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        opener.open(request, timeout=5)
+    refused.value.close()  # the error holds the response (and its socket) open
+    assert refused.value.code == 403
+
+
+def test_every_connection_to_every_nats_server_is_a_haws_user(
+    secure_cluster: SecureCluster,
+) -> None:
+    users = {role_for(name).user for name in ("gateway", "presence", "replay")}
+    seen: set[str] = set()
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    for server in secure_cluster.info["nats"]:
+        with opener.open(f"{server['monitor']}/connz?auth=true&limit=1024", timeout=5) as reply:
+            connections = json.load(reply)["connections"] or []
+        for connection in connections:
+            assert connection.get("authorized_user") in users, connection
+            seen.add(connection["authorized_user"])
+    assert seen == users, "gateways, presence and replay are all connected, each as itself"
+
+
+def test_services_never_hit_a_permission_they_lack(secure_cluster: SecureCluster) -> None:
+    """Run last in the module: everything above exercised the services' subjects."""
+    violations = [
+        line
+        for line in secure_cluster.nats_logs().splitlines()
+        if "Violation" in line and INTRUDER not in line
+    ]
+    assert not violations, "\n".join(violations[:10])
