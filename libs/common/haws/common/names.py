@@ -120,6 +120,7 @@ def events_subject(event_type: str) -> str:
     """Subject one lifecycle event type is stored under in ``HAWS_EVENTS``."""
     return EVENTS_PREFIX + event_type
 
+
 API_DISCOVERY = "$SRV.>"
 """NATS micro discovery (PING, INFO, STATS) every micro service answers."""
 
