@@ -90,3 +90,17 @@ class GatewayMetrics:
             "Connections with permessage-deflate negotiated",
             registry=r,
         )
+        self.canary_probes = Counter(
+            "haws_gateway_canary_probes_total",
+            "Backplane probes, by whether they came back within the bound",
+            ["result"],
+            registry=r,
+        )
+        self.canary_deaf = Counter(
+            "haws_gateway_canary_deaf_total",
+            "Times the node found itself deaf (probes not back within the bound)",
+            registry=r,
+        )
+        self.canary_ok = Gauge(
+            "haws_gateway_canary_ok", "1 while the backplane probes come back", registry=r
+        )

@@ -12,6 +12,8 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
+from nats.js import JetStreamContext
+
 from haws.common import names
 from haws.common.discovery import ConsulRegistration, ServiceInstance, close_consul, consul_client
 from haws.common.health_http import serve
@@ -24,7 +26,9 @@ from haws.common.streams import ensure_kv, ensure_stream
 from haws.common.tasks import stop_tasks
 from haws.gateway.app import create_app
 from haws.gateway.auth import build_authenticator
+from haws.gateway.canary import Canary
 from haws.gateway.conn_limits import ConnectionLimits
+from haws.gateway.deafness import Deafness
 from haws.gateway.deps import GatewayDeps, NodeState
 from haws.gateway.drain import drain_connections
 from haws.gateway.fence import Fence
@@ -167,15 +171,42 @@ async def run_gateway(
         state.registered = lambda: registration.registered
         stack.push_async_callback(registration.stop)
         await registration.start(timeout=max(settings.consul_ttl, 10.0))
+        canary = _canary(deps, js, registration)
+        if canary is not None:
+            await canary.start()
+            stack.push_async_callback(canary.stop)
         log.info("gateway.ready", url=url, http=f"http://{settings.host}:{settings.port}")
         if started is not None:
             started(deps)
         await stop.wait()
         log.info("gateway.stopping")
         state.draining = True
+        if canary is not None:
+            await canary.stop()  # a probe coming back must not register us again
         await registration.stop()
         await drain_connections(deps, settings.drain_period, settings.drain_timeout - 1.0)
     log.info("gateway.stopped")
+
+
+def _canary(
+    deps: GatewayDeps, js: JetStreamContext, registration: ConsulRegistration
+) -> Canary | None:
+    """The node's backplane canary, wired to the deaf behaviour (None: turned off)."""
+    settings = deps.settings
+    if settings.canary_interval <= 0:
+        return None
+    deafness = Deafness(deps, registration)
+    return Canary(
+        deps.nc,
+        js,
+        deps.metrics,
+        deps.log,
+        node=deps.node,
+        interval=settings.canary_interval,
+        bound=settings.canary_bound,
+        on_deaf=deafness.deaf,
+        on_heard=deafness.heard,
+    )
 
 
 async def _cancel_all(tasks: set[asyncio.Task[Any]]) -> None:
