@@ -111,12 +111,14 @@ class Canary:
                     await self._trim()
             elif not self.deaf and now - last_heard >= self._bound:
                 self.deaf = True
-                self._metrics.canary_deaf.inc()
+                connected = self._nc.is_connected
+                # Labelled so an operator sees when only the canary could tell.
+                self._metrics.canary_deaf.labels("up" if connected else "down").inc()
                 self._log.warning(
                     "canary.deaf",
                     node=self._node,
                     silent_s=round(now - last_heard, 3),
-                    nats_connected=self._nc.is_connected,
+                    nats_connected=connected,
                 )
                 await self._on_deaf()
             self._metrics.canary_ok.set(0 if self.deaf else 1)

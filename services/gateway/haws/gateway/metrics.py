@@ -98,7 +98,9 @@ class GatewayMetrics:
         )
         self.canary_deaf = Counter(
             "haws_gateway_canary_deaf_total",
-            "Times the node found itself deaf (probes not back within the bound)",
+            "Times the node found itself deaf (probes not back within the bound), "
+            "by what the NATS connection reported then",
+            ["nats"],
             registry=r,
         )
         self.canary_ok = Gauge(
