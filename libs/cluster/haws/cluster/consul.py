@@ -40,8 +40,10 @@ class ConsulAgent(Component):
         node: str = "haws-dev",
         ports: ConsulPorts | None = None,
         binary: str | None = None,
+        host: str = LOOPBACK,
     ) -> None:
         super().__init__(name, data_dir)
+        self.host = host
         self.node = node
         self.ports = ports or ConsulPorts.free()
         self.binary = binary or find_binary("consul")
@@ -56,12 +58,12 @@ class ConsulAgent(Component):
 
     @property
     def http_url(self) -> str:
-        return f"http://{LOOPBACK}:{self.ports.http}"
+        return f"http://{self.host}:{self.ports.http}"
 
     @property
     def dns_address(self) -> str:
         """``host:port`` of the DNS interface, as HAProxy's ``nameserver`` takes it."""
-        return f"{LOOPBACK}:{self.ports.dns}"
+        return f"{self.host}:{self.ports.dns}"
 
     @property
     def ui_url(self) -> str:
@@ -71,7 +73,7 @@ class ConsulAgent(Component):
         p = self.ports
         return [
             self.binary, "agent", "-dev", "-node", self.node,
-            "-bind", LOOPBACK, "-client", LOOPBACK,
+            "-bind", self.host, "-client", self.host,
             "-http-port", str(p.http), "-dns-port", str(p.dns),
             "-serf-lan-port", str(p.serf_lan), "-serf-wan-port", str(p.serf_wan),
             "-server-port", str(p.server), "-grpc-port", str(p.grpc),
