@@ -7,8 +7,10 @@ long as the client library's pings allow, delivering nothing all that while
 its own topic, exactly as a client's ``pub``, and waits for it on the live
 subject its clients' messages come by. A probe that is not back within
 ``bound`` seconds of the last one that was makes the node deaf: ``/ready``
-fails, a counter counts it, and ``on_deaf`` moves the clients elsewhere. The
-first probe back after that calls ``on_heard``.
+fails, a counter counts it, and ``on_deaf`` moves the clients elsewhere.
+While it stays deaf, ``on_silent`` runs every ``bound`` seconds (the NATS
+client tries its next server: the one it is on may be fine but cut from its
+quorum). The first probe back calls ``on_heard``.
 
 The probes share the stream's retention; every ``PURGE_EVERY`` probes the node
 trims its canary topic to the last message, so they never add up.
@@ -54,6 +56,7 @@ class Canary:
         bound: float,
         on_deaf: Transition,
         on_heard: Transition,
+        on_silent: Transition,
     ) -> None:
         self._nc = nc
         self._js = js
@@ -65,6 +68,7 @@ class Canary:
         self._bound = bound
         self._on_deaf = on_deaf
         self._on_heard = on_heard
+        self._on_silent = on_silent
         self._numbers = itertools.count(1)
         self._waiting: dict[int, asyncio.Future[None]] = {}
         self._sub: Subscription | None = None
@@ -94,7 +98,7 @@ class Canary:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        last_heard = loop.time()
+        last_heard = last_nudge = loop.time()
         while True:
             tick = loop.time()
             number = next(self._numbers)
@@ -121,6 +125,9 @@ class Canary:
                     nats_connected=connected,
                 )
                 await self._on_deaf()
+            if self.deaf and not heard and now - last_nudge >= self._bound:
+                last_nudge = now
+                await self._on_silent()
             self._metrics.canary_ok.set(0 if self.deaf else 1)
             await asyncio.sleep(max(0.0, tick + self._interval - loop.time()))
 

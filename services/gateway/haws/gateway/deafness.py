@@ -2,8 +2,9 @@
 
 Deaf: it stops being ready (``/ready`` 503, new upgrades refused with 503), asks
 every client to ``reconnect`` elsewhere and closes them 4000 (their sessions stay
-resumable from any node), leaves Consul's passing list, and asks the NATS client
-to try another server (a node cut from its peers holds no quorum). Heard again:
+resumable from any node), and leaves Consul's passing list. While deaf, it asks
+the NATS client to try its next server now and then (a NATS node cut from its
+peers serves the connection but holds no quorum). Heard again:
 ready, and registered in Consul again, unless the node is draining anyway.
 """
 
@@ -40,8 +41,13 @@ class Deafness:
                 moved += 1
         deps.log.warning("deaf.clients_moved", connections=moved)
         await self._registration.stop()  # deregister: Consul may still hear us
+
+    async def silent(self) -> None:
+        """Still deaf: the NATS client moves on to the next server of its pool
+        (cut from the broker, it would only find out after its pings ran out)."""
+        self._deps.log.info("deaf.nats_next_server")
         with contextlib.suppress(NatsError, OSError):
-            await deps.nc.force_reconnect()
+            await self._deps.nc.force_reconnect()
 
     async def heard(self) -> None:
         deps = self._deps

@@ -206,6 +206,7 @@ def _canary(
         bound=settings.canary_bound,
         on_deaf=deafness.deaf,
         on_heard=deafness.heard,
+        on_silent=deafness.silent,
     )
 
 
