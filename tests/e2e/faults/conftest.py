@@ -141,6 +141,9 @@ class FaultHarness:
             ("raw clients", [c.close() for c in self._raw]),
         ]
         try:
+            if self._cluster is not None:
+                # Healed first: closes then reach their peers, gateways drain.
+                await asyncio.to_thread(self.net.heal)
             for what, group in closes:
                 try:
                     async with asyncio.timeout(CLOSE_TIMEOUT):
@@ -148,7 +151,6 @@ class FaultHarness:
                 except TimeoutError:
                     print(f"\nFAULT teardown: closing the {what} took over {CLOSE_TIMEOUT} s")
             if self._cluster is not None:
-                await asyncio.to_thread(self.net.heal)  # let the gateways drain
                 await asyncio.to_thread(self._cluster.stop)
         finally:
             self._inside.close()
