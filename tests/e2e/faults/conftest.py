@@ -118,10 +118,17 @@ class FaultHarness:
         stream.start()
         return fleet, stream
 
-    def client(self, urls: Sequence[str], *, name: str | None = None, **settings: Any) -> Client:
+    def client(
+        self,
+        urls: Sequence[str],
+        *,
+        name: str | None = None,
+        discover: bool = False,
+        **settings: Any,
+    ) -> Client:
         if name is not None:
             settings["on_frame"] = self.log.tap(name)
-        client = Client(list(urls), discover=False, **settings)
+        client = Client(list(urls), discover=discover, **settings)
         self._clients.append(client)
         return client
 
