@@ -118,9 +118,8 @@ async def test_a_nats_node_cut_from_its_peers_loses_no_acked_message(
 
     async def caught_up() -> bool:
         state = await stream_state(minority.monitor_url)
-        return state.get("last_seq") == majority_state.get("last_seq") and state.get(
-            "messages"
-        ) == majority_state.get("messages")
+        # The stream goes on growing (canary probes): at least where the majority was.
+        return int(state.get("last_seq", 0)) >= int(majority_state.get("last_seq", 0))
 
     await eventually(caught_up, timeout=60, interval=0.5, message="the cut node caught up")
     caught_up_after = time.monotonic() - healed_at
