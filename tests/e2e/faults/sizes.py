@@ -13,7 +13,9 @@ FAULTS = pytest.mark.faults
 
 def sizes(short: Any, long: Any, *, short_in_suite: bool = False) -> list[Any]:
     """``parametrize`` values; only a ``short_in_suite`` short run is part of ``make test``."""
-    short_marks = [pytest.mark.timeout(300)] if short_in_suite else [FAULTS]
+    short_marks = (
+        [pytest.mark.timeout(300)] if short_in_suite else [FAULTS, pytest.mark.timeout(300)]
+    )
     return [
         pytest.param(short, id="short", marks=short_marks),
         pytest.param(long, id="long", marks=[FAULTS, pytest.mark.timeout(LONG_TIMEOUT)]),
