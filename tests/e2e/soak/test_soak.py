@@ -104,9 +104,11 @@ def slope_per_minute(points: list[tuple[float, float]]) -> float:
 
 @contextlib.contextmanager
 def soak_environment() -> Iterator[None]:
-    """Short retention and session TTL for every child (they read ``HAWS_*``)."""
-    saved = {k: os.environ.get(k) for k in ("HAWS_STREAM_MAX_AGE", "HAWS_SESSION_TTL")}
+    """Short retention (and dedupe window) and session TTL for every child (``HAWS_*``)."""
+    keys = ("HAWS_STREAM_MAX_AGE", "HAWS_STREAM_DUPLICATE_WINDOW", "HAWS_SESSION_TTL")
+    saved = {k: os.environ.get(k) for k in keys}
     os.environ["HAWS_STREAM_MAX_AGE"] = str(RETENTION)
+    os.environ["HAWS_STREAM_DUPLICATE_WINDOW"] = str(RETENTION)  # may not exceed max age
     os.environ["HAWS_SESSION_TTL"] = str(SESSION_TTL)
     try:
         yield
