@@ -214,7 +214,9 @@ async def test_soak(harness: Harness) -> None:
     stream.start()
 
     samples: list[Sample] = []
-    restarts: list[float] = []
+    restarts: list[tuple[float, float]] = []
+    """(start, end) of each rolling restart and of the kill and its restart."""
+    roll_started = 0.0
     next_sample = time.monotonic()
     next_roll = started + ROLL_MINUTES * 60
     killed = False
@@ -227,19 +229,19 @@ async def test_soak(harness: Harness) -> None:
                 samples.append(await sample(gateways, cluster.nats.urls[0], started))
                 next_sample = now + SAMPLE_EVERY
             if roll is None and now >= next_roll:
-                restarts.append(now - started)
+                roll_started = now - started
                 roll = asyncio.ensure_future(asyncio.to_thread(cluster.rolling_restart, 300.0))
                 next_roll = now + ROLL_MINUTES * 60
             if roll is not None and roll.done():
                 roll.result()
-                restarts.append(time.monotonic() - started)
+                restarts.append((roll_started, time.monotonic() - started))
                 roll = None
             if not killed and roll is None and now - started >= seconds / 2:
                 killed = True
-                restarts.append(now - started)
                 victim = gateways[-1]
                 await asyncio.to_thread(victim.kill)
                 await asyncio.to_thread(victim.start, 60.0)
+                restarts.append((now - started, time.monotonic() - started))
             for _ in range(CHURN_PER_SECOND):
                 await churn_once(churn, urls, topics)
             for _ in range(int(CHURN_RATE)):
@@ -251,6 +253,7 @@ async def test_soak(harness: Harness) -> None:
             await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - now)))  # pacing the churn
         if roll is not None:
             await roll
+            restarts.append((roll_started, time.monotonic() - started))
     finally:
         await asyncio.gather(*(c.close() for c in churn.clients), return_exceptions=True)
 
@@ -264,7 +267,7 @@ async def test_soak(harness: Harness) -> None:
     steady = [
         s
         for s in samples
-        if s.at >= warm and all(not (r <= s.at < r + SETTLE_AFTER_RESTART) for r in restarts)
+        if s.at >= warm and all(not (a <= s.at < b + SETTLE_AFTER_RESTART) for a, b in restarts)
     ]
     window_minutes = (steady[-1].at - steady[0].at) / 60 if len(steady) >= 2 else 0.0
     mean_bytes = sum(s.stream_bytes for s in steady) / len(steady) if steady else 0.0
@@ -281,11 +284,12 @@ async def test_soak(harness: Harness) -> None:
         "soak",
         kind="SOAK",
         minutes=MINUTES,
-        clients=CLIENTS,
+        total_clients=CLIENTS,
         **totals.counts(),
         rpo=totals.lost,
         churn=churn.actions,
-        restarts=[round(r, 1) for r in restarts],
+        restarts=[(round(a, 1), round(b, 1)) for a, b in restarts],
+        steady_samples=len(steady),
         window_minutes=round(window_minutes, 2),
         slopes_per_minute={k: round(v, 2) for k, v in slopes.items()},
         bounds_per_minute={k: round(v, 2) for k, v in bounds.items()},
