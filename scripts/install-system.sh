@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the system programs haws runs for real: Consul and HAProxy.
+# Installs the system programs haws runs for real: Consul and HAProxy (and the
+# iproute2/iptables the network fault tests use).
 # nats-server comes from the PyPI wheel into the venv (see install-python.sh).
 # Idempotent: each step is skipped when its program is already on PATH.
 set -euo pipefail
@@ -18,6 +19,7 @@ install: on a system without Debian's apt, install these by hand and re-run:
   - consul  (HashiCorp Consul 1.8 or later, `consul` on PATH)
   - haproxy (2.2 or later, `haproxy` on PATH; optional for `make run`, needed by its tests)
   - docker-compose (v1, only to validate docker-compose.yml in the tests)
+  - iproute2 and iptables (`ip`, `iptables`: the network fault tests, run as root)
 MSG
 }
 
@@ -88,9 +90,21 @@ install_compose_checker() {
     || die "apt-get install docker-compose failed"
 }
 
+install_netns_tools() {
+  # The network fault tests (tests/e2e/faults) build namespaces, veth pairs and a
+  # bridge with `ip`, and cut links with `iptables` inside their own namespaces.
+  if command -v ip >/dev/null 2>&1 && command -v iptables >/dev/null 2>&1; then
+    return
+  fi
+  apt_update
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    iproute2 iptables || die "apt-get install iproute2 iptables failed"
+}
+
 if ! command -v apt-get >/dev/null 2>&1; then
   if command -v consul >/dev/null 2>&1 && command -v haproxy >/dev/null 2>&1 \
-     && command -v docker-compose >/dev/null 2>&1; then
+     && command -v docker-compose >/dev/null 2>&1 && command -v ip >/dev/null 2>&1 \
+     && command -v iptables >/dev/null 2>&1; then
     exit 0
   fi
   manual_help
@@ -99,6 +113,7 @@ fi
 install_consul
 install_haproxy
 install_compose_checker
+install_netns_tools
 command -v consul >/dev/null 2>&1 || die "consul still not on PATH"
 say "consul: $(consul version | head -n 1)"
 command -v haproxy >/dev/null 2>&1 && say "haproxy: $(haproxy -v | head -n 1)"
