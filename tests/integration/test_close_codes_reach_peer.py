@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 
 import aiohttp
@@ -59,7 +60,7 @@ async def _close_code(ws: aiohttp.ClientWebSocketResponse) -> int | None:
                 break
             if msg.type is aiohttp.WSMsgType.ERROR:
                 break
-    return ws.close_code
+    return None if ws.close_code is None else int(ws.close_code)
 
 
 async def _oversize_try(http: aiohttp.ClientSession, url: str) -> int | None:
@@ -95,7 +96,7 @@ async def test_an_oversize_frame_is_closed_1009_every_time(
 ) -> None:
     async with aiohttp.ClientSession() as http:
         codes = [await _oversize_try(http, gateway_process.ws_url) for _ in range(TRIES)]
-    assert codes == [1009] * TRIES, codes
+    assert codes == [1009] * TRIES, Counter(codes)
 
 
 async def test_a_command_flood_is_closed_4002_every_time(
@@ -103,4 +104,4 @@ async def test_a_command_flood_is_closed_4002_every_time(
 ) -> None:
     async with aiohttp.ClientSession() as http:
         codes = [await _flood_try(http, gateway_process.ws_url) for _ in range(TRIES)]
-    assert codes == [4002] * TRIES, codes
+    assert codes == [4002] * TRIES, Counter(codes)
