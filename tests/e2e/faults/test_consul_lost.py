@@ -23,7 +23,7 @@ from tests.e2e.chaos.sizes import FleetSize
 from tests.e2e.faults.conftest import FaultHarness
 from tests.e2e.faults.placement import FaultSpec
 from tests.e2e.faults.probes import passing_gateways
-from tests.e2e.faults.sizes import sizes
+from tests.e2e.faults.sizes import ACK_WAIT, sizes
 from tests.support.waiting import eventually
 
 OUTAGE = 30.0
@@ -46,7 +46,7 @@ async def test_gateways_serve_through_a_consul_outage_and_register_again(
         topic, size, cluster.gateways, [gw1.ws_url, gw2.ws_url]
     )
     await eventually(lambda: _all_passing(consul_http, every), timeout=15)
-    await stream.wait_acked(size.messages // 6)
+    await stream.wait_acked(size.messages // 6, timeout=ACK_WAIT)
 
     await faults.isolate(cluster.consul.name)
     lost_at = time.monotonic()

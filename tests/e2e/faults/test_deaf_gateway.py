@@ -21,7 +21,7 @@ from tests.e2e.chaos.sizes import FleetSize
 from tests.e2e.faults.conftest import FaultHarness
 from tests.e2e.faults.placement import FaultSpec
 from tests.e2e.faults.probes import is_not_passing, is_passing, rpo
-from tests.e2e.faults.sizes import sizes
+from tests.e2e.faults.sizes import ACK_WAIT, sizes
 from tests.support.waiting import eventually
 from tests.support.wire_log import WireMsg
 
@@ -48,7 +48,7 @@ async def test_a_gateway_cut_from_nats_moves_its_clients_and_loses_nothing(
     )
     watchers = [(await faults.raw(victim.ws_url))[0] for _ in range(WATCHERS)]
     await eventually(lambda: is_passing(cluster.consul.http_url, victim.name), timeout=15)
-    await stream.wait_acked(size.messages // 3)
+    await stream.wait_acked(size.messages // 3, timeout=ACK_WAIT)
     moved = [m.name for m in fleet.on(victim.name)]
     assert len(moved) >= size.clients // 3 - 1, "the fleet is not spread over the gateways"
 

@@ -22,7 +22,7 @@ from tests.e2e.chaos.sizes import FleetSize
 from tests.e2e.chaos.stream import SteadyStream
 from tests.e2e.faults.conftest import FaultHarness
 from tests.e2e.faults.placement import FaultSpec
-from tests.e2e.faults.sizes import sizes
+from tests.e2e.faults.sizes import ACK_WAIT, sizes
 from tests.support.waiting import eventually
 
 SIZES = sizes(
@@ -89,7 +89,7 @@ async def test_clients_cut_without_a_fin_resume_and_presence_waits_for_the_grace
         publisher, topic, size.messages, size.rate, deadline=size.messages / size.rate + 60
     )
     stream.start()
-    await stream.wait_acked(size.messages // 3)
+    await stream.wait_acked(size.messages // 3, timeout=ACK_WAIT)
     cut_sessions = {
         m.client.session for m in [*fleet.on(gw1.name), *members.on(gw1.name)] if m.client.session
     }

@@ -28,7 +28,7 @@ from tests.e2e.chaos.test_nats_kill import stream_leader
 from tests.e2e.faults.conftest import FaultHarness
 from tests.e2e.faults.placement import FaultCluster, FaultSpec
 from tests.e2e.faults.probes import rpo
-from tests.e2e.faults.sizes import sizes
+from tests.e2e.faults.sizes import ACK_WAIT, sizes
 from tests.support.waiting import eventually
 from tests.support.wire_log import WireMsg, verify
 
@@ -83,7 +83,7 @@ async def test_a_nats_node_cut_from_its_peers_loses_no_acked_message(
     fleet, stream = await faults.steady_fleet(
         topic, size, cluster.gateways, [gw1.ws_url, gw2.ws_url]
     )
-    await stream.wait_acked(size.messages // 4)
+    await stream.wait_acked(size.messages // 4, timeout=ACK_WAIT)
     was_leader = await lead_from(cluster, minority.name)
     moved = [m.name for m in fleet.on(gw3.name)]
 
@@ -98,7 +98,7 @@ async def test_a_nats_node_cut_from_its_peers_loses_no_acked_message(
         lambda: _ready(gw3.http_url, 200), timeout=30, message="gw-3 back on the majority"
     )
     gw3_back_after = time.monotonic() - cut_at
-    await stream.wait_acked(size.messages * 3 // 4, timeout=60)
+    await stream.wait_acked(size.messages * 3 // 4, timeout=ACK_WAIT)
     await faults.heal()
     healed_at = time.monotonic()
 
@@ -106,7 +106,7 @@ async def test_a_nats_node_cut_from_its_peers_loses_no_acked_message(
     assert not stream.failures, stream.failures[:5]
     acked = stream.seqs
     assert len(acked) == len(set(acked)) == size.messages
-    await fleet.wait_received(topic, set(acked), timeout=60)
+    await fleet.wait_received(topic, set(acked), timeout=ACK_WAIT)
     totals = fleet.verify(topic, acked)
     app_faults = fleet.application_faults(acked)
     marker = stream.first_sent_after(cut_at)

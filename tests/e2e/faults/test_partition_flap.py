@@ -21,7 +21,7 @@ from tests.e2e.chaos.probes import metrics, status
 from tests.e2e.chaos.sizes import FleetSize
 from tests.e2e.faults.conftest import FaultHarness
 from tests.e2e.faults.placement import FaultSpec
-from tests.e2e.faults.sizes import sizes
+from tests.e2e.faults.sizes import ACK_WAIT, sizes
 from tests.support.waiting import eventually
 
 PERIOD = 3.0
@@ -53,7 +53,7 @@ async def test_a_flapping_link_loses_nothing_and_leaks_nothing(
     fleet, stream = await faults.steady_fleet(
         topic, size, cluster.gateways, [gw2.ws_url, gw3.ws_url]
     )
-    await stream.wait_acked(20)
+    await stream.wait_acked(20, timeout=ACK_WAIT)
     started = time.monotonic()
     flaps = 0
     while time.monotonic() - started < DURATION:

@@ -23,7 +23,7 @@ from tests.e2e.chaos.sizes import FleetSize
 from tests.e2e.faults.conftest import FaultHarness
 from tests.e2e.faults.placement import FaultSpec
 from tests.e2e.faults.probes import rpo
-from tests.e2e.faults.sizes import sizes
+from tests.e2e.faults.sizes import ACK_WAIT, sizes
 from tests.e2e.faults.test_nats_minority import lead_from, stream_state
 from tests.support.waiting import eventually
 from tests.support.wire_log import WireMsg, verify
@@ -51,14 +51,14 @@ async def test_a_lost_site_loses_no_acked_message(faults: FaultHarness, size: Fl
         ping_interval=PING_INTERVAL,
         ping_timeout=PING_TIMEOUT,
     )
-    await stream.wait_acked(size.messages // 4)
+    await stream.wait_acked(size.messages // 4, timeout=ACK_WAIT)
     was_leader = await lead_from(cluster, nats_a.name)
     moved = [m.name for m in fleet.on(gw_a.name)]
     rest = [h for h in cluster.hosts if h not in site_a]
 
     await faults.partition(site_a, rest)
     cut_at = time.monotonic()
-    await stream.wait_acked(size.messages * 3 // 4, timeout=90)
+    await stream.wait_acked(size.messages * 3 // 4, timeout=ACK_WAIT)
     await faults.heal()
     healed_at = time.monotonic()
 
@@ -66,7 +66,7 @@ async def test_a_lost_site_loses_no_acked_message(faults: FaultHarness, size: Fl
     assert not stream.failures, stream.failures[:5]
     acked = stream.seqs
     assert len(acked) == len(set(acked)) == size.messages
-    await fleet.wait_received(topic, set(acked), timeout=60)
+    await fleet.wait_received(topic, set(acked), timeout=ACK_WAIT)
     totals = fleet.verify(topic, acked)
     app_faults = fleet.application_faults(acked)
     marker = stream.first_sent_after(cut_at)
