@@ -82,8 +82,8 @@ async def test_a_frozen_broker_is_found_by_the_canary_while_nats_reports_up(
             assert reconnect["reason"] == "drain"
             assert await client.wait_closed() == 4000
             # The canary, not the NATS client, found it: the connection still reports up.
-            assert deps.metrics.canary_deaf.labels("up")._value.get() == 1
-            assert deps.metrics.canary_deaf.labels("down")._value.get() == 0
+            assert deps.metrics.canary_deaf.labels("cut", "up")._value.get() == 1
+            assert deps.metrics.canary_deaf.labels("cut", "down")._value.get() == 0
             status, body = await _ready(gw.http)
             assert status == 503
             assert body["reason"] in ("backplane canary lost", "nats disconnected")

@@ -93,7 +93,9 @@ async def test_a_gateway_cut_from_nats_moves_its_clients_and_loses_nothing(
         left_consul_s=round(left_consul_s, 3),
         moved=len(moved),
         resume=timings(resumed),
-        canary_deaf_nats_up=samples.get('haws_gateway_canary_deaf_total{nats="up"}', 0.0),
+        canary_cut_nats_up=samples.get(
+            'haws_gateway_canary_deaf_total{cause="cut",nats="up"}', 0.0
+        ),
         app_faults=len(app_faults),
     )
     assert codes == [4000] * WATCHERS, codes

@@ -4,9 +4,10 @@ The cut node is made the stream's leader first (the hardest case: the leader is
 on the minority side and must be replaced). Gateways and clients still reach
 every NATS node; only the routes between the cut node and its peers drop. The
 gateway attached to the cut node can store nothing (no quorum): its canary
-finds out, its clients move to the others, and its NATS client moves to a
-majority node. Every acked message survives (nothing is acked that a majority
-did not store); after the heal the node rejoins and holds the same stream.
+finds out (cause ``no_quorum``), it fails ``/ready`` and its NATS client moves to
+a majority node, while its clients stay and only wait. Every acked message
+survives (nothing is acked that a majority did not store); after the heal the
+node rejoins and holds the same stream.
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ async def test_a_nats_node_cut_from_its_peers_loses_no_acked_message(
     await faults.partition([minority.name], others)
     cut_at = time.monotonic()
     await eventually(
-        lambda: _ready(gw3.http_url, 503), timeout=15, message="gw-3 finds itself deaf"
+        lambda: _ready(gw3.http_url, 503), timeout=15, message="gw-3 finds its NATS node without quorum"
     )
     deaf_after = time.monotonic() - cut_at
     await eventually(

@@ -5,12 +5,25 @@ quorum) keeps its clients and may keep a NATS connection that reports up for as
 long as the client library's pings allow, delivering nothing all that while
 (AnyCable #275, Centrifugo #1166). So each node stores a probe in the stream on
 its own topic, exactly as a client's ``pub``, and waits for it on the live
-subject its clients' messages come by. A probe that is not back within
-``bound`` seconds of the last one that was makes the node deaf: ``/ready``
-fails, a counter counts it, and ``on_deaf`` moves the clients elsewhere.
-While it stays deaf, ``on_silent`` runs every ``bound`` seconds (the NATS
-client tries its next server: the one it is on may be fine but cut from its
-quorum). The first probe back calls ``on_heard``.
+subject its clients' messages come by.
+
+When no probe has come back for ``bound`` seconds the node asks why, because
+the cure differs and moving clients is right only for one cause:
+
+* ``cut``: its NATS server does not answer a core ping (``flush``). This node
+  is deaf: ``on_deaf`` (not ready, clients told to move, out of Consul).
+* ``no_quorum``: the server answers but its JetStream API does not (a NATS node
+  cut from its peers). ``on_unready`` (not ready, clients stay: they only wait)
+  and ``on_silent`` (the NATS client moves to its next server).
+* ``stream``: server and JetStream API answer, the stream does not store: it is
+  electing a leader for everyone, and moving clients to another node would help
+  nobody. Counted and logged, nothing else.
+
+While the probes stay lost the check runs again every ``bound`` seconds
+(``on_silent`` each time the cause is not ``stream``). The first probe back
+calls ``on_heard``. Every deaf or unready episode counts in
+``haws_gateway_canary_deaf_total{cause, nats}`` (``nats``: what the NATS
+connection claimed then, ``up`` when only the canary could tell).
 
 The probes share the stream's retention; every ``PURGE_EVERY`` probes the node
 trims its canary topic to the last message, so they never add up.
@@ -22,6 +35,7 @@ import asyncio
 import contextlib
 import itertools
 from collections.abc import Awaitable, Callable
+from typing import Literal
 
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
@@ -35,10 +49,15 @@ from haws.common.logs import EventLogger
 from haws.common.tasks import stop_task
 from haws.gateway.metrics import GatewayMetrics
 
+PING_TIMEOUT = 1
+"""Seconds for the server's PONG when the probes are lost: a reachable server answers
+a core ping within milliseconds even while JetStream elects."""
 PURGE_EVERY = 60
 """Probes between trims of the canary topic (at most this many stay stored)."""
 
 Transition = Callable[[], Awaitable[None]]
+Cause = Literal["cut", "no_quorum", "stream"]
+OK, UNREADY, DEAF = "ok", "unready", "deaf"
 
 
 class Canary:
@@ -55,6 +74,7 @@ class Canary:
         interval: float,
         bound: float,
         on_deaf: Transition,
+        on_unready: Transition,
         on_heard: Transition,
         on_silent: Transition,
     ) -> None:
@@ -67,13 +87,15 @@ class Canary:
         self._interval = interval
         self._bound = bound
         self._on_deaf = on_deaf
+        self._on_unready = on_unready
         self._on_heard = on_heard
         self._on_silent = on_silent
         self._numbers = itertools.count(1)
         self._waiting: dict[int, asyncio.Future[None]] = {}
         self._sub: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
-        self.deaf = False
+        self.state = OK
+        self._stream_noted = False
 
     async def start(self) -> None:
         self._sub = await self._nc.subscribe(names.live_subject(self._topic), cb=self._echo)
@@ -98,7 +120,7 @@ class Canary:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        last_heard = last_nudge = loop.time()
+        last_heard = last_check = loop.time()
         while True:
             tick = loop.time()
             number = next(self._numbers)
@@ -107,29 +129,60 @@ class Canary:
             self._metrics.canary_probes.labels("ok" if heard else "lost").inc()
             if heard:
                 last_heard = now
-                if self.deaf:
-                    self.deaf = False
+                if self.state != OK:
+                    self.state = OK
                     self._log.info("canary.heard", node=self._node)
                     await self._on_heard()
                 if number % PURGE_EVERY == 0:
                     await self._trim()
-            elif not self.deaf and now - last_heard >= self._bound:
-                self.deaf = True
-                connected = self._nc.is_connected
-                # Labelled so an operator sees when only the canary could tell.
-                self._metrics.canary_deaf.labels("up" if connected else "down").inc()
-                self._log.warning(
-                    "canary.deaf",
-                    node=self._node,
-                    silent_s=round(now - last_heard, 3),
-                    nats_connected=connected,
-                )
-                await self._on_deaf()
-            if self.deaf and not heard and now - last_nudge >= self._bound:
-                last_nudge = now
-                await self._on_silent()
-            self._metrics.canary_ok.set(0 if self.deaf else 1)
+            elif now - last_heard >= self._bound and (
+                self.state == OK or now - last_check >= self._bound
+            ):
+                last_check = now
+                await self._react(await self._diagnose(), silent_s=now - last_heard)
+            self._metrics.canary_ok.set(1 if self.state == OK else 0)
             await asyncio.sleep(max(0.0, tick + self._interval - loop.time()))
+
+    async def _diagnose(self) -> Cause:
+        """Why the probes are lost: no server, no JetStream quorum, or the stream itself."""
+        try:
+            await self._nc.flush(timeout=PING_TIMEOUT)
+        except (NatsError, TimeoutError, OSError):
+            return "cut"
+        try:
+            await asyncio.wait_for(self._js.account_info(), self._bound)
+        except (NatsError, APIError, TimeoutError, OSError):
+            return "no_quorum"
+        return "stream"
+
+    async def _react(self, cause: Cause, *, silent_s: float) -> None:
+        previous = self.state
+        if cause == "stream":
+            if previous == OK and not self._stream_noted:
+                self._stream_noted = True
+                self._count(cause, silent_s)
+            return
+        self._stream_noted = False
+        if cause == "cut" and previous != DEAF:
+            self.state = DEAF
+            self._count(cause, silent_s)
+            await self._on_deaf()
+        elif cause == "no_quorum" and previous == OK:
+            self.state = UNREADY
+            self._count(cause, silent_s)
+            await self._on_unready()
+        await self._on_silent()
+
+    def _count(self, cause: Cause, silent_s: float) -> None:
+        connected = self._nc.is_connected
+        self._metrics.canary_deaf.labels(cause, "up" if connected else "down").inc()
+        self._log.warning(
+            "canary.lost",
+            node=self._node,
+            cause=cause,
+            silent_s=round(silent_s, 3),
+            nats_connected=connected,
+        )
 
     async def _probe(self, number: int) -> bool:
         """Store probe ``number`` and wait for it on the live subject, within ``bound``."""

@@ -1,10 +1,10 @@
 """What a gateway does when its canary says it is deaf, and when it hears again.
 
-Deaf: it stops being ready (``/ready`` 503, new upgrades refused with 503), asks
-every client to ``reconnect`` elsewhere and closes them 4000 (their sessions stay
-resumable from any node), and leaves Consul's passing list. While deaf, it asks
-the NATS client to try its next server now and then (a NATS node cut from its
-peers serves the connection but holds no quorum). Heard again:
+Deaf (cut from NATS): it stops being ready (``/ready`` 503, new upgrades refused
+with 503), asks every client to ``reconnect`` elsewhere and closes them 4000
+(their sessions stay resumable from any node), and leaves Consul's passing list.
+Unready (its NATS server has no quorum): not ready either, but the clients stay.
+While either lasts, the NATS client tries its next server now and then. Heard again:
 ready, and registered in Consul again, unless the node is draining anyway.
 """
 
@@ -29,8 +29,10 @@ class Deafness:
     def __init__(self, deps: GatewayDeps, registration: ConsulRegistration) -> None:
         self._deps = deps
         self._registration = registration
+        self._deregistered = False
 
     async def deaf(self) -> None:
+        """Cut from NATS: not ready, every client told to move, out of Consul."""
         deps = self._deps
         deps.state.backplane_ok = False
         moved = 0
@@ -40,19 +42,27 @@ class Deafness:
                 conn.close(CloseCode.DRAINED, "node lost its backplane")
                 moved += 1
         deps.log.warning("deaf.clients_moved", connections=moved)
+        self._deregistered = True
         await self._registration.stop()  # deregister: Consul may still hear us
 
+    async def unready(self) -> None:
+        """The node's NATS server has no quorum: not ready, but the clients stay
+        (the NATS client moves to another server, and they only wait meanwhile)."""
+        self._deps.state.backplane_ok = False
+
     async def silent(self) -> None:
-        """Still deaf: the NATS client moves on to the next server of its pool
+        """Still lost: the NATS client moves on to the next server of its pool
         (cut from the broker, it would only find out after its pings ran out)."""
         self._deps.log.info("deaf.nats_next_server")
         with contextlib.suppress(NatsError, OSError):
             await self._deps.nc.force_reconnect()
 
     async def heard(self) -> None:
+        """Probes come back: ready, and in Consul again if ``deaf`` took us out."""
         deps = self._deps
         deps.state.backplane_ok = True
-        if deps.state.draining:
+        if deps.state.draining or not self._deregistered:
             return
+        self._deregistered = False
         with contextlib.suppress(TimeoutError):
             await self._registration.start(timeout=REREGISTER_WAIT)

@@ -99,9 +99,9 @@ class GatewayMetrics:
         )
         self.canary_deaf = Counter(
             "haws_gateway_canary_deaf_total",
-            "Times the node found itself deaf (probes not back within the bound), "
-            "by what the NATS connection reported then",
-            ["nats"],
+            "Episodes of backplane probes not back within the bound, by cause (cut,"
+            " no_quorum, stream) and what the NATS connection reported then (up, down)",
+            ["cause", "nats"],
             registry=r,
         )
         self.canary_ok = Gauge(

@@ -205,6 +205,7 @@ def _canary(
         interval=settings.canary_interval,
         bound=settings.canary_bound,
         on_deaf=deafness.deaf,
+        on_unready=deafness.unready,
         on_heard=deafness.heard,
         on_silent=deafness.silent,
     )
