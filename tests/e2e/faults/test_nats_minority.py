@@ -22,7 +22,7 @@ import pytest
 from nats.errors import Error as NatsError
 
 from haws.common import names
-from tests.e2e.chaos.probes import get_json, read_back, status
+from tests.e2e.chaos.probes import get_json, metrics, nats_client_names, read_back, status
 from tests.e2e.chaos.report import timings
 from tests.e2e.chaos.sizes import FleetSize
 from tests.e2e.chaos.test_nats_kill import stream_leader
@@ -91,14 +91,21 @@ async def test_a_nats_node_cut_from_its_peers_loses_no_acked_message(
     others = [s.name for s in cluster.nats if s is not minority]
     await faults.partition([minority.name], others)
     cut_at = time.monotonic()
+    majority = [s for s in cluster.nats if s is not minority]
+
+    async def gw3_on_the_majority() -> bool:
+        for server in majority:
+            if f"haws-gateway {gw3.name}" in await nats_client_names(server.monitor_url):
+                return True
+        return False
+
+    await eventually(gw3_on_the_majority, timeout=30, message="gw-3 moved to a majority node")
+    gw3_moved_after = time.monotonic() - cut_at
     await eventually(
-        lambda: _ready(gw3.http_url, 503), timeout=15, message="gw-3 finds its NATS node without quorum"
-    )
-    deaf_after = time.monotonic() - cut_at
-    await eventually(
-        lambda: _ready(gw3.http_url, 200), timeout=30, message="gw-3 back on the majority"
+        lambda: _ready(gw3.http_url, 200), timeout=30, message="gw-3 ready on the majority"
     )
     gw3_back_after = time.monotonic() - cut_at
+    samples = await metrics(gw3.http_url)
     await stream.wait_acked(size.messages * 3 // 4, timeout=ACK_WAIT)
     await faults.heal()
     healed_at = time.monotonic()
@@ -134,8 +141,12 @@ async def test_a_nats_node_cut_from_its_peers_loses_no_acked_message(
         rpo=rpo(stream.acks, stored),
         cut=minority.name,
         cut_leader=was_leader,
-        gateway_deaf_s=round(deaf_after, 3),
-        gateway_back_s=round(gw3_back_after, 3),
+        gateway_moved_s=round(gw3_moved_after, 3),
+        gateway_ready_s=round(gw3_back_after, 3),
+        no_quorum_seen=samples.get(
+            'haws_gateway_canary_deaf_total{cause="no_quorum",nats="up"}', 0.0
+        ),
+        client_moves=sum(m.connections - 1 for m in fleet.members),
         caught_up_s=round(caught_up_after, 3),
         moved=len(moved),
         resume=timings(resumed),
