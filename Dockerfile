@@ -13,8 +13,9 @@ COPY pyproject.toml README.md ./
 COPY libs ./libs
 COPY services ./services
 COPY clients/python ./clients/python
-# The otlp extra is what HAWS_TRACE_EXPORTER=otlp loads (OTLP over HTTP).
-RUN /opt/venv/bin/pip install ".[fast,otlp]"
+# The otlp extra is what HAWS_TRACE_EXPORTER=otlp loads (OTLP over HTTP). The SDK
+# folder in the same call: it is the haws-client the server depends on.
+RUN /opt/venv/bin/pip install ./clients/python ".[fast,otlp]"
 
 # --- runtime
 FROM ${PYTHON_IMAGE}

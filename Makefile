@@ -60,7 +60,7 @@ fmt: install-python
 	$(VENV)/bin/ruff check --fix .
 
 typecheck: install-python
-	$(VENV)/bin/mypy libs services clients/python
+	$(VENV)/bin/mypy libs services clients/python tests bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache run

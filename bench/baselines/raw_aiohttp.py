@@ -74,6 +74,9 @@ class Broadcaster:
             protocols=(SUBPROTOCOL,), heartbeat=self.heartbeat, compress=False
         )
         await ws.prepare(request)
+        transport = request.transport
+        if transport is None:  # the client left during the upgrade
+            return ws
         joined: list[Room] = []
         try:
             async for message in ws:
@@ -85,7 +88,7 @@ class Broadcaster:
                     await self.publish(ws, frame)
                 elif op == "sub":
                     room = self.rooms.setdefault(frame["topic"], Room())
-                    room.members[ws] = Member(ws, request.transport)  # type: ignore[arg-type]
+                    room.members[ws] = Member(ws, transport)
                     joined.append(room)
                     reply = {
                         "op": "ok",

@@ -24,13 +24,13 @@ def create_app() -> web.Application:
     sio = socketio.AsyncServer(async_mode="aiohttp", transports=["websocket"])
     seqs: dict[str, int] = {}
 
-    @sio.on("sub")  # type: ignore[untyped-decorator]
+    @sio.on("sub")  # type: ignore[untyped-decorator]  # python-socketio has no hints
     async def sub(sid: str, request: dict[str, Any]) -> dict[str, Any]:
         topic = request["topic"]
         await sio.enter_room(sid, topic)
         return {"op": "ok", "topic": topic, "seq": seqs.get(topic, 0)}
 
-    @sio.on("pub")  # type: ignore[untyped-decorator]
+    @sio.on("pub")  # type: ignore[untyped-decorator]  # python-socketio has no hints
     async def pub(sid: str, request: dict[str, Any]) -> dict[str, Any]:
         topic = request["topic"]
         prev = seqs.get(topic, 0)

@@ -32,7 +32,7 @@ from bench.scenarios.traffic import new_topic
 from bench.systems import Running
 from bench.usage import CpuMeter
 from haws.common import names
-from haws.common.codec import encode_payload
+from haws.protocol.codec import encode_payload
 
 NAME = "replay"
 METRIC = "replayed msg/s"

@@ -40,19 +40,20 @@ async def nodes(
     shared_nats: Any, consul_agent: Any, tmp_path: Path
 ) -> AsyncIterator[tuple[Gateway, Gateway]]:
     suffix = uuid.uuid4().hex[:6]
-    pair = tuple(
-        Gateway(
+
+    def gateway(name: str) -> Gateway:
+        return Gateway(
             tmp_path,
             name=f"{name}-{suffix}",
             nats_url=shared_nats.url,
             consul_http=consul_agent.http_url,
             extra_args=GATEWAY_ARGS,
         )
-        for name in ("doomed", "survivor")
-    )
+
+    pair = (gateway("doomed"), gateway("survivor"))
     await asyncio.gather(*(asyncio.to_thread(g.start) for g in pair))
     try:
-        yield pair  # type: ignore[misc]
+        yield pair
     finally:
         for g in pair:
             g.resume()

@@ -12,15 +12,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import queue
 import shutil
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -28,6 +26,7 @@ import pytest
 from haws.cluster import ClusterSpec, LocalCluster, service_available, wait_until
 from haws.cluster.probe import http_ok
 from haws.cluster.process import spawn
+from tests.support.line_pump import LinePump
 from tests.support.resuming_client import (
     ResumingClient,
     StreamPublisher,
@@ -119,12 +118,6 @@ async def test_rolling_restart_under_publish_stream_loses_and_duplicates_nothing
         await asyncio.gather(*(client.close() for client in clients))
 
 
-def _pump(stream: IO[str], lines: queue.Queue[str | None]) -> None:
-    for line in stream:
-        lines.put(line)
-    lines.put(None)
-
-
 @pytest.fixture
 def haws_up(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path, dict[str, Any]]]:
     """``haws up --json`` with two gateways and HAProxy; its JSON line; killed if left running."""
@@ -140,17 +133,17 @@ def haws_up(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path, dict[
             text=True,
             env={**os.environ, **GATEWAY_ENV},
         )
-    lines: queue.Queue[str | None] = queue.Queue()
     assert process.stdout is not None
-    threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True).start()
+    pump = LinePump(process.stdout)
     try:
-        line = lines.get(timeout=60)
+        line = pump.lines.get(timeout=60)
         assert line is not None, stderr_path.read_text()
         yield process, stderr_path, json.loads(line)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
+        pump.join()
 
 
 async def test_haws_up_restarts_its_gateways_one_by_one_on_sigusr1(

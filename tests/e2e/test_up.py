@@ -14,11 +14,10 @@ import queue
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from uuid import uuid4
 
 import aiohttp
@@ -27,6 +26,7 @@ import pytest
 from haws.cluster import service_available, wait_until
 from haws.cluster.component import RUN_DIR_ENV
 from haws.cluster.process import spawn
+from tests.support.line_pump import LinePump
 
 HAWS = Path(sys.executable).parent / "haws"
 START_TIMEOUT = 60.0
@@ -66,12 +66,6 @@ def processes_of(data_dir: Path) -> list[int]:
     return found
 
 
-def _pump(stream: IO[str], lines: queue.Queue[str | None]) -> None:
-    for line in stream:
-        lines.put(line)
-    lines.put(None)
-
-
 @dataclass
 class UpRun:
     """One ``haws up --json`` child, its JSON line and the pids it reported."""
@@ -79,8 +73,12 @@ class UpRun:
     process: subprocess.Popen[str]
     data_dir: Path
     stderr_path: Path
-    lines: queue.Queue[str | None] = field(default_factory=queue.Queue)
+    pump: LinePump
     info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def lines(self) -> queue.Queue[str | None]:
+        return self.pump.lines
 
     def read_info(self) -> dict[str, Any]:
         try:
@@ -123,10 +121,9 @@ def start_up(tmp_path: Path) -> Iterator[Any]:
                 stderr=stderr,
                 text=True,
             )
-        run = UpRun(process, data_dir, stderr_path)
-        runs.append(run)
         assert process.stdout is not None
-        threading.Thread(target=_pump, args=(process.stdout, run.lines), daemon=True).start()
+        run = UpRun(process, data_dir, stderr_path, LinePump(process.stdout))
+        runs.append(run)
         return run
 
     yield start
@@ -134,6 +131,7 @@ def start_up(tmp_path: Path) -> Iterator[Any]:
         if run.process.poll() is None:
             run.process.kill()
             run.process.wait()
+        run.pump.join()
 
 
 async def next_op(ws: aiohttp.ClientWebSocketResponse, op: str) -> dict[str, Any]:

@@ -11,12 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from haws.common import frames
-from haws.common.codec import JSON, MSGPACK, Codec, decode_payload, encode_payload
-from haws.common.errors import FrameDecodeError, ProtocolError
 from haws.common.messages import StoredMessage
-from haws.common.protocol import Pub, parse_client_frame
 from haws.common.tokens import sign_hs256
-from haws.gateway.auth import JwtAuth, TokenRejected
+from haws.gateway.security.auth import JwtAuth, TokenRejected
+from haws.protocol.client_frames import Pub, parse_client_frame
+from haws.protocol.codec import JSON, MSGPACK, Codec, decode_payload, encode_payload
+from haws.protocol.errors import FrameDecodeError, ProtocolError
 
 SECRET = b"fuzzing-secret-fuzzing-secret-0123"
 AUTH = JwtAuth(secret=SECRET, audience="haws")

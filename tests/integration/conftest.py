@@ -6,7 +6,9 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import nats
 import pytest
+from nats.aio.client import Client as NatsClient
 
 from tests.support.gateway_runner import RunningGateway, gateway_settings, running_gateway
 from tests.support.ws_client import WsClient
@@ -17,6 +19,16 @@ Connect = Callable[..., Awaitable[WsClient]]
 @pytest.fixture
 def topic() -> str:
     return f"t.{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+async def nc(shared_nats: Any) -> AsyncIterator[NatsClient]:
+    """A client of the test's own on the shared server, to look at what gateways stored."""
+    client = await nats.connect(shared_nats.url)
+    try:
+        yield client
+    finally:
+        await client.close()
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from nats.aio.client import Client as NatsClient
 
 from haws.common import names
 from tests.integration.conftest import Connect
@@ -12,15 +13,13 @@ pytestmark = pytest.mark.integration
 
 
 async def test_ack_names_the_stored_seq(
-    gateway: RunningGateway, connect: Connect, topic: str
+    gateway: RunningGateway, connect: Connect, topic: str, nc: NatsClient
 ) -> None:
     client = await connect(gateway.url)
     ack = await client.pub(topic, {"hello": "world"})
     assert ack["op"] == "ack"
     assert ack["dup"] is False
-    stored = await gateway.deps.nc.jetstream().get_last_msg(
-        names.STREAM, names.topic_subject(topic)
-    )
+    stored = await nc.jetstream().get_last_msg(names.STREAM, names.topic_subject(topic))
     assert stored.seq == ack["seq"]
 
 

@@ -14,6 +14,7 @@ from nats.aio.client import Client as NatsClient
 from haws.common import names, stream_reader
 from haws.common.errors import StreamError
 from haws.common.messages import StoredMessage
+from haws.common.raw_replies import tap_for
 from haws.common.settings import NatsSettings
 from haws.common.stream_reader import StreamReader
 from haws.common.streams import ensure_stream
@@ -124,7 +125,7 @@ async def test_the_tap_leaves_other_subscriptions_alone_and_stops_routing(
     await publish(nc, topic, 2)
     assert len((await r.read(topic, 0)).messages) == 2
     await eventually(lambda: got == ["v"])
-    tap = stream_reader.tap_for(nc)
+    tap = tap_for(nc)
     assert tap is not None
     routes = len(tap._routes)
     await r.stop()

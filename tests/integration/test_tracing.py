@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -45,16 +45,18 @@ async def test_publish_and_remote_delivery_share_a_trace_id(
     ack = await publisher.pub(topic, "traced")
     await receiver.wait_msgs(topic, 1)
 
-    def spans_named(name: str) -> list[object]:
+    def spans_named(name: str) -> list[ReadableSpan]:
         return [
             s
             for s in spans.get_finished_spans()
-            if s.name == name and s.attributes.get("haws.topic") == topic  # type: ignore[union-attr]
+            if s.name == name and (s.attributes or {}).get("haws.topic") == topic
         ]
 
     await eventually(lambda: len(spans_named("haws.deliver")) == 1, message="delivery span")
     (pub,) = spans_named("haws.pub")
     (deliver,) = spans_named("haws.deliver")
-    assert pub.attributes["haws.seq"] == ack["seq"]  # type: ignore[attr-defined]
-    assert deliver.context.trace_id == pub.context.trace_id  # type: ignore[attr-defined]
-    assert deliver.parent.span_id == pub.context.span_id  # type: ignore[attr-defined]
+    assert pub.attributes is not None
+    assert pub.attributes["haws.seq"] == ack["seq"]
+    assert deliver.parent is not None, "the delivery span continues no trace"
+    assert deliver.context.trace_id == pub.context.trace_id
+    assert deliver.parent.span_id == pub.context.span_id

@@ -1,27 +1,34 @@
 """A connection for unit tests of catch-up and fan-out: frames go to a real
-``SendQueue`` and come back decoded, no socket."""
+``SendQueue`` and come back decoded, no socket. It is a ``fanout.Subscriber``."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from haws.common.codec import JSON
-from haws.gateway.send_queue import SendQueue
+from haws.gateway.delivery.send_queue import SendQueue
+from haws.protocol.codec import JSON, Codec
 
 
 class FakeConnection:
-    codec = JSON
-    closing = False
-
-    def __init__(self) -> None:
+    def __init__(self, session: str = "s-fake") -> None:
+        self.codec: Codec = JSON
+        self.session = session
         self.queue = SendQueue(4096, 1 << 20)
+        self.closed: tuple[int, str] | None = None
+
+    @property
+    def closing(self) -> bool:
+        return self.closed is not None
 
     def send(self, frame: bytes) -> bool:
         return self.queue.put(frame)
 
     def send_obj(self, frame: dict[str, Any]) -> bool:
         return self.queue.put(JSON.encode(frame))
+
+    def close(self, code: int, reason: str) -> None:
+        self.closed = (code, reason)
 
     def frames(self) -> list[dict[str, Any]]:
         return [json.loads(f) for f in self.queue.take_all()]

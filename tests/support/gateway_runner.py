@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from haws.gateway.deps import GatewayDeps
-from haws.gateway.node import run_gateway
+from haws.gateway.service import run_gateway
 from haws.gateway.settings import GatewaySettings
 from tests.support.service_runner import RunningService, running_service
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
-RunFn = Callable[..., Awaitable[None]]
+RunFn = Callable[..., Coroutine[Any, Any, None]]
 
 
 class RunningService(Generic[T]):

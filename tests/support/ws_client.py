@@ -15,8 +15,8 @@ from typing import Any
 import aiohttp
 import msgpack
 
-from haws.common.codec import JSON as JSON_CODEC
-from haws.common.codec import MSGPACK as MSGPACK_CODEC
+from haws.protocol.codec import JSON as JSON_CODEC
+from haws.protocol.codec import MSGPACK as MSGPACK_CODEC
 
 JSON = "haws.v1.json"
 MSGPACK = "haws.v1.msgpack"

@@ -7,6 +7,7 @@ from typing import Any
 import msgpack
 import orjson
 
+from bench.loadgen.connection import WsConnection
 from bench.loadgen.dialects import Dialect, MsgpackDialect, SocketIoDialect, payload_data
 from bench.loadgen.flow import Flow
 from bench.loadgen.frames import BINARY, TEXT
@@ -19,10 +20,12 @@ def msg(seq: int, prev: int, t: int) -> dict[str, Any]:
 
 
 def feed(sub: Subscriber, payloads: list[tuple[int, bytes]], now: int = 1_000) -> None:
-    sub.on_frames(None, payloads, now)  # type: ignore[arg-type]  # no socket needed
+    """Hand ``payloads`` to ``sub`` as one read; needs a running loop for the connection."""
+    conn = WsConnection(sub, "127.0.0.1", 9, "/ws", None)  # never connected: no socket
+    sub.on_frames(conn, payloads, now)
 
 
-def test_haws_json_frames_are_tallied_and_timed() -> None:
+async def test_haws_json_frames_are_tallied_and_timed() -> None:
     flow = Flow(1, 10)
     latencies = Latencies()
     sub = Subscriber(Dialect(), flow=flow, latencies=latencies)
@@ -32,7 +35,7 @@ def test_haws_json_frames_are_tallied_and_timed() -> None:
     assert flow.delivered == 2
 
 
-def test_batched_frames_are_split_on_newlines() -> None:
+async def test_batched_frames_are_split_on_newlines() -> None:
     sub = Subscriber(Dialect(batch=True))
     batch = b"\n".join(orjson.dumps(msg(s, s - 1, 0)) for s in (1, 2, 3))
     feed(sub, [(TEXT, batch)])
@@ -40,7 +43,7 @@ def test_batched_frames_are_split_on_newlines() -> None:
     assert sub.frames == 1
 
 
-def test_socketio_events_with_a_recovery_offset_are_read_the_same_way() -> None:
+async def test_socketio_events_with_a_recovery_offset_are_read_the_same_way() -> None:
     sub = Subscriber(SocketIoDialect(), latencies=Latencies())
     frame = b'42["msg",' + orjson.dumps(msg(3, 2, 10)) + b',"MzQ1"]'
     feed(sub, [(TEXT, frame)], now=50)
@@ -49,7 +52,7 @@ def test_socketio_events_with_a_recovery_offset_are_read_the_same_way() -> None:
     assert list(sub.latencies.samples) == [40]
 
 
-def test_msgpack_frames_and_batches_are_unpacked() -> None:
+async def test_msgpack_frames_and_batches_are_unpacked() -> None:
     sub = Subscriber(MsgpackDialect())
     single = msgpack.packb(msg(1, 0, 0))
     batch = msgpack.packb([msg(2, 1, 0), msg(3, 2, 0)])
@@ -57,13 +60,13 @@ def test_msgpack_frames_and_batches_are_unpacked() -> None:
     assert sub.tally.count == 3
 
 
-def test_replies_go_to_the_slow_path_not_the_tally() -> None:
+async def test_replies_go_to_the_slow_path_not_the_tally() -> None:
     sub = Subscriber(Dialect())
     feed(sub, [(TEXT, b'{"op":"ok","id":1,"topic":"a.b","seq":5}')])
     assert sub.tally.count == 0
 
 
-def test_duplicates_do_not_count_as_delivered_for_flow_control() -> None:
+async def test_duplicates_do_not_count_as_delivered_for_flow_control() -> None:
     flow = Flow(1, 10)
     sub = Subscriber(Dialect(), flow=flow)
     frame = orjson.dumps(msg(1, 0, 0))

@@ -8,10 +8,10 @@ import json
 import msgpack
 import pytest
 
-from haws.common.codec import JSON, MSGPACK, encode_payload
 from haws.common.messages import StoredMessage, stamp_to_ms, stored
-from haws.gateway.frame_cache import FrameCache, SharedFrames
-from haws.gateway.wire import BATCH_MAX_BYTES, batches
+from haws.gateway.delivery.wire import BATCH_MAX_BYTES, batches
+from haws.gateway.fanout.frame_cache import FrameCache, SharedFrames
+from haws.protocol.codec import JSON, MSGPACK, encode_payload
 
 
 def test_stamp_with_nanoseconds_to_ms() -> None:
@@ -39,7 +39,7 @@ def test_the_fast_constructor_sets_every_field_and_stays_frozen() -> None:
     assert m == StoredMessage(*values)
     assert [getattr(m, f.name) for f in dataclasses.fields(StoredMessage)] == list(values)
     with pytest.raises(dataclasses.FrozenInstanceError):
-        m.seq = 6  # type: ignore[misc]
+        m.seq = 6  # type: ignore[misc]  # the write mypy refuses is the one under test
 
 
 def test_frame_cache_encodes_each_codec_once_and_shares_the_bytes() -> None:

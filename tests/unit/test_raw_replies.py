@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from nats.aio.client import Client as NatsClient
+from nats.aio.subscription import Subscription
 
-from haws.common.raw_replies import header, header_block, header_key, status
+from haws.common.raw_replies import header, header_block, header_key, status, tap_for
 
 BLOCK = (
     b"NATS/1.0\r\nHaws-From: u1\r\nNats-Msg-Id: m0\r\nNats-Stream: HAWS\r\n"
@@ -39,3 +40,19 @@ def test_a_parsed_dict_turns_back_into_an_equivalent_block() -> None:
     assert eob is not None
     assert status(eob) == b"204"
     assert header_block(None) is None
+
+
+async def test_the_installed_nats_py_still_has_the_hook_raw_replies_wraps() -> None:
+    """``raw_replies`` wraps nats-py's private ``_process_msg`` (pinned below 3 in
+    pyproject.toml). Should nats-py change it, ``tap_for`` quietly falls back to
+    the slow path; this test is what notices."""
+    nc = NatsClient()
+    tap = tap_for(nc)
+    assert tap is not None, "nats-py's _process_msg changed: update raw_replies and its pin"
+    seen: list[tuple[bytes, bytes | None, bytes]] = []
+    sub = Subscription(nc, id=42, subject="haws.test")
+    tap.route(sub, lambda subject, block, data: seen.append((subject, block, data)))
+    await nc._process_msg(42, b"haws.test", b"", b"payload", BLOCK)
+    assert seen == [(b"haws.test", BLOCK, b"payload")]
+    assert nc.stats["in_msgs"] == 1
+    assert nc.stats["in_bytes"] == len(b"payload")

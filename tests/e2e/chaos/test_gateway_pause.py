@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import pytest
 
 from haws.cluster import ClusterSpec
-from haws.common.errors import CloseCode
+from haws.protocol.errors import CloseCode
 from tests.e2e.chaos.conftest import Harness
 from tests.e2e.chaos.probes import metrics, total
 from tests.e2e.chaos.report import timings

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from haws.common.errors import Forbidden
+from haws.protocol.errors import Forbidden
 from tests.integration.client.conftest import MakeClient, take
 from tests.integration.client.fake_gateway import FakeConn, FakeGateway
 from tests.support.waiting import eventually

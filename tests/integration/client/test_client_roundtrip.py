@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from haws.client import State
-from haws.common.errors import BadRequest, TooLarge
+from haws.protocol.errors import BadRequest, TooLarge
 from tests.integration.client.conftest import MakeClient, take
 from tests.support.gateway_runner import RunningGateway
 

@@ -13,7 +13,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import nats.errors
 from nats.aio.client import Client as NatsClient
@@ -75,8 +75,10 @@ class GatewayDouble:
         assert reply.epoch > 0, reply
         return Held(session, conn, reply.epoch, reply.previous_node)
 
-    async def event(self, kind: str, held: Held, topic: str | None = None) -> pp.EventReply:
-        event = pp.Event(kind, held.session, self.node, held.conn, held.epoch, topic)  # type: ignore[arg-type]
+    async def event(
+        self, kind: Literal["sub", "unsub", "close"], held: Held, topic: str | None = None
+    ) -> pp.EventReply:
+        event = pp.Event(kind, held.session, self.node, held.conn, held.epoch, topic)
         return await self._request(names.PRESENCE_EVENT, event, pp.EventReply)
 
     async def sub(self, held: Held, topic: str) -> None:

@@ -25,7 +25,9 @@ pytestmark = pytest.mark.integration
 
 
 def failures(gw: RunningGateway, reason: str) -> float:
-    return gw.deps.metrics.auth_failures.labels(reason)._value.get()
+    registry = gw.deps.metrics.registry
+    value = registry.get_sample_value("haws_gateway_auth_failures_total", {"reason": reason})
+    return value or 0.0
 
 
 async def test_valid_token_names_the_user_in_msg_from(

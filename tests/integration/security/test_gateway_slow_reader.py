@@ -4,10 +4,11 @@ over the limit, then it resumes from its cursor with no gap."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
-from haws.gateway.send_queue import SendQueue
+from haws.gateway.delivery.send_queue import SendQueue
 from tests.integration.conftest import Connect
 from tests.integration.security.conftest import StartGateway
 from tests.support.waiting import eventually
@@ -46,7 +47,7 @@ async def test_never_reading_client_is_cut_at_the_queue_limit_and_resumes_withou
         await asyncio.gather(stalled._reader, return_exceptions=True)
 
         publisher = await connect(gw.url)
-        acks = []
+        acks: list[dict[str, Any]] = []
         while not conn.queue.overflowed and len(acks) < MAX_PUBS:
             acks.append(await publisher.pub(topic, {"n": len(acks), "pad": PAYLOAD}))
         assert conn.queue.overflowed, "the stalled client never overflowed its queue"

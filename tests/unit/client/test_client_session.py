@@ -11,8 +11,8 @@ import pytest
 from haws.client.connection import Connection
 from haws.client.session import Session
 from haws.client.types import ClientError
-from haws.common.codec import JSON
-from haws.common.errors import BadRequest, Forbidden, TooLarge
+from haws.protocol.codec import JSON
+from haws.protocol.errors import BadRequest, Forbidden, TooLarge
 
 
 def new_session() -> Session:

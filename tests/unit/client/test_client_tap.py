@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
 import pytest
 
 from haws.client import Client
-from haws.client import client as client_module
-from haws.client.connection import Ended, FrameHandler
+from haws.client.connection import Connection, Ended, FrameHandler
 
 
 class ScriptedConnection:
@@ -46,7 +46,7 @@ async def test_the_tap_sees_duplicates_the_sdk_drops_and_numbers_connections(
     async def open_connection(*_: Any, **__: Any) -> ScriptedConnection:
         return scripts.pop(0)
 
-    monkeypatch.setattr(client_module.Connection, "open", open_connection)
+    monkeypatch.setattr(Connection, "open", open_connection)
     seen: list[tuple[int, str, int | None]] = []
 
     def tap(frame: dict[str, Any], connection: int) -> None:
@@ -56,8 +56,9 @@ async def test_the_tap_sees_duplicates_the_sdk_drops_and_numbers_connections(
 
     client = Client(["ws://a/ws", "ws://b/ws"], discover=False, on_frame=tap)
     client._session.cursors.add("t", since=0, presence=False)
-    for _ in range(2):
-        await client._connect_and_serve(None, "unused")  # type: ignore[arg-type]
+    async with aiohttp.ClientSession() as http:  # never used: open() is scripted
+        for _ in range(2):
+            await client._connect_and_serve(http, "unused")
 
     assert seen == [
         (1, "welcome", None),
@@ -78,9 +79,10 @@ async def test_without_a_tap_frames_go_straight_to_the_session(
     async def open_connection(*_: Any, **__: Any) -> ScriptedConnection:
         return ScriptedConnection("ws://a/ws", "gw-a", [msg(1, 0)])
 
-    monkeypatch.setattr(client_module.Connection, "open", open_connection)
+    monkeypatch.setattr(Connection, "open", open_connection)
     client = Client("ws://a/ws", discover=False)
     client._session.cursors.add("t", since=0, presence=False)
-    await client._connect_and_serve(None, "unused")  # type: ignore[arg-type]
+    async with aiohttp.ClientSession() as http:  # never used: open() is scripted
+        await client._connect_and_serve(http, "unused")
     assert client.stats.delivered == 1
     await client.close()

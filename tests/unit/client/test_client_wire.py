@@ -12,8 +12,8 @@ from aiohttp import WSMsgType
 from haws.client.client import fatal_error
 from haws.client.connection import decode_frames
 from haws.client.types import AuthenticationFailed, SessionTakenOver, error_of
-from haws.common.codec import JSON, MSGPACK
-from haws.common.errors import BadRequest, FrameDecodeError, ProtocolError, Unavailable
+from haws.protocol.codec import JSON, MSGPACK, Codec
+from haws.protocol.errors import BadRequest, FrameDecodeError, ProtocolError, Unavailable
 
 
 def ws_message(kind: WSMsgType, data: str | bytes) -> aiohttp.WSMessage:
@@ -60,9 +60,9 @@ def test_a_msgpack_batch_is_one_array_of_maps() -> None:
         (MSGPACK, ws_message(WSMsgType.TEXT, "{}")),
     ],
 )
-def test_anything_else_is_a_decode_error(codec: object, message: aiohttp.WSMessage) -> None:
+def test_anything_else_is_a_decode_error(codec: Codec, message: aiohttp.WSMessage) -> None:
     with pytest.raises(FrameDecodeError):
-        decode_frames(codec, message)  # type: ignore[arg-type]
+        decode_frames(codec, message)
 
 
 def test_error_frames_become_the_gateways_error_types() -> None:

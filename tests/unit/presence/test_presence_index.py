@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from haws.common.presence_protocol import Change, Member, OwnerRecord
 from haws.presence.index import PresenceIndex
 
 
-def record(*topics: str, online: bool = True, node: str = "g1", **kw: object) -> OwnerRecord:
-    fields: dict[str, object] = {
-        "node": node,
-        "conn": "c1",
-        "epoch": 1,
-        "online": online,
-        "last_seen": 100.0,
-        "user": "u",
-        "topics": list(topics),
-        "offline_since": None if online else 100.0,
-    }
-    fields.update(kw)
-    return OwnerRecord(**fields)  # type: ignore[arg-type]
+def record(*topics: str, online: bool = True, node: str = "g1", **kw: Any) -> OwnerRecord:
+    base = OwnerRecord(
+        node=node,
+        conn="c1",
+        epoch=1,
+        online=online,
+        last_seen=100.0,
+        user="u",
+        topics=list(topics),
+        offline_since=None if online else 100.0,
+    )
+    return dataclasses.replace(base, **kw)
 
 
 def kinds(changes: list[Change]) -> list[tuple[str, str]]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 import pytest
 
 from haws.common.presence_protocol import Claim, Event, OwnerRecord, Takeover
@@ -11,17 +14,9 @@ from haws.presence.transitions import StaleEvent
 GRACE = 5.0
 
 
-def owner(**kw: object) -> OwnerRecord:
-    fields: dict[str, object] = {
-        "node": "g1",
-        "conn": "c1",
-        "epoch": 3,
-        "online": True,
-        "last_seen": 100.0,
-        "topics": ["a"],
-    }
-    fields.update(kw)
-    return OwnerRecord(**fields)  # type: ignore[arg-type]
+def owner(**kw: Any) -> OwnerRecord:
+    base = OwnerRecord(node="g1", conn="c1", epoch=3, online=True, last_seen=100.0, topics=["a"])
+    return dataclasses.replace(base, **kw)
 
 
 def test_first_claim_is_epoch_one_with_its_topics() -> None:

@@ -32,9 +32,9 @@ from haws.client.types import (
     State,
     Stats,
 )
-from haws.common.codec import JSON, MSGPACK, Codec
-from haws.common.errors import CLOSE_ADVICE, CloseCode
-from haws.common.protocol import check_topic
+from haws.protocol.client_frames import check_topic
+from haws.protocol.codec import JSON, MSGPACK, Codec
+from haws.protocol.errors import CLOSE_ADVICE, CloseCode
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ import aiohttp
 from aiohttp import WSMsgType
 
 from haws.client.types import ClientError
-from haws.common.codec import Codec
-from haws.common.errors import FrameDecodeError
+from haws.protocol.codec import Codec
+from haws.protocol.errors import FrameDecodeError
 
 log = logging.getLogger(__name__)
 

@@ -22,9 +22,9 @@ from haws.client.cursors import Cursors, GapCallback, Verdict
 from haws.client.outbox import Outbox, Request
 from haws.client.router import Router
 from haws.client.types import ClientClosed, ClientError, Message, PubAck, Stats, error_of
-from haws.common.codec import Codec
-from haws.common.errors import BadRequest, RateLimited, TooLarge, Unavailable
-from haws.common.protocol import PROTOCOL_VERSION, check_topic
+from haws.protocol.client_frames import PROTOCOL_VERSION, check_topic
+from haws.protocol.codec import Codec
+from haws.protocol.errors import BadRequest, RateLimited, TooLarge, Unavailable
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """What the SDK hands to applications: messages, acks, states, counters, errors.
 
-Errors hang off ``haws.common.errors.HawsError`` so one ``except HawsError``
+Errors hang off ``haws.protocol.errors.HawsError`` so one ``except HawsError``
 catches everything haws raises; a failed request raises the same
 ``ProtocolError`` subclass the gateway raised (``BadRequest``, ``Forbidden``...).
 """
@@ -11,7 +11,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any, Final
 
-from haws.common.errors import (
+from haws.protocol.errors import (
     BadRequest,
     Forbidden,
     HawsError,

@@ -59,14 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=2,
         metavar="N",
-        help="presence replicas, once the service exists (default 2)",
+        help="presence service replicas (default 2)",
     )
     parser.add_argument(
         "--replay",
         type=int,
         default=2,
         metavar="N",
-        help="replay replicas, once the service exists (default 2)",
+        help="replay service replicas (default 2)",
     )
     parser.add_argument(
         "--no-haproxy",

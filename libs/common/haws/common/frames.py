@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from haws.common.errors import ProtocolError
 from haws.common.messages import StoredMessage
+from haws.protocol.errors import ProtocolError
 
 
 def welcome(session: str, node: str, resumed: bool, heartbeat: float, ttl: float) -> dict[str, Any]:

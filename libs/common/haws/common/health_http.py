@@ -6,6 +6,8 @@ so each service states its own conditions and the HTTP shape stays one.
 
 from __future__ import annotations
 
+import socket
+import ssl
 from collections.abc import Callable
 
 from aiohttp import web
@@ -43,14 +45,23 @@ def health_app(
 
 
 async def serve(
-    app: web.Application, host: str, port: int, *, shutdown_timeout: float = 1.0
+    app: web.Application,
+    listener: socket.socket,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    shutdown_timeout: float = 1.0,
 ) -> web.AppRunner:
-    """Start ``app``; the caller owns the runner and calls ``cleanup`` on stop."""
+    """Start ``app`` on the socket bound at start-up (``ports.bind_listener``); the
+    caller owns the runner and calls ``cleanup`` on stop, which closes the socket."""
     runner = web.AppRunner(
         app, access_log=None, handle_signals=False, shutdown_timeout=shutdown_timeout
     )
     await runner.setup()
-    await web.TCPSite(runner, host, port, reuse_address=True).start()
+    try:
+        await web.SockSite(runner, listener, ssl_context=ssl_context).start()
+    except BaseException:
+        await runner.cleanup()
+        raise
     return runner
 
 

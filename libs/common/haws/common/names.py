@@ -32,7 +32,6 @@ HDR_SUBJECT = "Nats-Subject"
 HDR_MSG_ID = "Nats-Msg-Id"
 # haws' own headers on stored messages.
 HDR_FROM = "Haws-From"
-HDR_NODE = "Haws-Node"
 
 
 PRESENCE_CLAIM = "haws.presence.claim"

@@ -13,7 +13,7 @@ from typing import Any, Literal, TypeVar
 
 import msgpack
 
-from haws.common.errors import BadRequest
+from haws.protocol.errors import BadRequest
 
 T = TypeVar("T")
 

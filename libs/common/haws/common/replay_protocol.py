@@ -11,9 +11,9 @@ from typing import Any
 
 import msgpack
 
-from haws.common.errors import BadRequest
 from haws.common.messages import StoredMessage, stored
 from haws.common.stream_reader import HistoryPage
+from haws.protocol.errors import BadRequest
 
 
 @dataclass(frozen=True, slots=True)

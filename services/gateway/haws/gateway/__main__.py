@@ -6,7 +6,7 @@ import sys
 from collections.abc import Sequence
 
 from haws.common.entrypoint import service_main
-from haws.gateway.node import run_gateway
+from haws.gateway.service import run_gateway
 from haws.gateway.settings import GatewaySettings
 
 

@@ -1,6 +1,8 @@
 """``create_app``: the gateway's aiohttp application from its dependencies.
 
-A pure factory: tests build it around their own NATS and Consul processes.
+A pure factory: nothing connects. Tests build it around the memory broker
+(``tests/integration/test_gateway_conversation.py``) and around real NATS and
+Consul processes through ``run_gateway`` (``tests/support/gateway_runner.py``).
 """
 
 from __future__ import annotations

@@ -194,7 +194,6 @@ class Canary:
                     names.topic_subject(self._topic),
                     str(number).encode(),
                     timeout=self._bound,
-                    headers={names.HDR_NODE: self._node},
                 )
                 await waiter
             return True

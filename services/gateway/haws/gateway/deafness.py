@@ -13,21 +13,23 @@ from __future__ import annotations
 import contextlib
 import random
 
+from nats.aio.client import Client as NatsClient
 from nats.errors import Error as NatsError
 
 from haws.common import frames
 from haws.common.discovery import ConsulRegistration
-from haws.common.errors import CloseCode
 from haws.gateway.deps import GatewayDeps
 from haws.gateway.drain import RECONNECT_JITTER_MS
+from haws.protocol.errors import CloseCode
 
 REREGISTER_WAIT = 1.0
 """Seconds ``heard`` waits for the first registration; the rest goes on in the background."""
 
 
 class Deafness:
-    def __init__(self, deps: GatewayDeps, registration: ConsulRegistration) -> None:
+    def __init__(self, deps: GatewayDeps, nc: NatsClient, registration: ConsulRegistration) -> None:
         self._deps = deps
+        self._nc = nc
         self._registration = registration
         self._deregistered = False
 
@@ -55,7 +57,7 @@ class Deafness:
         (cut from the broker, it would only find out after its pings ran out)."""
         self._deps.log.info("deaf.nats_next_server")
         with contextlib.suppress(NatsError, OSError):
-            await self._deps.nc.force_reconnect()
+            await self._nc.force_reconnect()
 
     async def heard(self) -> None:
         """Probes come back: ready, and in Consul again if ``deaf`` took us out."""

@@ -1,4 +1,4 @@
-"""What the gateway's handlers need, built once in ``__main__`` (or by tests)."""
+"""What the gateway's handlers need, built once in ``service.run_gateway`` (or by tests)."""
 
 from __future__ import annotations
 
@@ -6,23 +6,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import consul.aio
-from nats.aio.client import Client as NatsClient
 
 from haws.common.logs import EventLogger
-from haws.gateway.auth import Authenticator
-from haws.gateway.conn_limits import ConnectionLimits
-from haws.gateway.history import History
-from haws.gateway.hub import Hub
+from haws.gateway.broker.seams import History, MessageStore
+from haws.gateway.fanout.hub import Hub
 from haws.gateway.metrics import GatewayMetrics
-from haws.gateway.presence_link import PresenceLink
-from haws.gateway.publisher import Publisher
-from haws.gateway.session_keeper import SessionKeeper
+from haws.gateway.security.auth import Authenticator
+from haws.gateway.security.conn_limits import ConnectionLimits
+from haws.gateway.sessions.keeper import SessionKeeper
+from haws.gateway.sessions.presence_link import PresenceLink
 from haws.gateway.settings import GatewaySettings
 
 
 @dataclass
-class NodeState:
-    """Readiness inputs, flipped by the NATS callbacks, Consul and the drain."""
+class Readiness:
+    """What /ready answers from, flipped by the NATS callbacks, Consul and the drain."""
 
     nats_connected: bool = False
     stream_ok: bool = False
@@ -49,9 +47,9 @@ class NodeState:
 class GatewayDeps:
     settings: GatewaySettings
     node: str
-    nc: NatsClient
+    """This gateway's name: in Consul, presence claims and ``welcome``."""
     hub: Hub
-    publisher: Publisher
+    store: MessageStore
     history: History
     metrics: GatewayMetrics
     log: EventLogger
@@ -62,4 +60,4 @@ class GatewayDeps:
     limits: ConnectionLimits
     """Connections held per node, client address and user."""
     consul: consul.aio.Consul | None = None
-    state: NodeState = field(default_factory=NodeState)
+    state: Readiness = field(default_factory=Readiness)

@@ -11,8 +11,8 @@ import asyncio
 import random
 
 from haws.common import frames
-from haws.common.errors import CloseCode
 from haws.gateway.deps import GatewayDeps
+from haws.protocol.errors import CloseCode
 
 RECONNECT_JITTER_MS = 1000
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from haws.common.errors import ProtocolError
-from haws.common.protocol import check_topic
 from haws.gateway.deps import GatewayDeps
+from haws.protocol.client_frames import check_topic
+from haws.protocol.errors import ProtocolError
 
 
 def presence_route(deps: GatewayDeps) -> web.RouteDef:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from haws.common.ports import default_name
 from haws.common.settings import NatsSettings, SettingsError, setting
-from haws.gateway.security_settings import check_security
+from haws.gateway.security.checks import check_security
 
 
 @dataclass(frozen=True, slots=True)

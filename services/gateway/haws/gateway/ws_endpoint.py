@@ -10,32 +10,33 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from typing import Final
+from typing import Final, cast
 
 from aiohttp import WSMsgType, web
 from prometheus_client import Counter
 
 from haws.common import frames
 from haws.common import presence_protocol as pp
-from haws.common.codec import CODECS, JSON, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, Codec
-from haws.common.errors import CloseCode, FrameDecodeError, ProtocolError, RateLimited
-from haws.common.protocol import Hello, Pub, parse_client_frame
 from haws.common.session_record import SessionRecord, TopicState
 from haws.common.telemetry import tracer
-from haws.gateway.admission import Admission
-from haws.gateway.auth import TokenRejected
-from haws.gateway.conn_limits import Lease, LimitExceeded
-from haws.gateway.connection import Connection
-from haws.gateway.credentials import forbidden_topic, stop_watching, watch_expiry
+from haws.gateway.commands.dispatcher import MAX_PUBS_IN_FLIGHT, Dispatcher, run_pub
+from haws.gateway.commands.pending_pubs import PendingPubs
+from haws.gateway.delivery.connection import Connection
+from haws.gateway.delivery.flusher import Flusher
+from haws.gateway.delivery.peer import FlowControl
+from haws.gateway.delivery.send_queue import SendQueue
 from haws.gateway.deps import GatewayDeps
-from haws.gateway.dispatcher import MAX_PUBS_IN_FLIGHT, Dispatcher, run_pub
-from haws.gateway.flusher import Flusher
-from haws.gateway.grants import Principal, split_plan
 from haws.gateway.linger import LingeringWebSocketResponse
-from haws.gateway.ownership import take_over
-from haws.gateway.publishes import Publishes
-from haws.gateway.rate_limit import CommandLimiter
-from haws.gateway.send_queue import SendQueue
+from haws.gateway.security.admission import Admission
+from haws.gateway.security.auth import TokenRejected
+from haws.gateway.security.conn_limits import Lease, LimitExceeded
+from haws.gateway.security.credentials import forbidden_topic, stop_watching, watch_expiry
+from haws.gateway.security.grants import Principal, split_plan
+from haws.gateway.security.rate_limit import CommandLimiter
+from haws.gateway.sessions.takeover import take_over
+from haws.protocol.client_frames import Hello, Pub, parse_client_frame
+from haws.protocol.codec import CODECS, JSON, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, Codec
+from haws.protocol.errors import CloseCode, FrameDecodeError, ProtocolError, RateLimited
 
 _tracer = tracer("gateway")
 SUBPROTOCOLS: Final = (SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK)
@@ -181,10 +182,14 @@ class WsEndpoint:
             await self._refuse(ws, request, HelloFailed(CloseCode.UNAUTHORIZED, refusal))
             return ws
         session = hello.session or secrets.token_urlsafe(16)
+        transport = request.transport
         conn = Connection(
             ws,
-            request.transport,
+            transport,
             codec,
+            # aiohttp's request handler is the transport's protocol; its writer drains it.
+            flow=cast(FlowControl, transport.get_protocol()) if transport is not None else None,
+            drain=request.writer,
             session=session,
             user=principal.user,
             batch=hello.batch,
@@ -204,7 +209,7 @@ class WsEndpoint:
         conn.log.info("ws.open", codec=codec.name, resumed=resumed)
         try:
             # Inside the try: whatever happens from here, the finally unregisters.
-            conn.epoch = await deps.presence.claim(
+            epoch = await deps.presence.claim(
                 pp.Claim(
                     session=session,
                     node=deps.node,
@@ -213,6 +218,7 @@ class WsEndpoint:
                     topics=[topic for topic, state in plan.items() if state.presence],
                 )
             )
+            conn.claimed(epoch)
             conn.send_obj(
                 frames.welcome(
                     session,
@@ -226,7 +232,7 @@ class WsEndpoint:
                 deps.metrics.errors.labels("forbidden").inc()
                 conn.send_obj(forbidden_topic(topic, "not granted, not restored"))
             watch_expiry(conn, settings.auth_expiry_grace)
-            await self._serve(conn, plan)
+            await self._serve(ws, conn, plan)
         finally:
             await conn.stop()
             stop_watching(conn)
@@ -252,15 +258,17 @@ class WsEndpoint:
         elif not conn.closing:
             self._error(conn, RateLimited("command rate limit exceeded", request_id=request_id))
 
-    async def _serve(self, conn: Connection, restore: dict[str, TopicState]) -> None:
-        publishes = Publishes(MAX_PUBS_IN_FLIGHT)
+    async def _serve(
+        self, ws: web.WebSocketResponse, conn: Connection, restore: dict[str, TopicState]
+    ) -> None:
+        publishes = PendingPubs(MAX_PUBS_IN_FLIGHT)
         try:
             if restore:
                 try:
                     await self._dispatcher.restore(conn, restore)
                 except ProtocolError as exc:
                     self._error(conn, exc)
-            await self._read_loop(conn, publishes)
+            await self._read_loop(ws, conn, publishes)
         except BaseException:
             await publishes.cancel()
             raise
@@ -268,8 +276,9 @@ class WsEndpoint:
         # sent still get stored (their acks may not reach the client any more).
         await publishes.finish()
 
-    async def _read_loop(self, conn: Connection, publishes: Publishes) -> None:
-        ws = conn.ws
+    async def _read_loop(
+        self, ws: web.WebSocketResponse, conn: Connection, publishes: PendingPubs
+    ) -> None:
         codec = conn.codec
         metrics = self._deps.metrics
         dispatcher = self._dispatcher

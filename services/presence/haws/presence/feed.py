@@ -16,13 +16,13 @@ from collections.abc import Coroutine
 from typing import Any
 
 from haws.common import names
-from haws.common.errors import BadRequest
 from haws.common.logs import EventLogger
 from haws.common.presence_protocol import OwnerRecord, decode
 from haws.presence.emitter import ChangeEmitter
 from haws.presence.index import PresenceIndex
 from haws.presence.store import StoreError, Updates, VersionedStore
 from haws.presence.tombstones import Tombstones
+from haws.protocol.errors import BadRequest
 
 
 class IndexFeed:

@@ -16,7 +16,7 @@ from haws.common import names
 from haws.common.health_http import health_app, serve
 from haws.common.logs import EventLogger, get_logger
 from haws.common.nats_connection import NatsState, connect
-from haws.common.ports import default_name, with_free_port
+from haws.common.ports import bind_listener, default_name, with_port
 from haws.common.settings import nats_settings_of
 from haws.common.streams import ensure_kv
 from haws.presence.emitter import ChangeEmitter, NatsChangeSink
@@ -63,7 +63,9 @@ async def run_presence(
     started: Callable[[PresenceNode], None] | None = None,
 ) -> None:
     settings.validate()
-    settings = with_free_port(settings, "http_port", settings.http_host)
+    # Bound once, here, and served later: nobody can take the port in between.
+    listener = bind_listener(settings.http_host, settings.http_port)
+    settings = with_port(settings, "http_port", listener)
     name = default_name(settings.name, settings.http_port)
     log = get_logger("presence", replica=name)
     metrics = PresenceMetrics()
@@ -95,6 +97,7 @@ async def run_presence(
         return None
 
     async with contextlib.AsyncExitStack() as stack:
+        stack.callback(listener.close)  # if serving never started (serving closes it too)
         nats_settings = nats_settings_of(settings)
         nc = await connect(nats_settings, name=f"haws-presence {name}", on_state=on_nats_state)
         stack.push_async_callback(nc.close)
@@ -106,9 +109,7 @@ async def run_presence(
         feed = IndexFeed(store, index, emitter, tombstones, log)
         feed.start()
         stack.push_async_callback(feed.stop)
-        runner = await serve(
-            health_app(not_ready, metrics.registry), settings.http_host, settings.http_port
-        )
+        runner = await serve(health_app(not_ready, metrics.registry), listener)
         stack.push_async_callback(runner.cleanup)
         if not await _loaded_or_stopped(feed, stop):
             log.info("presence.stopped_while_loading")

@@ -15,13 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from haws.common import names
-from haws.common.errors import BadRequest
 from haws.common.logs import EventLogger
 from haws.common.presence_protocol import Claim, Event, OwnerRecord, Takeover, decode, encode
 from haws.presence import transitions
 from haws.presence.index import PresenceIndex
 from haws.presence.metrics import PresenceMetrics
 from haws.presence.store import StoreConflict, Versioned, VersionedStore
+from haws.protocol.errors import BadRequest
 
 
 class Delete(enum.Enum):

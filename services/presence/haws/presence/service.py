@@ -23,9 +23,7 @@ from nats.aio.subscription import Subscription
 
 from haws.common import names
 from haws.common import presence_protocol as pp
-from haws.common.errors import BadRequest
 from haws.common.logs import EventLogger
-from haws.common.protocol import valid_topic
 from haws.presence.index import PresenceIndex
 from haws.presence.leader import Leadership
 from haws.presence.liveness import NodeLiveness
@@ -33,6 +31,8 @@ from haws.presence.metrics import PresenceMetrics
 from haws.presence.ownership import Ownership
 from haws.presence.store import StoreError
 from haws.presence.transitions import StaleEvent
+from haws.protocol.client_frames import valid_topic
+from haws.protocol.errors import BadRequest
 
 Handler = Callable[[Msg], Awaitable[None]]
 # Session ids as the gateway accepts them: also always valid KV keys.

@@ -12,7 +12,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
-from haws.common.errors import HawsError
+from haws.protocol.errors import HawsError
 
 
 class StoreError(HawsError):

@@ -9,8 +9,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 
-from haws.common.errors import HawsError
 from haws.common.presence_protocol import Claim, Event, OwnerRecord, Takeover
+from haws.protocol.errors import HawsError
 
 
 class StaleEvent(HawsError):

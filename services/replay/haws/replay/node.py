@@ -10,7 +10,7 @@ from collections.abc import Callable
 from haws.common.health_http import health_app, serve
 from haws.common.logs import get_logger
 from haws.common.nats_connection import NatsState, connect
-from haws.common.ports import default_name, with_free_port
+from haws.common.ports import bind_listener, default_name, with_port
 from haws.common.settings import nats_settings_of
 from haws.common.stream_reader import StreamReader
 from haws.common.streams import ensure_stream
@@ -34,7 +34,9 @@ async def run_replay(
     *,
     started: Callable[[ReplayNode], None] | None = None,
 ) -> None:
-    settings = with_free_port(settings, "http_port", settings.http_host)
+    # Bound once, here, and served later: nobody can take the port in between.
+    listener = bind_listener(settings.http_host, settings.http_port)
+    settings = with_port(settings, "http_port", listener)
     name = default_name(settings.name, settings.http_port)
     log = get_logger("replay", node=name)
     metrics = ReplayMetrics()
@@ -48,6 +50,7 @@ async def run_replay(
         return None if connected else "nats disconnected"
 
     async with contextlib.AsyncExitStack() as stack:
+        stack.callback(listener.close)  # if serving never started (serving closes it too)
         nats_settings = nats_settings_of(settings)
         nc = await connect(nats_settings, name=f"haws-replay {name}", on_state=on_nats_state)
         stack.push_async_callback(nc.close)
@@ -58,9 +61,7 @@ async def run_replay(
         service = ReplayService(nc, reader, metrics, log, max_inflight=settings.max_inflight)
         await service.start()
         stack.push_async_callback(service.stop)
-        runner = await serve(
-            health_app(not_ready, metrics.registry), settings.http_host, settings.http_port
-        )
+        runner = await serve(health_app(not_ready, metrics.registry), listener)
         stack.push_async_callback(runner.cleanup)
         log.info("replay.ready", http=f"http://{settings.http_host}:{settings.http_port}")
         if started is not None:

@@ -18,12 +18,12 @@ from opentelemetry.trace import SpanKind
 
 from haws.common import names
 from haws.common.coalescer import Coalescer
-from haws.common.errors import HawsError, ProtocolError
 from haws.common.logs import EventLogger
 from haws.common.replay_protocol import ReplayRequest, encode_error, encode_page
 from haws.common.stream_reader import MAX_BATCH, HistoryPage, StreamReader
 from haws.common.tasks import stop_tasks
 from haws.common.telemetry import extract_context, tracer
+from haws.protocol.errors import HawsError, ProtocolError
 from haws.replay.metrics import ReplayMetrics
 
 _tracer = tracer("replay")

@@ -1,0 +1,93 @@
+"""The ``PresenceCalls`` contract, run against the memory presence (unit) and the
+real presence service over NATS (integration).
+
+A subclass provides ``calls`` (a presence replica answers) and ``absent_calls``
+(none runs). Sessions and nodes are unique per test.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from haws.common import presence_protocol as pp
+from haws.gateway.broker.seams import NoReplica, PresenceCalls
+from tests.support.waiting import eventually
+
+
+class PresenceContract:
+    @pytest.fixture
+    def session(self) -> str:
+        return f"s-{uuid.uuid4().hex[:8]}"
+
+    @pytest.fixture
+    def node(self) -> str:
+        return f"gw-{uuid.uuid4().hex[:8]}"
+
+    async def test_every_claim_gets_a_larger_epoch_and_names_the_previous_node(
+        self, calls: PresenceCalls, session: str, node: str
+    ) -> None:
+        first = await calls.claim(pp.Claim(session=session, node=node, conn="c1"))
+        second = await calls.claim(pp.Claim(session=session, node=node + "-b", conn="c2"))
+        assert 0 < first.epoch < second.epoch
+        assert first.previous_node is None
+        assert second.previous_node == node
+
+    async def test_a_newer_claim_elsewhere_sends_takeover_to_the_old_node(
+        self, calls: PresenceCalls, session: str, node: str
+    ) -> None:
+        received: list[pp.Takeover] = []
+        feed = await calls.takeovers(node, received.append)
+        try:
+            await calls.claim(pp.Claim(session=session, node=node, conn="c1"))
+            newer = await calls.claim(pp.Claim(session=session, node=node + "-b", conn="c2"))
+            await eventually(lambda: bool(received), timeout=5, message="the takeover")
+            assert received == [pp.Takeover(session=session, conn="c1", epoch=newer.epoch)]
+        finally:
+            await feed.stop()
+
+    async def test_an_event_with_an_old_epoch_is_stale(
+        self, calls: PresenceCalls, session: str, node: str
+    ) -> None:
+        old = await calls.claim(pp.Claim(session=session, node=node, conn="c1"))
+        new = await calls.claim(pp.Claim(session=session, node=node, conn="c2"))
+        fresh = await calls.event(pp.Event("sub", session, node, "c2", new.epoch, "room"))
+        stale = await calls.event(pp.Event("sub", session, node, "c1", old.epoch, "room"))
+        assert (fresh.ok, fresh.stale) == (True, False)
+        assert (stale.ok, stale.stale) == (False, True)
+
+    async def test_members_of_a_topic_are_who_subscribed_with_presence(
+        self, calls: PresenceCalls, session: str, node: str
+    ) -> None:
+        topic = f"room.{uuid.uuid4().hex[:8]}"
+        reply = await calls.claim(pp.Claim(session=session, node=node, conn="c1", user="ann"))
+        await calls.heartbeat(pp.Heartbeat(node, 1))
+        await calls.event(pp.Event("sub", session, node, "c1", reply.epoch, topic))
+
+        async def listed() -> bool:
+            members = (await calls.query(pp.Query(topic))).members
+            return [(m["session"], m["node"], m.get("user")) for m in members] == [
+                (session, node, "ann")
+            ]
+
+        await eventually(listed, timeout=5, message="the member")
+
+    async def test_a_heartbeat_is_answered_with_a_lease(
+        self, calls: PresenceCalls, node: str
+    ) -> None:
+        reply = await calls.heartbeat(pp.Heartbeat(node, 0))
+        assert reply.lease > 0
+        assert reply.lost == []
+
+    async def test_without_a_replica_every_call_says_so(
+        self, absent_calls: PresenceCalls, session: str, node: str
+    ) -> None:
+        with pytest.raises(NoReplica):
+            await absent_calls.claim(pp.Claim(session=session, node=node, conn="c1"))
+        with pytest.raises(NoReplica):
+            await absent_calls.heartbeat(pp.Heartbeat(node, 0))
+        with pytest.raises(NoReplica):
+            await absent_calls.query(pp.Query("room"))
+        with pytest.raises(NoReplica):
+            await absent_calls.event(pp.Event("close", session, node, "c1", 1))
