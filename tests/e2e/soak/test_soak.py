@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 import nats
 import pytest
+from nats.errors import Error as NatsError
 
 from haws.client import Client
 from haws.cluster import ClusterSpec, Gateway
@@ -124,7 +125,7 @@ def soak_environment() -> Iterator[None]:
                 os.environ[key] = value
 
 
-async def sample(gateways: list[Gateway], nats_url: str, started: float) -> Sample:
+async def sample(gateways: list[Gateway], nats_url: str, started: float) -> Sample | None:
     totals = {"rss": 0.0, "fds": 0.0, "tasks": 0.0, "connections": 0.0}
     for gw in gateways:
         try:
@@ -135,11 +136,16 @@ async def sample(gateways: list[Gateway], nats_url: str, started: float) -> Samp
         totals["fds"] += m.get("process_open_fds", 0.0)
         totals["tasks"] += m.get("haws_gateway_asyncio_tasks", 0.0)
         totals["connections"] += m.get("haws_gateway_connections", 0.0)
-    nc = await nats.connect(servers=[nats_url], connect_timeout=5)
+    try:
+        nc = await nats.connect(servers=[nats_url], connect_timeout=5)
+    except (NatsError, TimeoutError, OSError):
+        return None
     try:
         js = nc.jetstream(timeout=5)
         kv = await js.stream_info(f"KV_{names.KV_SESSIONS}")
         stream = await js.stream_info(names.STREAM)
+    except (NatsError, TimeoutError, OSError):
+        return None  # a loaded broker: this sample is skipped, the next one is taken
     finally:
         await nc.close()
     return Sample(
@@ -230,7 +236,9 @@ async def test_soak(harness: Harness) -> None:
         while time.monotonic() < end_at:
             now = time.monotonic()
             if now >= next_sample:
-                samples.append(await sample(gateways, cluster.nats.urls[0], started))
+                taken = await sample(gateways, cluster.nats.urls[0], started)
+                if taken is not None:
+                    samples.append(taken)
                 next_sample = now + SAMPLE_EVERY
             if roll is None and now >= next_roll:
                 roll_started = now - started
