@@ -15,7 +15,10 @@ COPY services ./services
 COPY clients/python ./clients/python
 # The otlp extra is what HAWS_TRACE_EXPORTER=otlp loads (OTLP over HTTP). The SDK
 # folder in the same call: it is the haws-client the server depends on.
-RUN /opt/venv/bin/pip install ./clients/python ".[fast,otlp]"
+# PIP_OPTIONS: for builds that cannot reach a package index, e.g. `make
+# compose-images` passes `--no-index --find-links /wheels` with wheels built on the host.
+ARG PIP_OPTIONS=""
+RUN /opt/venv/bin/pip install ./clients/python ".[fast,otlp]" ${PIP_OPTIONS}
 
 # --- runtime
 FROM ${PYTHON_IMAGE}

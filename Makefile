@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 HAWS := $(VENV)/bin/haws
 PYTEST := $(VENV)/bin/pytest
 
-.PHONY: install install-python install-system run test test-unit chaos faults soak bench fuzz lint fmt typecheck clean
+.PHONY: install install-python install-system install-compose run test test-unit chaos faults soak bench fuzz lint fmt typecheck clean compose-images compose-test
 
 install: install-system install-python
 
@@ -20,7 +20,7 @@ run: install
 	$(HAWS) up $(ARGS)
 
 test: install
-	$(PYTEST) -q -m "not chaos and not faults and not soak" $(ARGS)
+	$(PYTEST) -q -m "not chaos and not compose and not faults and not soak" $(ARGS)
 
 test-unit: install-python
 	$(PYTEST) -q tests/unit $(ARGS)
@@ -38,6 +38,17 @@ SOAK_MINUTES ?= 30
 
 soak: install
 	ulimit -n 65536 2>/dev/null || true; SOAK_MINUTES=$(SOAK_MINUTES) $(PYTEST) -q -s -m soak tests/e2e/soak $(ARGS)
+
+# docker-compose.yml for real under podman (docs/deploy.md "Compose under podman"):
+# local images (cached), then up, healthchecks, faults from the host, down -v.
+install-compose:
+	@bash scripts/install-compose.sh
+
+compose-images: install-compose install-python
+	@bash scripts/compose-images.sh
+
+compose-test: compose-images
+	$(PYTEST) -q -s -m compose tests/compose $(ARGS)
 
 bench: install
 	$(VENV)/bin/pip install -q -e '.[bench]'

@@ -31,19 +31,9 @@ apt_update() {
   fi
 }
 
-# The Debian archive URI this machine already uses; never hard-coded here.
-debian_uri() {
-  local uri=""
-  if [ -f /etc/apt/sources.list.d/debian.sources ]; then
-    uri=$(awk '/^URIs:/ {for (i = 2; i <= NF; i++) if ($i !~ /security/) {print $i; exit}}' \
-      /etc/apt/sources.list.d/debian.sources)
-  fi
-  if [ -z "$uri" ] && [ -f /etc/apt/sources.list ]; then
-    uri=$(awk '$1 == "deb" && $0 !~ /security/ {for (i = 2; i <= NF; i++) if ($i ~ /^(https?|file):/) {print $i; exit}}' \
-      /etc/apt/sources.list)
-  fi
-  printf '%s' "$uri"
-}
+# debian_uri: the Debian archive URI this machine already uses; never hard-coded.
+# shellcheck source=scripts/debian-source.sh
+. "$(dirname "$0")/debian-source.sh"
 
 install_consul() {
   if command -v consul >/dev/null 2>&1; then

@@ -2,8 +2,8 @@
 
 The processes come from ``haws.cluster``, the same code behind ``haws up``, and
 die with the test run even if pytest itself is killed (see ``haws.cluster.process``).
-Tests under ``tests/integration`` and ``tests/e2e`` are marked by folder, so
-``-m "not e2e"`` and friends work without a decorator on every test.
+Tests under ``tests/integration``, ``tests/e2e`` and ``tests/compose`` are marked by
+folder, so ``-m "not e2e"`` and friends work without a decorator on every test.
 """
 
 from __future__ import annotations
@@ -17,7 +17,11 @@ from haws.cluster import ConsulAgent, NatsServer
 from haws.cluster import free_port as _free_port
 
 TESTS = Path(__file__).resolve().parent
-FOLDER_MARKERS = {"integration": pytest.mark.integration, "e2e": pytest.mark.e2e}
+FOLDER_MARKERS = {
+    "integration": pytest.mark.integration,
+    "e2e": pytest.mark.e2e,
+    "compose": pytest.mark.compose,
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -47,6 +47,7 @@ class SteadyStream:
     sent_mids: set[str] = field(default_factory=set)
     """Every mid handed to ``publish`` (acked or not)."""
     _task: asyncio.Task[None] | None = None
+    _ending: asyncio.Event = field(default_factory=asyncio.Event)
 
     def mid(self, index: int) -> str:
         return f"{self.prefix}-{index}"
@@ -65,6 +66,8 @@ class SteadyStream:
                     delay = started + index / self.rate - time.monotonic()
                     if delay > 0:
                         await asyncio.sleep(delay)  # pacing the load, not waiting for a state
+                if self._ending.is_set():
+                    return
                 if time.monotonic() > stop_at:
                     self.failures.append(f"deadline of {self.deadline} s passed at #{index}")
                     return
@@ -95,6 +98,11 @@ class SteadyStream:
             async with asyncio.timeout(self.deadline + self.publish_timeout + 5):
                 await self._task
         return self.acks
+
+    def end(self) -> None:
+        """Hand nothing new to ``publish``; the pubs already handed over still finish
+        (``finish`` waits for them), so every message sent is acked or a failure."""
+        self._ending.set()
 
     async def stop(self) -> None:
         if self._task is not None and not self._task.done():
