@@ -178,8 +178,11 @@ async def churn_once(churn: Churn, urls: list[str], topics: list[str]) -> None:
         random.sample(urls, len(urls)), discover=False, session=session, ping_interval=10
     )
     churn.clients[index] = fresh
+    # start(), not connect(): a client whose first attempt is slow (a node draining
+    # under load) keeps trying, as an application's would, instead of giving up.
+    fresh.start()
     with contextlib.suppress(Exception):
-        await asyncio.wait_for(fresh.connect(), 10)
+        await fresh.wait_connected(10)
         await asyncio.wait_for(fresh.subscribe(topic), 10)
         churn.topics[index] = topic
     churn.count(action)
