@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 HAWS := $(VENV)/bin/haws
 PYTEST := $(VENV)/bin/pytest
 
-.PHONY: install install-python install-system install-compose js test-js run test test-unit chaos bench fuzz lint fmt typecheck clean compose-images compose-test
+.PHONY: install install-python install-system install-compose js test-js run test test-unit chaos faults soak bench fuzz lint fmt typecheck clean compose-images compose-test
 
 install: install-system install-python js
 
@@ -28,13 +28,24 @@ run: install
 	$(HAWS) up $(ARGS)
 
 test: install
-	$(PYTEST) -q -m "not chaos and not compose" $(ARGS)
+	$(PYTEST) -q -m "not chaos and not compose and not faults and not soak" $(ARGS)
 
 test-unit: install-python
 	$(PYTEST) -q tests/unit $(ARGS)
 
 chaos: install
 	$(PYTEST) -q -m chaos $(ARGS)
+
+# Network faults (issue 16): every scenario, short and long, as root (namespaces),
+# then a 3-minute soak. Each prints one `FAULT <name> ...` line; see docs/reliability.md.
+faults: install
+	$(PYTEST) -q -s tests/e2e/faults $(ARGS)
+	ulimit -n 65536 2>/dev/null || true; SOAK_MINUTES=3 $(PYTEST) -q -s -m soak tests/e2e/soak $(ARGS)
+
+SOAK_MINUTES ?= 30
+
+soak: install
+	ulimit -n 65536 2>/dev/null || true; SOAK_MINUTES=$(SOAK_MINUTES) $(PYTEST) -q -s -m soak tests/e2e/soak $(ARGS)
 
 # docker-compose.yml for real under podman (docs/deploy.md "Compose under podman"):
 # local images (cached), then up, healthchecks, faults from the host, down -v.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system programs haws runs for real: Consul and HAProxy; Node.js
-# (npm builds clients/js) and Chromium (the browser tests) from Debian too.
+# (npm builds clients/js) and Chromium (the browser tests) from Debian too; and the
+# iproute2/iptables the network fault tests use.
 # nats-server comes from the PyPI wheel into the venv (see install-python.sh).
 # Idempotent: each step is skipped when its program is already on PATH.
 set -euo pipefail
@@ -21,6 +22,7 @@ install: on a system without Debian's apt, install these by hand and re-run:
   - docker-compose (v1, only to validate docker-compose.yml in the tests)
   - node and npm (Node.js 18 or later, to build clients/js)
   - chromium (`chromium` on PATH, for the browser tests)
+  - iproute2 and iptables (`ip`, `iptables`: the network fault tests, run as root)
 MSG
 }
 
@@ -96,7 +98,8 @@ install_apt_program() {
 if ! command -v apt-get >/dev/null 2>&1; then
   if command -v consul >/dev/null 2>&1 && command -v haproxy >/dev/null 2>&1 \
      && command -v docker-compose >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 \
-     && command -v chromium >/dev/null 2>&1; then
+     && command -v chromium >/dev/null 2>&1 && command -v ip >/dev/null 2>&1 \
+     && command -v iptables >/dev/null 2>&1; then
     exit 0
   fi
   manual_help
@@ -107,6 +110,10 @@ install_haproxy
 install_compose_checker
 install_apt_program npm nodejs npm
 install_apt_program chromium chromium
+# The network fault tests (tests/e2e/faults) build namespaces, veth pairs and a bridge
+# with `ip`, and cut links with `iptables` inside their own namespaces.
+install_apt_program ip iproute2
+install_apt_program iptables iptables
 command -v consul >/dev/null 2>&1 || die "consul still not on PATH"
 say "consul: $(consul version | head -n 1)"
 command -v haproxy >/dev/null 2>&1 && say "haproxy: $(haproxy -v | head -n 1)"

@@ -32,10 +32,10 @@ def timings(values: Sequence[float]) -> dict[str, Any]:
     }
 
 
-def emit(directory: Path, scenario: str, **fields: Any) -> Path:
-    """Print ``CHAOS <scenario> k=v ...`` and write ``<directory>/<scenario>.json``."""
+def emit(directory: Path, scenario: str, *, kind: str = "CHAOS", **fields: Any) -> Path:
+    """Print ``<kind> <scenario> k=v ...`` and write ``<directory>/<scenario>.json``."""
     path = directory / f"{scenario}.json"
     path.write_text(json.dumps({"scenario": scenario, **fields}, indent=2, default=str))
     flat = " ".join(f"{k}={json.dumps(v, default=str)}" for k, v in fields.items())
-    print(f"\nCHAOS {scenario} {flat} json={path}")
+    print(f"\n{kind} {scenario} {flat} json={path}")
     return path

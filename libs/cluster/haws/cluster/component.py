@@ -19,6 +19,7 @@ from typing import Any, Self
 
 from haws.cluster.deadline import wait_until
 from haws.cluster.errors import BinaryNotFound, ClusterError, DeadlineExceeded
+from haws.cluster.netns import exec_argv
 from haws.cluster.process import ManagedProcess
 
 RUN_DIR_ENV = "HAWS_CLUSTER_DIR"
@@ -44,6 +45,8 @@ class Component(ABC):
         self.data_dir = Path(data_dir).resolve()
         self.extra_env = dict(env or {})
         self.process = ManagedProcess(name, [], self.data_dir / "logs" / f"{name}.log")
+        self.netns: str | None = None
+        """The network namespace the child runs in (``None``: ours), see ``network``."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, pid={self.pid}, alive={self.alive})"
@@ -80,7 +83,7 @@ class Component(ABC):
         if self.process.alive:
             raise ClusterError(f"{self.name} is already running (pid {self.pid})")
         self.prepare()
-        self.process.argv = self.argv()
+        self.process.argv = exec_argv(self.netns, self.argv())
         self.process.env = self.env()
         self.process.start()
 

@@ -45,8 +45,10 @@ class ConsulAgent(Component):
         ports: ConsulPorts | None = None,
         binary: str | None = None,
         acl_management_token: str | None = None,
+        host: str = LOOPBACK,
     ) -> None:
         super().__init__(name, data_dir)
+        self.host = host
         self.node = node
         self.ports = ports or ConsulPorts.free()
         self.binary = binary or find_binary("consul")
@@ -63,12 +65,12 @@ class ConsulAgent(Component):
 
     @property
     def http_url(self) -> str:
-        return f"http://{LOOPBACK}:{self.ports.http}"
+        return f"http://{self.host}:{self.ports.http}"
 
     @property
     def dns_address(self) -> str:
         """``host:port`` of the DNS interface, as HAProxy's ``nameserver`` takes it."""
-        return f"{LOOPBACK}:{self.ports.dns}"
+        return f"{self.host}:{self.ports.dns}"
 
     @property
     def ui_url(self) -> str:
@@ -78,7 +80,7 @@ class ConsulAgent(Component):
         p = self.ports
         argv = [
             self.binary, "agent", "-dev", "-node", self.node,
-            "-bind", LOOPBACK, "-client", LOOPBACK,
+            "-bind", self.host, "-client", self.host,
             "-http-port", str(p.http), "-dns-port", str(p.dns),
             "-serf-lan-port", str(p.serf_lan), "-serf-wan-port", str(p.serf_wan),
             "-server-port", str(p.server), "-grpc-port", str(p.grpc),

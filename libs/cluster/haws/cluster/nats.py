@@ -47,13 +47,15 @@ class NatsServer(Component):
         port: int | None = None,
         http_port: int | None = None,
         cluster_port: int | None = None,
-        routes: Sequence[int] = (),
+        routes: Sequence[int | str] = (),
         cluster_name: str = "haws",
         binary: str | None = None,
         auth: NatsAuth | None = None,
+        host: str = LOOPBACK,
     ) -> None:
         super().__init__(name, data_dir)
         self.auth = auth
+        self.host = host
         chosen = iter(free_ports(2))
         self.port = port or next(chosen)
         self.http_port = http_port or next(chosen)
@@ -64,37 +66,50 @@ class NatsServer(Component):
 
     @property
     def url(self) -> str:
-        return f"nats://{LOOPBACK}:{self.port}"
+        return f"nats://{self.host}:{self.port}"
 
     @property
     def monitor_url(self) -> str:
-        return f"http://{LOOPBACK}:{self.http_port}"
+        return f"http://{self.host}:{self.http_port}"
+
+    @property
+    def route_url(self) -> str:
+        """Where the other cluster members reach this one."""
+        return f"nats://{self.host}:{self.cluster_port}"
 
     @property
     def store_dir(self) -> Path:
         return self.home
 
     def argv(self) -> list[str]:
-        argv = [self.binary, "-js", "-a", LOOPBACK, "-p", str(self.port)]
+        argv = [self.binary, "-js", "-a", self.host, "-p", str(self.port)]
         argv += ["-m", str(self.http_port), "-n", self.name, "-sd", str(self.store_dir)]
         if self.auth is not None:
             # Passwords stay out of the command line: the cluster goes in the file too.
             return [*argv, "-c", str(self._write_config(self.auth))]
         if self.cluster_port is not None:
-            argv += ["--cluster", f"nats://{LOOPBACK}:{self.cluster_port}"]
+            argv += ["--cluster", self.route_url]
             argv += ["--cluster_name", self.cluster_name]
             if self.routes:
-                argv += ["--routes", ",".join(f"nats://{LOOPBACK}:{p}" for p in self.routes)]
+                routes = (
+                    r if isinstance(r, str) else f"nats://{LOOPBACK}:{r}" for r in self.routes
+                )
+                argv += ["--routes", ",".join(routes)]
         return argv
 
     def _write_config(self, auth: NatsAuth) -> Path:
         text = authorization(auth.passwords)
         if self.cluster_port is not None:
             secret = f"{ROUTE_USER}:{auth.route_password}"
-            routes = ", ".join(f'"nats-route://{secret}@{LOOPBACK}:{p}"' for p in self.routes)
+            routes = ", ".join(
+                f'"{_with_login(r, secret)}"'
+                if isinstance(r, str)
+                else f'"nats-route://{secret}@{LOOPBACK}:{r}"'
+                for r in self.routes
+            )
             text += (
                 f"cluster {{\n  name: {self.cluster_name}\n"
-                f"  listen: {LOOPBACK}:{self.cluster_port}\n"
+                f"  listen: {self.host}:{self.cluster_port}\n"
                 f"  {route_authorization(auth.route_password)}\n"
                 f"  routes: [{routes}]\n}}\n"
             )
@@ -186,3 +201,9 @@ class NatsCluster:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _with_login(route: str, secret: str) -> str:
+    """A full route URL (``nats://host:port``) with the route user's login in it."""
+    scheme, _, rest = route.partition("://")
+    return f"{scheme}://{secret}@{rest}"

@@ -46,15 +46,17 @@ class HawsService(Component):
         args: Sequence[str],
         http_port: int,
         env: Mapping[str, str] | None = None,
+        host: str = LOOPBACK,
     ) -> None:
         super().__init__(name, data_dir, env={"PYTHONUNBUFFERED": "1", **(env or {})})
+        self.host = host
         self.command = command
         self.args = list(args)
         self.http_port = http_port
 
     @property
     def http_url(self) -> str:
-        return f"http://{LOOPBACK}:{self.http_port}"
+        return f"http://{self.host}:{self.http_port}"
 
     def argv(self) -> list[str]:
         return [sys.executable, "-m", "haws.cli.main", self.command, *self.args]
@@ -87,12 +89,15 @@ class Gateway(HawsService):
         stream_replicas: int | None = None,
         extra_args: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
+        host: str = LOOPBACK,
     ) -> None:
         port = port or free_port()
-        args = ["--host", LOOPBACK, "--port", str(port), "--node", name]
+        args = ["--host", host, "--port", str(port), "--node", name]
         args += _common_flags(nats_url, stream_replicas)
         args += ["--consul-http", consul_http, *extra_args]
-        super().__init__(data_dir, name=name, command="gateway", args=args, http_port=port, env=env)
+        super().__init__(
+            data_dir, name=name, command="gateway", args=args, http_port=port, env=env, host=host
+        )
 
     @property
     def port(self) -> int:
@@ -100,7 +105,7 @@ class Gateway(HawsService):
 
     @property
     def ws_url(self) -> str:
-        return f"ws://{LOOPBACK}:{self.http_port}/ws"
+        return f"ws://{self.host}:{self.http_port}/ws"
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "url": self.ws_url, "http": self.http_url, "pid": self.pid}
@@ -152,8 +157,12 @@ def backend_service(
     stream_replicas: int | None = None,
     extra_args: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
+    host: str = LOOPBACK,
 ) -> HawsService:
     """A presence or replay replica: NATS only, HTTP for health."""
     port = http_port or free_port()
-    args = ["--http-port", str(port), *_common_flags(nats_url, stream_replicas), *extra_args]
-    return HawsService(data_dir, name=name, command=command, args=args, http_port=port, env=env)
+    args = ["--http-host", host, "--http-port", str(port)]
+    args += [*_common_flags(nats_url, stream_replicas), *extra_args]
+    return HawsService(
+        data_dir, name=name, command=command, args=args, http_port=port, env=env, host=host
+    )

@@ -57,6 +57,15 @@ def presence_owner_key(session: str) -> str:
     return KV_PRESENCE_OWNER_PREFIX + session
 
 
+CANARY_TOPIC_PREFIX = "_haws-canary."
+"""Topics of the gateways' backplane probes (one per node), stored like any topic."""
+
+
+def canary_topic(node: str) -> str:
+    """The topic one gateway's canary probes travel on (stream, then live subject)."""
+    return CANARY_TOPIC_PREFIX + node
+
+
 def topic_subject(topic: str) -> str:
     """Subject a topic is stored under in the stream."""
     return TOPIC_PREFIX + topic

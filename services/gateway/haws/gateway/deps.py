@@ -25,6 +25,8 @@ class Readiness:
     nats_connected: bool = False
     stream_ok: bool = False
     draining: bool = False
+    backplane_ok: bool = True
+    """False while the canary's probes do not come back (see ``canary``)."""
     registered: Callable[[], bool] = lambda: False
 
     def not_ready_reason(self) -> str | None:
@@ -32,6 +34,8 @@ class Readiness:
             return "draining"
         if not self.nats_connected:
             return "nats disconnected"
+        if not self.backplane_ok:
+            return "backplane canary lost"
         if not self.stream_ok:
             return "stream unavailable"
         if not self.registered():

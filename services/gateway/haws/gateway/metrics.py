@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
 
 @dataclass
@@ -90,3 +91,33 @@ class GatewayMetrics:
             "Connections with permessage-deflate negotiated",
             registry=r,
         )
+        self.canary_probes = Counter(
+            "haws_gateway_canary_probes_total",
+            "Backplane probes, by whether they came back within the bound",
+            ["result"],
+            registry=r,
+        )
+        self.canary_deaf = Counter(
+            "haws_gateway_canary_deaf_total",
+            "Episodes of backplane probes not back within the bound, by cause (cut,"
+            " no_quorum, stream) and what the NATS connection reported then (up, down)",
+            ["cause", "nats"],
+            registry=r,
+        )
+        self.canary_ok = Gauge(
+            "haws_gateway_canary_ok", "1 while the backplane probes come back", registry=r
+        )
+        # For leak checks (soak, fault tests): the process's RSS and fds, and its tasks.
+        ProcessCollector(registry=r)
+        self.asyncio_tasks = Gauge(
+            "haws_gateway_asyncio_tasks", "asyncio tasks alive in the node's loop", registry=r
+        )
+        self.asyncio_tasks.set_function(_task_count)
+
+
+def _task_count() -> float:
+    """Read while ``/metrics`` is served, so from inside the running loop."""
+    try:
+        return float(len(asyncio.all_tasks()))
+    except RuntimeError:  # no running loop (a scrape outside the node)
+        return 0.0

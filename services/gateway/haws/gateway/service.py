@@ -13,6 +13,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+
 from haws.common import names
 from haws.common.discovery import ConsulRegistration, ServiceInstance, close_consul, consul_client
 from haws.common.health_http import serve
@@ -25,12 +28,13 @@ from haws.common.stream_reader import StreamReader
 from haws.common.streams import ensure_kv, ensure_stream
 from haws.common.tasks import stop_tasks
 from haws.gateway.app import create_app
+from haws.gateway.backplane.canary import Canary
+from haws.gateway.backplane.deafness import Deafness
 from haws.gateway.broker.jetstream_store import JetStreamStore
 from haws.gateway.broker.nats_feed import NatsLiveFeed
 from haws.gateway.broker.nats_presence import NatsPresence
 from haws.gateway.broker.replay_history import ReplayHistory
 from haws.gateway.deps import GatewayDeps, Readiness
-from haws.gateway.disconnects import DisconnectListener
 from haws.gateway.drain import drain_connections
 from haws.gateway.fanout.hub import Hub
 from haws.gateway.fanout.recent_window import RecentLimits
@@ -38,6 +42,7 @@ from haws.gateway.metrics import GatewayMetrics
 from haws.gateway.security.auth import build_authenticator
 from haws.gateway.security.conn_limits import ConnectionLimits
 from haws.gateway.security.tls import server_context
+from haws.gateway.sessions.disconnects import DisconnectListener
 from haws.gateway.sessions.fence import Fence
 from haws.gateway.sessions.keeper import SessionKeeper
 from haws.gateway.sessions.presence_link import PresenceLink
@@ -178,15 +183,47 @@ async def run_gateway(
         state.registered = lambda: registration.registered
         stack.push_async_callback(registration.stop)
         await registration.start(timeout=max(settings.consul_ttl, 10.0))
+        canary = _canary(deps, nc, js, registration)
+        if canary is not None:
+            await canary.start()
+            stack.push_async_callback(canary.stop)
         log.info("gateway.ready", url=url, http=f"http://{settings.host}:{settings.port}")
         if started is not None:
             started(deps)
         await stop.wait()
         log.info("gateway.stopping")
         state.draining = True
+        if canary is not None:
+            await canary.stop()  # a probe coming back must not register us again
         await registration.stop()
         await drain_connections(deps, settings.drain_period, settings.drain_timeout - 1.0)
     log.info("gateway.stopped")
+
+
+def _canary(
+    deps: GatewayDeps,
+    nc: NatsClient,
+    js: JetStreamContext,
+    registration: ConsulRegistration,
+) -> Canary | None:
+    """The node's backplane canary, wired to the deaf behaviour (None: turned off)."""
+    settings = deps.settings
+    if settings.canary_interval <= 0:
+        return None
+    deafness = Deafness(deps, nc, registration)
+    return Canary(
+        nc,
+        js,
+        deps.metrics,
+        deps.log,
+        node=deps.node,
+        interval=settings.canary_interval,
+        bound=settings.canary_bound,
+        on_deaf=deafness.deaf,
+        on_unready=deafness.unready,
+        on_heard=deafness.heard,
+        on_silent=deafness.silent,
+    )
 
 
 async def _cancel_all(tasks: set[asyncio.Task[Any]]) -> None:

@@ -28,6 +28,9 @@ class GatewaySettings(NatsSettings):
     handshake_timeout: float = setting(5.0, "seconds to send a valid hello (then close 4002)")
     heartbeat: float = setting(10.0, "seconds between WebSocket pings; 2 missed closes the peer")
     max_frame_bytes: int = setting(65536, "largest client frame (then close 1009)")
+    close_linger: float = setting(
+        2.0, "seconds a closing node reads and discards so its close frame reaches the peer"
+    )
     max_subscriptions: int = setting(256, "subscriptions per connection")
     send_queue_frames: int = setting(4096, "frames queued per connection (then close 4008)")
     send_queue_bytes: int = setting(1 << 20, "bytes queued per connection (then close 4008)")
@@ -56,6 +59,12 @@ class GatewaySettings(NatsSettings):
     )
     replay_timeout: float = setting(
         1.0, "seconds to wait for the replay service before reading the stream directly"
+    )
+    canary_interval: float = setting(
+        1.0, "seconds between backplane probes (stream store, then the live subject), 0: off"
+    )
+    canary_bound: float = setting(
+        3.0, "seconds without a probe back before the node counts itself deaf"
     )
     log_level: str = setting("info", "debug, info, warning, error")
     gc_threshold: int = setting(
@@ -109,6 +118,8 @@ class GatewaySettings(NatsSettings):
             raise SettingsError("HAWS_MAX_FRAME_BYTES must be at least 1024")
         if self.send_queue_frames < 1 or self.send_queue_bytes < 1024:
             raise SettingsError("send queue limits must allow at least one frame")
+        if self.canary_interval < 0 or self.canary_bound <= self.canary_interval:
+            raise SettingsError("HAWS_CANARY_BOUND must be longer than HAWS_CANARY_INTERVAL")
         if self.drain_period >= self.drain_timeout:
             raise SettingsError("HAWS_DRAIN_PERIOD must be shorter than HAWS_DRAIN_TIMEOUT")
 

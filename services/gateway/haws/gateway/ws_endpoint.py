@@ -24,6 +24,7 @@ from haws.gateway.commands.dispatcher import MAX_PUBS_IN_FLIGHT, Dispatcher, run
 from haws.gateway.commands.pending_pubs import PendingPubs
 from haws.gateway.delivery.connection import Connection
 from haws.gateway.delivery.flusher import Flusher
+from haws.gateway.delivery.linger import LingeringWebSocketResponse
 from haws.gateway.delivery.peer import FlowControl
 from haws.gateway.delivery.send_queue import SendQueue
 from haws.gateway.deps import GatewayDeps
@@ -115,6 +116,8 @@ class WsEndpoint:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         if self._deps.state.draining:
             raise web.HTTPServiceUnavailable(text="draining")
+        if not self._deps.state.backplane_ok:  # deaf: clients must go elsewhere
+            raise web.HTTPServiceUnavailable(text="backplane lost")
         lease = self._admission.admit(request)  # 403 origin, 503/429 limits: before the upgrade
         try:
             return await self._handle(request, lease)
@@ -142,14 +145,24 @@ class WsEndpoint:
         return principal
 
     async def _handle(self, request: web.Request, lease: Lease) -> web.StreamResponse:
-        deps = self._deps
-        settings = deps.settings
-        ws = web.WebSocketResponse(
+        settings = self._deps.settings
+        ws = LingeringWebSocketResponse(
+            linger=settings.close_linger,  # a close frame must outlive unread input
             protocols=SUBPROTOCOLS,
             heartbeat=settings.heartbeat,
             max_msg_size=settings.max_frame_bytes,  # also caps a compressed frame, inflated
             compress=settings.compression and lease.reserve_compression(),
         )
+        try:
+            return await self._session(request, lease, ws)
+        finally:
+            await ws.lingered()
+
+    async def _session(
+        self, request: web.Request, lease: Lease, ws: web.WebSocketResponse
+    ) -> web.StreamResponse:
+        deps = self._deps
+        settings = deps.settings
         await ws.prepare(request)
         if not ws.compress:
             lease.release_compression()

@@ -1,0 +1,1 @@
+"""Whether this node still hears the backplane: the canary probe and what a deaf node does."""
