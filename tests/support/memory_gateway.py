@@ -140,12 +140,7 @@ async def memory_gateway(
             sessions=sessions,
             presence=presence,
             auth=auth,
-            limits=ConnectionLimits(
-                per_node=settings.max_connections,
-                per_address=settings.max_connections_per_ip,
-                per_user=settings.max_connections_per_user,
-                compressed=settings.compression_max_connections,
-            ),
+            limits=ConnectionLimits.from_settings(settings),
             state=state,
         )
         yield MemoryGateway(deps, broker, calls, records, Dispatcher(deps))

@@ -147,12 +147,7 @@ async def run_gateway(
             sessions=sessions,
             presence=presence,
             auth=auth,
-            limits=ConnectionLimits(
-                per_node=settings.max_connections,
-                per_address=settings.max_connections_per_ip,
-                per_user=settings.max_connections_per_user,
-                compressed=settings.compression_max_connections,
-            ),
+            limits=ConnectionLimits.from_settings(settings),
             consul=consul,
             state=state,
         )

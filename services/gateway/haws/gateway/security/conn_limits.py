@@ -11,6 +11,7 @@ a user hold up to N times the per-user limit.
 from __future__ import annotations
 
 from collections import Counter
+from typing import Protocol
 
 
 class LimitExceeded(Exception):
@@ -22,7 +23,29 @@ class LimitExceeded(Exception):
         self.limit = limit
 
 
+class LimitSettings(Protocol):
+    """The settings the limits are read from (the gateway's, or a test's)."""
+
+    @property
+    def max_connections(self) -> int: ...
+    @property
+    def max_connections_per_ip(self) -> int: ...
+    @property
+    def max_connections_per_user(self) -> int: ...
+    @property
+    def compression_max_connections(self) -> int: ...
+
+
 class ConnectionLimits:
+    @classmethod
+    def from_settings(cls, settings: LimitSettings) -> ConnectionLimits:
+        return cls(
+            per_node=settings.max_connections,
+            per_address=settings.max_connections_per_ip,
+            per_user=settings.max_connections_per_user,
+            compressed=settings.compression_max_connections,
+        )
+
     def __init__(
         self, *, per_node: int, per_address: int, per_user: int, compressed: int = 0
     ) -> None:
