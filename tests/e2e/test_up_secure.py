@@ -1,11 +1,13 @@
 """``haws up --secure``: every service on its own NATS user and Consul token, and it all works.
 
 One cluster (3 NATS nodes with authenticated routes, 2 gateways, presence, replay,
-HAProxy) serves the module: messages cross nodes, a session resumes on the other
-gateway, presence is seen from both; then the rights themselves: a gateway's user
-cannot write the presence bucket or delete the stream, a connection without
-credentials is refused, and the services never needed a subject they lack (no
-permission violation by them in any NATS log).
+the server API, HAProxy) serves the module: messages cross nodes, a session
+resumes on the other gateway, presence is seen from both, an API publish reaches
+a WebSocket client and the API's ``info`` lists the gateways through its own
+Consul token; then the rights themselves: neither a gateway's nor the api's user
+can write the presence bucket, a gateway's cannot delete the stream, a
+connection without credentials is refused, and the services never needed a
+subject they lack (no permission violation by them in any NATS log).
 """
 
 from __future__ import annotations
@@ -162,6 +164,65 @@ async def test_gateways_list_each_other_through_consul_with_their_token(
     assert nodes == {g["name"] for g in secure_cluster.info["gateways"]}
 
 
+async def api_call(cluster: SecureCluster, method: str, body: dict[str, Any]) -> Any:
+    api = cluster.info["api"]
+    assert api is not None, "haws up --secure starts the server API"
+    headers = {"Authorization": f"Bearer {api['key']}"}
+    timeout = aiohttp.ClientTimeout(total=10)
+    async with (
+        aiohttp.ClientSession(timeout=timeout) as session,
+        session.post(f"{api['url']}/{method}", json=body, headers=headers) as reply,
+    ):
+        assert reply.status == 200, await reply.text()
+        return await reply.json()
+
+
+async def test_an_api_publish_reaches_a_websocket_client(
+    secure_cluster: SecureCluster, clients: list[WsClient]
+) -> None:
+    topic = f"sec.{uuid4().hex[:8]}"
+    subscriber = await open_client(clients, secure_cluster.gateways[0])
+    await subscriber.sub(topic)
+    stored = await api_call(secure_cluster, "publish", {"topic": topic, "data": {"from": "api"}})
+    assert stored["dup"] is False
+    [msg] = await subscriber.wait_msgs(topic, 1)
+    assert (msg["seq"], msg["data"]) == (stored["seq"], {"from": "api"})
+
+
+async def test_api_info_lists_the_gateways_with_its_own_consul_token(
+    secure_cluster: SecureCluster,
+) -> None:
+    expected = {g["name"] for g in secure_cluster.info["gateways"]}
+
+    async def listed() -> bool:
+        report = await api_call(secure_cluster, "info", {})
+        assert "nodes" not in report["errors"], report
+        return {node["node"] for node in report["nodes"]} == expected
+
+    await eventually(listed, interval=0.2, message="info lists both gateways")
+    # The api's token is a reader: it sees the gateways and cannot register one.
+    consul = secure_cluster.info["consul"]["http"]
+    token = secure_cluster.credentials["consul"]["api"]
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    health = urllib.request.Request(
+        f"{consul}/v1/health/service/{names.GATEWAY_SERVICE}?passing=1",
+        headers={"X-Consul-Token": token},
+    )
+    with opener.open(health, timeout=5) as reply:
+        assert len(json.load(reply)) == len(expected)
+    body = json.dumps({"Name": names.GATEWAY_SERVICE, "ID": "api-intruder", "Port": 1}).encode()
+    register = urllib.request.Request(
+        f"{consul}/v1/agent/service/register",
+        data=body,
+        method="PUT",
+        headers={"X-Consul-Token": token},
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        opener.open(register, timeout=5)
+    refused.value.close()
+    assert refused.value.code == 403
+
+
 async def test_session_resumes_on_the_other_gateway(
     secure_cluster: SecureCluster, clients: list[WsClient]
 ) -> None:
@@ -236,6 +297,19 @@ async def test_gateway_user_cannot_write_presence_or_delete_the_stream(
     assert "STREAM.DELETE.HAWS" in logs, "the server refused the delete (permission violation)"
 
 
+async def test_api_user_cannot_write_presence(secure_cluster: SecureCluster) -> None:
+    nc = await connect_as(secure_cluster, "api")
+    try:
+        js = nc.jetstream(timeout=1)
+        ack = await js.publish(names.topic_subject(f"sec.{uuid4().hex[:8]}"), b"allowed", timeout=5)
+        assert ack.stream == names.STREAM, "what the api does need still works"
+        with pytest.raises((nats.errors.TimeoutError, nats.errors.Error)):
+            await js.publish("$KV.HAWS_PRESENCE.own.api-intruder", b"forged")
+    finally:
+        await nc.close()
+    assert "$KV.HAWS_PRESENCE.own.api-intruder" in secure_cluster.nats_logs(), "refused"
+
+
 @pytest.mark.parametrize(
     "credentials",
     [{}, {"user": "haws-gateway", "password": "wrong"}, {"user": "nobody", "password": "x"}],
@@ -280,7 +354,7 @@ def test_consul_refuses_a_registration_without_the_gateway_token(
 def test_every_connection_to_every_nats_server_is_a_haws_user(
     secure_cluster: SecureCluster,
 ) -> None:
-    users = {role_for(name).user for name in ("gateway", "presence", "replay")}
+    users = {role_for(name).user for name in ("gateway", "presence", "replay", "api")}
     seen: set[str] = set()
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     for server in secure_cluster.info["nats"]:
@@ -289,7 +363,7 @@ def test_every_connection_to_every_nats_server_is_a_haws_user(
         for connection in connections:
             assert connection.get("authorized_user") in users, connection
             seen.add(connection["authorized_user"])
-    assert seen == users, "gateways, presence and replay are all connected, each as itself"
+    assert seen == users, "gateways, presence, replay and api are all connected, each as itself"
 
 
 def test_services_never_hit_a_permission_they_lack(secure_cluster: SecureCluster) -> None:

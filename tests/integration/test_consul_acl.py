@@ -57,6 +57,7 @@ def acl_command(consul: ConsulAgent, tokens: ConsulTokens) -> subprocess.Complet
         "HAWS_CONSUL_TOKEN_GATEWAY": tokens.gateway,
         "HAWS_CONSUL_TOKEN_DNS": tokens.dns,
         "HAWS_CONSUL_TOKEN_AGENT": tokens.agent,
+        "HAWS_CONSUL_TOKEN_API": tokens.api,
         "HAWS_CONSUL_ACL_DEADLINE": "20",
     }
     return subprocess.run(
@@ -95,6 +96,8 @@ def test_the_command_makes_every_token_and_can_run_again(
     assert register(consul, "") == 403, "anonymous requests get the default (read-only) token"
     health = f"/v1/health/service/{names.GATEWAY_SERVICE}"
     assert call(consul, tokens.dns, "GET", health) == 200
+    assert call(consul, tokens.api, "GET", health) == 200, "the api lists the gateways"
+    assert register(consul, tokens.api) == 403, "the api registers nothing"
 
 
 def test_a_rotated_token_replaces_the_old_one(consul: ConsulAgent, tokens: ConsulTokens) -> None:
@@ -115,10 +118,10 @@ def test_missing_variables_are_named_and_nothing_is_done(
 
 
 def test_tokens_from_env_and_the_agent_config_of_each_consul_generation() -> None:
-    with pytest.raises(ConsulAclError, match="HAWS_CONSUL_TOKEN_DNS"):
+    with pytest.raises(ConsulAclError, match=r"HAWS_CONSUL_TOKEN_DNS.*HAWS_CONSUL_TOKEN_API"):
         ConsulTokens.from_env({"HAWS_CONSUL_MANAGEMENT_TOKEN": "m"})
     assert agent_acl_config("t", legacy=True)["acl"]["tokens"] == {"master": "t"}
     modern = agent_acl_config("t", legacy=False)["acl"]
     assert modern["tokens"] == {"initial_management": "t"}
     assert modern["default_policy"] == "deny"
-    assert set(POLICIES) == {"haws-gateway", "haws-dns", "haws-agent"}
+    assert set(POLICIES) == {"haws-gateway", "haws-dns", "haws-agent", "haws-api"}

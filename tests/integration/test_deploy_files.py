@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from haws.cluster.consul_acl import ConsulTokens
 from haws.cluster.credentials import ClusterCredentials
 from haws.common import names
 from haws.common.permissions import role_for
@@ -609,3 +610,38 @@ def test_nats_nodes_hold_every_roles_password_and_consul_denies_by_default(
     assert consul_config["acl"]["default_policy"] == "deny"
     assert depends_on(services["gateway-1"])["consul-acl"] == "service_completed_successfully"
     assert services["consul-acl"]["command"] == ["consul-acl"]
+
+
+CONSUL_TOKEN_OF = {
+    **dict.fromkeys(GATEWAYS, "HAWS_CONSUL_TOKEN_GATEWAY"),
+    **dict.fromkeys(API, "HAWS_CONSUL_TOKEN_API"),
+}
+"""The services that call Consul, and the token variable each one's token comes from."""
+
+
+@pytest.mark.parametrize("name", HAWS_SERVICES)
+def test_each_consul_user_carries_its_own_token_made_before_it_starts(
+    services: dict[str, Any], name: str
+) -> None:
+    env = env_of(services[name])
+    if name not in CONSUL_TOKEN_OF:
+        assert "HAWS_CONSUL_TOKEN" not in env, "presence and replay never call Consul"
+        return
+    assert env["HAWS_CONSUL_TOKEN"] == f"<{CONSUL_TOKEN_OF[name]}>"
+    assert depends_on(services[name])["consul-acl"] == "service_completed_successfully"
+
+
+def test_the_acl_job_gets_every_token_and_the_script_makes_them(
+    services: dict[str, Any], tmp_path: Path
+) -> None:
+    env = env_of(services["consul-acl"])
+    tokens = ConsulTokens.from_env(env)  # names every variable the job would miss
+    assert tokens.api == "<HAWS_CONSUL_TOKEN_API>"
+    path = tmp_path / ".env"
+    result = run([sys.executable, str(ROOT / "scripts" / "compose_secrets.py"), str(path)])
+    assert result.returncode == 0, result.stderr
+    written = dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    required = {value[1:-1] for value in env.values() if value.startswith("<")}
+    required |= set(CONSUL_TOKEN_OF.values())
+    assert required <= set(written), required - set(written)
+    assert all(written[variable] for variable in required)

@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 
+from haws.api.settings import ApiSettings
 from haws.common import names
 from haws.common.permissions import ROLES, role_for
 from haws.common.settings import env_name, load
@@ -56,7 +57,14 @@ CRD_KINDS = {
     "Certificate": "cert-manager.io/v1",
     "Issuer": "cert-manager.io/v1",
 }
-SETTINGS = {"gateway": GatewaySettings, "presence": PresenceSettings, "replay": ReplaySettings}
+SETTINGS = {
+    "gateway": GatewaySettings,
+    "presence": PresenceSettings,
+    "replay": ReplaySettings,
+    "api": ApiSettings,
+}
+API_CLIENT_LABEL = "haws.io/api-client"
+"""The label an application backend's pods carry to reach the server API (docs)."""
 FIELD_VALUES = {"metadata.name": "haws-pod-0", "status.podIP": "10.1.2.3"}
 VARIABLE = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 
@@ -177,7 +185,12 @@ def test_every_reference_points_at_an_object_of_the_overlay(
     objects: tuple[dict[str, Any], ...], overlay: str
 ) -> None:
     present = {(o["kind"], o["metadata"]["name"]) for o in objects}
-    brought_by_operator = {"haws-nats-users", "haws-consul-acl", "haws-nats-server-tls"}
+    brought_by_operator = {
+        "haws-nats-users",
+        "haws-consul-acl",
+        "haws-nats-server-tls",
+        "haws-api-keys",
+    }
     for workload in [*of_kind(objects, "Deployment"), *of_kind(objects, "StatefulSet")]:
         spec = workload["spec"]["template"]["spec"]
         refs: list[tuple[str, str]] = []
@@ -275,7 +288,7 @@ def test_hpa_scales_gateways_on_cpu_and_on_connections(
 # --- every service ---
 
 
-@pytest.mark.parametrize("service", ["gateway", "presence", "replay"])
+@pytest.mark.parametrize("service", ["gateway", "presence", "replay", "api"])
 def test_each_service_starts_with_settings_it_reads_and_its_own_nats_user(
     objects: tuple[dict[str, Any], ...], overlay: str, service: str
 ) -> None:
@@ -297,7 +310,7 @@ def test_each_service_starts_with_settings_it_reads_and_its_own_nats_user(
         assert str(Path(env["HAWS_NATS_TLS_CA_FILE"]).parent) in mounts
 
 
-@pytest.mark.parametrize("name", ["haws-gateway", "haws-presence", "haws-replay"])
+@pytest.mark.parametrize("name", ["haws-gateway", "haws-presence", "haws-replay", "haws-api"])
 def test_probes_and_pdbs_of_every_haws_deployment(
     objects: tuple[dict[str, Any], ...], name: str
 ) -> None:
@@ -439,6 +452,64 @@ def test_consul_servers_deny_by_default_and_the_job_makes_the_tokens(
     tokens = ConsulTokens.from_env(resolved_env(objects, box))  # every variable is there
     if overlay == "dev":
         assert tokens.agent == env["CONSUL_AGENT_TOKEN"]
+    api = resolved_env(objects, container(find(objects, "Deployment", "haws-api"), "api"))
+    assert api["HAWS_CONSUL_TOKEN"] == tokens.api, "the api uses the token the Job made"
+    assert api["HAWS_CONSUL_HTTP"] == "http://haws-consul:8500", "the servers: no agent needed"
+
+
+# --- the server API ---
+
+
+def test_api_serves_http_inside_the_cluster_with_keys_from_a_secret(
+    objects: tuple[dict[str, Any], ...], overlay: str
+) -> None:
+    workload = find(objects, "Deployment", "haws-api")
+    box = container(workload, "api")
+    service = find(objects, "Service", "haws-api")
+    assert service["spec"].get("type", "ClusterIP") == "ClusterIP"
+    assert service["spec"].get("clusterIP") != "None", "one stable address for backends"
+    assert (
+        service["spec"]["selector"].items()
+        <= workload["spec"]["template"]["metadata"]["labels"].items()
+    )
+    (port,) = service["spec"]["ports"]
+    (http,) = [p for p in box["ports"] if p["name"] == port["targetPort"]]
+    env = resolved_env(objects, box)
+    assert http["containerPort"] == port["port"] == int(env["HAWS_HTTP_PORT"])
+    assert env["HAWS_PUBLIC_URL"] == f"http://haws-api:{port['port']}"
+    keys = {item["name"]: item for item in box["env"]}
+    for variable in ("HAWS_API_KEYS", "HAWS_API_READ_KEYS"):
+        assert keys[variable]["valueFrom"]["secretKeyRef"]["name"].startswith("haws-api-keys")
+    if overlay == "dev":
+        settings = load(ApiSettings, env)
+        assert settings.api_keys == ("dev-api-key",)
+        assert settings.api_read_keys == ("dev-api-read-key",)
+    ingress_backends = {
+        p["backend"]["service"]["name"]
+        for o in of_kind(objects, "Ingress")
+        for rule in o["spec"]["rules"]
+        for p in rule["http"]["paths"]
+    }
+    assert "haws-api" not in ingress_backends, "the API is not published outside the cluster"
+
+
+def test_only_labelled_backends_and_monitoring_reach_the_api(
+    objects: tuple[dict[str, Any], ...],
+) -> None:
+    policy = find(objects, "NetworkPolicy", "haws-api")
+    assert pods_selected(objects, policy["spec"]["podSelector"]) == {"haws-api"}
+    peers = [peer for rule in policy["spec"]["ingress"] for peer in rule["from"]]
+    assert all(rule.get("from") for rule in policy["spec"]["ingress"]), "no rule open to all"
+    backends = {"namespaceSelector": {}, "podSelector": {"matchLabels": {API_CLIENT_LABEL: "true"}}}
+    monitoring = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}
+    }
+    assert sorted(map(str, peers)) == sorted(map(str, [backends, monitoring]))
+    ports = {p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]}
+    assert ports == {8093}
+    # No haws workload carries the label: the API is for the application's pods.
+    assert not pods_selected(objects, backends["podSelector"])
+    assert API_CLIENT_LABEL in (ROOT / "docs" / "kubernetes.md").read_text()
 
 
 # --- the edge: Ingress, NetworkPolicies, monitoring ---
@@ -500,9 +571,10 @@ def test_network_policies_let_only_gateways_in_from_outside(
                             pods_selected(objects, peer["podSelector"])
                         )
     assert open_to_all == {"haws-gateway"}
-    assert sources[4222] == {"haws-gateway", "haws-presence", "haws-replay"}
+    assert sources[4222] == {"haws-gateway", "haws-presence", "haws-replay", "haws-api"}
     assert sources[6222] == {"haws-nats"}
-    assert sources[8500] == {"haws-gateway", "haws-consul", "haws-consul-acl"}
+    assert sources[8500] == {"haws-gateway", "haws-consul", "haws-consul-acl", "haws-api"}
+    assert "haws-api" not in sources.get(8301, set()), "the api joins no Consul gossip"
 
 
 def test_service_monitor_scrapes_every_haws_service_and_the_dashboard_is_the_file(
@@ -515,7 +587,7 @@ def test_service_monitor_scrapes_every_haws_service_and_the_dashboard_is_the_fil
         for s in of_kind(objects, "Service")
         if wanted.items() <= s["metadata"].get("labels", {}).items()
     }
-    assert scraped == {"haws-gateway", "haws-presence", "haws-replay"}
+    assert scraped == {"haws-gateway", "haws-presence", "haws-replay", "haws-api"}
     assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
     for name in scraped:
         ports = {p["name"] for p in find(objects, "Service", name)["spec"]["ports"]}
@@ -557,6 +629,6 @@ def test_no_secret_value_is_written_into_prod() -> None:
         spec = workload["spec"]["template"]["spec"]
         for box in [*spec.get("initContainers", []), *spec["containers"]]:
             for item in box.get("env", []):
-                if "PASSWORD" in item["name"] or "TOKEN" in item["name"]:
+                if any(word in item["name"] for word in ("PASSWORD", "TOKEN", "KEYS")):
                     assert "valueFrom" in item, (workload["metadata"]["name"], item["name"])
     assert names.GATEWAY_SERVICE == "haws-gateway"

@@ -63,9 +63,11 @@ def test_only_presence_writes_the_presence_bucket() -> None:
     assert may_publish(PRESENCE, names.stream_api("PURGE", "KV_HAWS_PRESENCE"))
 
 
-def test_only_gateways_write_sessions_and_only_publishers_write_topics() -> None:
+def test_only_gateways_and_the_api_write_sessions_and_only_publishers_write_topics() -> None:
     session_key = "$KV.HAWS_SESSIONS.abc"
-    assert {n for n, r in ROLES.items() if may_publish(r, session_key)} == {"gateway"}
+    # The api deletes a session record on disconnect with reconnect false.
+    writers = {n for n, r in ROLES.items() if may_publish(r, session_key)}
+    assert writers == {"gateway", "api"}
     topic = names.topic_subject("room.1")
     assert {n for n, r in ROLES.items() if may_publish(r, topic)} == {"gateway", "api"}
     # Nobody publishes live subjects: only the stream's republish does.
@@ -87,7 +89,11 @@ def test_each_service_can_do_what_its_code_does() -> None:
     assert may_publish(REPLAY, names.direct_get_subject())
     assert not may_publish(REPLAY, names.topic_subject("room.1"))
     assert may_subscribe(API, names.API_PREFIX + "publish")
-    assert may_publish(API, names.EVENTS_PREFIX + "connect")
+    assert may_publish(API, names.GATEWAY_DISCONNECT)
+    assert may_publish(API, names.PRESENCE_QUERY)
+    # Lifecycle events are stored by presence's leader; the api only reads their stream.
+    assert not may_publish(API, names.EVENTS_PREFIX + "connect")
+    assert may_subscribe(GATEWAY, names.GATEWAY_DISCONNECT)
 
 
 def test_inboxes_are_private_to_each_role() -> None:
@@ -100,7 +106,9 @@ def test_inboxes_are_private_to_each_role() -> None:
         assert not may_subscribe(role, "_INBOX.abc")
     # Responders answer through allow_responses, never through publish rights.
     assert all(not may_publish(r, "_INBOX_gateway.x") for r in ROLES.values())
-    assert {r.name for r in ROLES.values() if r.responds} == {"presence", "replay", "api"}
+    # Gateways answer the api's disconnect command with how many sessions they closed.
+    expected = {"gateway", "presence", "replay", "api"}
+    assert {r.name for r in ROLES.values() if r.responds} == expected
 
 
 def test_committed_auth_conf_is_the_generated_one() -> None:

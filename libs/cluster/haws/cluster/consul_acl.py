@@ -19,11 +19,11 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from haws.cluster.errors import ClusterError
-from haws.common.permissions import CONSUL_AGENT_RULES, CONSUL_DNS_RULES, GATEWAY
+from haws.common.permissions import API, CONSUL_AGENT_RULES, CONSUL_DNS_RULES, GATEWAY
 
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -31,6 +31,7 @@ POLICIES: dict[str, str] = {
     "haws-gateway": GATEWAY.consul,
     "haws-dns": CONSUL_DNS_RULES,
     "haws-agent": CONSUL_AGENT_RULES,
+    "haws-api": API.consul,
 }
 """Policy name -> rules. Token names below are the same as their one policy."""
 
@@ -47,10 +48,11 @@ class ConsulTokens:
     gateway: str
     dns: str
     agent: str
+    api: str
 
     @classmethod
     def generate(cls) -> ConsulTokens:
-        return cls(*(str(uuid.uuid4()) for _ in range(4)))
+        return cls(*(str(uuid.uuid4()) for _ in fields(cls)))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> ConsulTokens:
@@ -59,6 +61,7 @@ class ConsulTokens:
             "gateway": "HAWS_CONSUL_TOKEN_GATEWAY",
             "dns": "HAWS_CONSUL_TOKEN_DNS",
             "agent": "HAWS_CONSUL_TOKEN_AGENT",
+            "api": "HAWS_CONSUL_TOKEN_API",
         }
         missing = [variable for variable in names.values() if not environ.get(variable)]
         if missing:
@@ -66,7 +69,12 @@ class ConsulTokens:
         return cls(**{field: environ[variable] for field, variable in names.items()})
 
     def by_policy(self) -> dict[str, str]:
-        return {"haws-gateway": self.gateway, "haws-dns": self.dns, "haws-agent": self.agent}
+        return {
+            "haws-gateway": self.gateway,
+            "haws-dns": self.dns,
+            "haws-agent": self.agent,
+            "haws-api": self.api,
+        }
 
 
 def agent_acl_config(management: str, *, legacy: bool) -> dict[str, Any]:

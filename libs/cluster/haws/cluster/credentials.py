@@ -48,6 +48,10 @@ class ClusterCredentials:
     def gateway_env(self) -> dict[str, str]:
         return {**self.nats_env("gateway"), "HAWS_CONSUL_TOKEN": self.consul.gateway}
 
+    def api_env(self) -> dict[str, str]:
+        """The api lists the passing gateways in Consul with a read-only token of its own."""
+        return {**self.nats_env("api"), "HAWS_CONSUL_TOKEN": self.consul.api}
+
     def variables(self) -> dict[str, str]:
         """Every secret under the variable name compose and the NATS config read it by."""
         found = {role_for(name).password_variable: pw for name, pw in self.nats_passwords.items()}

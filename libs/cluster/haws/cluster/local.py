@@ -113,6 +113,7 @@ class LocalCluster:
                 consul_http=self.consul.http_url,
                 key=spec.api_key,
                 stream_replicas=replicas,
+                env=creds.api_env() if creds else None,
             )
             for i in range(1, (spec.api if service_available("api") else 0) + 1)
         ]

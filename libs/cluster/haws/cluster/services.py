@@ -124,6 +124,7 @@ class ApiService(HawsService):
         key: str,
         stream_replicas: int | None = None,
         http_port: int | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         port = http_port or free_port()
         args = ["--http-host", LOOPBACK, "--http-port", str(port), "--name", name]
@@ -134,7 +135,7 @@ class ApiService(HawsService):
             command="api",
             args=args,
             http_port=port,
-            env={"HAWS_API_KEYS": key},
+            env={**(env or {}), "HAWS_API_KEYS": key},
         )
         self.key = key
 

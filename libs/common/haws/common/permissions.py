@@ -166,6 +166,11 @@ API = Role(
     ),
     subscribe=(names.API_PREFIX + ">", names.API_DISCOVERY),
     responds=True,
+    # info and disconnect list the passing gateways; it registers nothing.
+    consul=(
+        f'service "{names.GATEWAY_SERVICE}" {{ policy = "read" }}\n'
+        'node_prefix "" { policy = "read" }\n'
+    ),
 )
 """The server API (``haws api``): publishes and reads history like a gateway, asks
 presence, sends disconnect commands, and never writes the presence bucket or the

@@ -79,7 +79,9 @@ async def run_api(
         reader = StreamReader(nc, timeout=settings.request_timeout)
         await reader.start()
         stack.push_async_callback(reader.stop)
-        consul = consul_client(settings.consul_http, settings.request_timeout)
+        consul = consul_client(
+            settings.consul_http, settings.request_timeout, token=settings.consul_token
+        )
         stack.push_async_callback(close_consul, consul)
         methods = ApiMethods(
             nc,

@@ -31,6 +31,7 @@ class ApiSettings(NatsSettings):
         1.0, "seconds a disconnect waits for the gateways' replies (fewer known from Consul)"
     )
     consul_http: str = setting("http://127.0.0.1:8500", "Consul HTTP API (info: the nodes)")
+    consul_token: str = setting("", "Consul ACL token of the api (set it in the environment)")
     log_level: str = setting("info", "debug, info, warning, error")
 
     def validate(self) -> None:
