@@ -147,7 +147,21 @@
     seq.className = "seq";
     seq.textContent = item.seq ? `#${item.seq}` : "sending…";
     li.replaceChildren(who, document.createTextNode(item.text), seq);
-    if (!pending) list.append(li);
+    if (item.seq) {
+      // Stored messages stand in seq order, above what is still being sent: one's own
+      // message shows when sent, and takes its place once it is stored (others' may
+      // have been stored before it while it was on its way).
+      const after = [...list.children].find(
+        (other) =>
+          other !== li &&
+          (other.classList.contains("pending") ||
+            other.classList.contains("failed") ||
+            Number(other.dataset.seq) > item.seq),
+      );
+      list.insertBefore(li, after ?? null);
+    } else if (!pending) {
+      list.append(li);
+    }
     list.scrollTop = list.scrollHeight;
   }
 
