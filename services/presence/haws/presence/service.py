@@ -24,6 +24,7 @@ from nats.aio.subscription import Subscription
 from haws.common import names
 from haws.common import presence_protocol as pp
 from haws.common.logs import EventLogger
+from haws.common.tasks import stop_tasks
 from haws.presence.index import PresenceIndex
 from haws.presence.leader import Leadership
 from haws.presence.liveness import NodeLiveness
@@ -109,9 +110,7 @@ class PresenceService:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
         self._subs = []
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await stop_tasks(list(self._tasks))  # cancels again if a cancellation was swallowed
 
     def _spawner(self, handler: Handler, slots: asyncio.Semaphore) -> Handler:
         async def on_message(msg: Msg) -> None:
