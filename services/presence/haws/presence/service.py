@@ -72,8 +72,10 @@ class PresenceService:
         grace: float,
         heartbeat_timeout: float,
         max_inflight: int,
+        request_timeout: float,
     ) -> None:
         self._nc = nc
+        self._request_timeout = request_timeout
         self._index = index
         self._ownership = ownership
         self._liveness = liveness
@@ -104,6 +106,10 @@ class PresenceService:
                 names.PRESENCE_HEARTBEAT, cb=self._spawner(self._heartbeat, self._reads)
             ),
         ]
+        # The server has the subscriptions before this replica says it serves:
+        # otherwise, on a loaded machine, the first claim after ``ready`` can
+        # find no responders. (nats-py takes whole seconds here.)
+        await nc.flush(max(1, round(self._request_timeout)))
 
     async def stop(self) -> None:
         for sub in self._subs:
