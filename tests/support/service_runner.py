@@ -11,6 +11,8 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any, Generic, TypeVar
 
+from haws.common.tasks import stop_task
+
 T = TypeVar("T")
 RunFn = Callable[..., Coroutine[Any, Any, None]]
 
@@ -22,9 +24,18 @@ class RunningService(Generic[T]):
         self.task = task
 
     async def stop(self, timeout: float = 15.0) -> None:
+        """Ask for the ordered stop; past ``timeout``, cancel it and fail loudly.
+
+        Not ``asyncio.timeout`` around ``await self.task``: cancelling the waiter
+        only cancels the task once, and a task that survives that (a swallowed
+        cancellation) would keep the teardown waiting until pytest-timeout.
+        """
         self.stop_event.set()
-        async with asyncio.timeout(timeout):
-            await self.task
+        done, _ = await asyncio.wait({self.task}, timeout=timeout)
+        if not done:
+            await stop_task(self.task)
+            raise TimeoutError(f"the service did not stop within {timeout} s")
+        self.task.result()
 
 
 @contextlib.asynccontextmanager

@@ -19,6 +19,7 @@ from typing import Any
 from haws.common import names
 from haws.common.logs import EventLogger
 from haws.common.presence_protocol import OwnerRecord, decode
+from haws.common.tasks import stop_task, stop_tasks
 from haws.presence.emitter import ChangeEmitter
 from haws.presence.event_relay import EventRelay
 from haws.presence.index import Entry, PresenceIndex
@@ -56,10 +57,8 @@ class IndexFeed:
         self._task = asyncio.create_task(self._run(), name="presence-feed")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await stop_task(self._task)  # cancels again if a cancellation was swallowed
+        self._task = None
 
     def resync(self) -> None:
         """Watch again from the current state (after a NATS reconnect)."""
@@ -89,9 +88,7 @@ class IndexFeed:
         try:
             await asyncio.wait({consumer, resync}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            consumer.cancel()
-            resync.cancel()
-            await asyncio.gather(consumer, resync, return_exceptions=True)
+            await stop_tasks([consumer, resync])
         if not consumer.cancelled() and (error := consumer.exception()) is not None:
             raise error
 

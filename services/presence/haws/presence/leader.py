@@ -6,7 +6,11 @@ the sweep loop (every ``sweep_interval``: gauges on every replica; on the
 leader, nodes silent for longer than the heartbeat timeout lose their online
 sessions, records offline for longer than the grace are deleted, and old
 delete markers are purged).
-They are separate so a long sweep never delays a renewal. Every write is a
+They are separate so a long sweep never delays a renewal. They are two tasks
+owned here, not a ``TaskGroup``: a group cancels its children only once, and on
+Python 3.11 a cancellation landing as a NATS reply arrives is swallowed by
+``asyncio.wait_for``, so a loop could go on and hold ``stop`` (and the replica's
+shutdown) for ever; ``stop_tasks`` cancels again until they are done. Every write is a
 compare-and-set, so a leader that overlaps its successor for a moment does no
 harm beyond a repeated join/leave, which carries the same revision.
 """
@@ -20,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from haws.common.logs import EventLogger
+from haws.common.tasks import stop_tasks
 from haws.presence import transitions
 from haws.presence.emitter import ChangeEmitter
 from haws.presence.event_relay import EventRelay
@@ -75,19 +80,17 @@ class Leadership:
         self._published = 0  # the emitted revision known flushed, written into the lease
         self._dead: set[str] = set()
         self._view = LeaseView(False, 0, None, 0)
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     @property
     def leading(self) -> bool:
         return self._lease.is_leader and self._emitter.active
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="presence-leadership")
-
-    async def _run(self) -> None:
-        async with asyncio.TaskGroup() as group:
-            group.create_task(self._every(self._lease.ttl / 3, self.lease_tick), name="lease")
-            group.create_task(self._every(self._t.sweep_interval, self.sweep), name="sweep")
+        self._tasks = [
+            asyncio.create_task(self._every(self._lease.ttl / 3, self.lease_tick), name="lease"),
+            asyncio.create_task(self._every(self._t.sweep_interval, self.sweep), name="sweep"),
+        ]
 
     async def _every(self, interval: float, work: Callable[[], Awaitable[None]]) -> None:
         while True:
@@ -101,10 +104,8 @@ class Leadership:
 
     async def stop(self) -> None:
         """Stop both loops, then hand over at once: stop publishing, leave the lease vacant."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await stop_tasks(self._tasks)
+        self._tasks = []
         emitted = self._published
         if self._emitter.active:
             try:

@@ -154,6 +154,7 @@ async def run_presence(
             grace=settings.grace,
             heartbeat_timeout=settings.heartbeat_timeout,
             max_inflight=settings.max_inflight,
+            request_timeout=settings.request_timeout,
         )
         await service.start()
         stack.push_async_callback(service.stop)

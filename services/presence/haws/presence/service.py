@@ -24,6 +24,7 @@ from nats.aio.subscription import Subscription
 from haws.common import names
 from haws.common import presence_protocol as pp
 from haws.common.logs import EventLogger
+from haws.common.tasks import stop_tasks
 from haws.presence.index import PresenceIndex
 from haws.presence.leader import Leadership
 from haws.presence.liveness import NodeLiveness
@@ -71,8 +72,10 @@ class PresenceService:
         grace: float,
         heartbeat_timeout: float,
         max_inflight: int,
+        request_timeout: float,
     ) -> None:
         self._nc = nc
+        self._request_timeout = request_timeout
         self._index = index
         self._ownership = ownership
         self._liveness = liveness
@@ -103,15 +106,17 @@ class PresenceService:
                 names.PRESENCE_HEARTBEAT, cb=self._spawner(self._heartbeat, self._reads)
             ),
         ]
+        # The server has the subscriptions before this replica says it serves:
+        # otherwise, on a loaded machine, the first claim after ``ready`` can
+        # find no responders. (nats-py takes whole seconds here.)
+        await nc.flush(max(1, round(self._request_timeout)))
 
     async def stop(self) -> None:
         for sub in self._subs:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
         self._subs = []
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await stop_tasks(list(self._tasks))  # cancels again if a cancellation was swallowed
 
     def _spawner(self, handler: Handler, slots: asyncio.Semaphore) -> Handler:
         async def on_message(msg: Msg) -> None:
