@@ -21,6 +21,17 @@ from haws.common.permissions import ROLES, role_for
 FILE = Path("secure") / "credentials.json"
 
 
+def nats_password() -> str:
+    """192 random bits as a letter then hex digits: safe as a NATS ``$VARIABLE`` value.
+
+    nats-server parses a variable's value as a config value, so a password that
+    starts with a digit or ``-`` is read as a number and the server refuses its
+    config (one ``token_urlsafe`` in three did that), and ``+/=`` or ``@`` would
+    break the route URLs the passwords also go into.
+    """
+    return "p" + secrets.token_hex(24)
+
+
 @dataclass(frozen=True, slots=True)
 class ClusterCredentials:
     nats_passwords: dict[str, str]
@@ -31,8 +42,8 @@ class ClusterCredentials:
     @classmethod
     def generate(cls) -> ClusterCredentials:
         return cls(
-            nats_passwords={name: secrets.token_urlsafe(24) for name in ROLES},
-            route_password=secrets.token_urlsafe(24),
+            nats_passwords={name: nats_password() for name in ROLES},
+            route_password=nats_password(),
             consul=ConsulTokens.generate(),
         )
 
