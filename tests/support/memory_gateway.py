@@ -28,10 +28,8 @@ from haws.gateway.security.auth import build_authenticator
 from haws.gateway.security.conn_limits import ConnectionLimits
 from haws.gateway.security.grants import ANONYMOUS, Principal
 from haws.gateway.sessions.fence import Fence
-from haws.gateway.sessions.keeper import SessionKeeper
-from haws.gateway.sessions.presence_link import PresenceLink
+from haws.gateway.sessions.startup import start_sessions
 from haws.gateway.sessions.store import MemorySessionStore
-from haws.gateway.sessions.takeover import on_fenced, on_takeover
 from haws.gateway.settings import GatewaySettings
 from tests.support.fake_socket import FakeTransport, socketless_connection
 
@@ -104,27 +102,16 @@ async def memory_gateway(
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(hub.close)
         stack.push_async_callback(broker.close)
-        sessions = SessionKeeper(
-            records,
-            hub,
-            log,
+        sessions, presence = await start_sessions(
+            stack,
+            settings,
             node=NODE,
-            interval=settings.session_flush_interval,
-            cursor_interval=settings.session_cursor_interval,
-            ttl=settings.session_ttl,
+            hub=hub,
+            records=records,
+            calls=calls,
+            fence=fence,
+            log=log,
         )
-        sessions.start()
-        stack.push_async_callback(sessions.stop)
-        presence = PresenceLink(
-            calls, log, node=NODE, fence=fence, heartbeat_interval=settings.presence_heartbeat
-        )
-        await presence.start(
-            on_takeover=lambda command: on_takeover(hub, command),
-            connections=lambda: len(hub.connections),
-            sessions=lambda: list(hub.by_session),
-            fenced=lambda lost: on_fenced(hub, lost, presence.claiming),
-        )
-        stack.push_async_callback(presence.stop)
         auth = build_authenticator(settings, log)
         stack.push_async_callback(auth.close)
         await auth.start()

@@ -44,10 +44,8 @@ from haws.gateway.security.conn_limits import ConnectionLimits
 from haws.gateway.security.tls import server_context
 from haws.gateway.sessions.disconnects import DisconnectListener
 from haws.gateway.sessions.fence import Fence
-from haws.gateway.sessions.keeper import SessionKeeper
-from haws.gateway.sessions.presence_link import PresenceLink
+from haws.gateway.sessions.startup import start_sessions
 from haws.gateway.sessions.store import KvSessionStore
-from haws.gateway.sessions.takeover import on_fenced, on_takeover
 from haws.gateway.settings import GatewaySettings
 
 Started = Callable[[GatewayDeps], None]
@@ -104,31 +102,16 @@ async def run_gateway(
         )
         background.add(checker)
         kv = await ensure_kv(js, names.KV_SESSIONS, nats_settings, ttl=settings.session_ttl)
-        sessions = SessionKeeper(
-            KvSessionStore(kv, timeout=settings.request_timeout),
-            hub,
-            log,
+        sessions, presence = await start_sessions(
+            stack,
+            settings,
             node=node,
-            interval=settings.session_flush_interval,
-            cursor_interval=settings.session_cursor_interval,
-            ttl=settings.session_ttl,
-        )
-        sessions.start()
-        stack.push_async_callback(sessions.stop)
-        presence = PresenceLink(
-            NatsPresence(nc, log, timeout=settings.request_timeout),
-            log,
-            node=node,
+            hub=hub,
+            records=KvSessionStore(kv, timeout=settings.request_timeout),
+            calls=NatsPresence(nc, log, timeout=settings.request_timeout),
             fence=fence,
-            heartbeat_interval=settings.presence_heartbeat,
+            log=log,
         )
-        await presence.start(
-            on_takeover=lambda command: on_takeover(hub, command),
-            connections=lambda: len(hub.connections),
-            sessions=lambda: list(hub.by_session),
-            fenced=lambda lost: on_fenced(hub, lost, presence.claiming),
-        )
-        stack.push_async_callback(presence.stop)
         consul = consul_client(
             settings.consul_http, settings.request_timeout, token=settings.consul_token
         )
