@@ -13,6 +13,7 @@ from haws.server import token
 from tests.integration.conftest import Connect
 from tests.support.api_caller import ApiCaller
 from tests.support.gateway_runner import RunningGateway, gateway_settings, running_gateway
+from tests.support.waiting import eventually
 
 SECRET = "a-test-secret-of-at-least-32-bytes!!"
 GRANTS = {"sub": [">"], "pub": [">"]}
@@ -52,7 +53,13 @@ async def test_disconnect_a_user_closes_it_on_both_nodes_and_spares_others(
     assert await b.wait_closed() == CloseCode.SERVER_DISCONNECT
     assert a.ws.close_code == 4010
     assert (await other.request({"op": "ping"}))["op"] == "pong"
-    # 4010 may come back: the session resumes.
+    # 4010 may come back: the session resumes, once node one has written its record
+    # (the client sees the close frame before the node's cleanup has run).
+
+    async def recorded() -> bool:
+        return await two.deps.sessions.load(session_a) is not None
+
+    await eventually(recorded, timeout=10, message="the closed session's record")
     back = await connect(two.url, hello=False)
     welcome = await back.hello(token=mine, session=session_a)
     assert welcome["resumed"] is True

@@ -13,6 +13,11 @@ import socket
 
 LOOPBACK = "127.0.0.1"
 
+_handed_out: set[tuple[str, int]] = set()
+"""Ports this process already gave a component: the kernel may offer a released one
+again, and two components of one cluster (a NATS server and a service's HTTP port)
+then raced for it."""
+
 
 def free_port(host: str = LOOPBACK) -> int:
     """One port free for both TCP and UDP on ``host``."""
@@ -34,6 +39,8 @@ def free_ports(count: int, host: str = LOOPBACK) -> list[int]:
             held.append(tcp)
             tcp.bind((host, 0))
             port = int(tcp.getsockname()[1])
+            if (host, port) in _handed_out:
+                continue  # keep it held, so the kernel offers another
             udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             held.append(udp)
             try:
@@ -41,6 +48,7 @@ def free_ports(count: int, host: str = LOOPBACK) -> list[int]:
             except OSError:
                 continue  # busy for UDP: keep the TCP socket held so it is not offered again
             ports.append(port)
+            _handed_out.add((host, port))
     finally:
         for sock in held:
             with contextlib.suppress(OSError):
