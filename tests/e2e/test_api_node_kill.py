@@ -8,7 +8,6 @@ online-users table ends up with exactly the users still connected.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,12 +18,10 @@ import pytest
 from nats.aio.client import Client as NatsClient
 
 from examples.python.online_users import OnlineUsers
-from haws.cluster import Gateway
-from haws.presence.node import PresenceNode, run_presence
+from haws.presence.node import PresenceNode
 from haws.server import token
-from tests.integration.presence.presence_support import presence_settings
 from tests.support.event_log import EventLog
-from tests.support.service_runner import running_service
+from tests.support.failover_nodes import GatewayPair, gateway_pair, leading_presence
 from tests.support.waiting import eventually
 from tests.support.ws_client import WsClient
 
@@ -40,34 +37,14 @@ STAY, MOVE = 3, 3
 
 @pytest.fixture
 async def presence(shared_nats: Any) -> AsyncIterator[PresenceNode]:
-    settings = presence_settings(shared_nats.url, heartbeat_timeout=HEARTBEAT_TIMEOUT, grace=GRACE)
-    async with running_service(run_presence, settings) as service:
-        node: PresenceNode = service.value
-        await eventually(lambda: node.leadership.leading, message="presence leads")
+    async with leading_presence(shared_nats, HEARTBEAT_TIMEOUT, GRACE) as node:
         yield node
 
 
 @pytest.fixture
-async def nodes(
-    shared_nats: Any, consul_agent: Any, tmp_path: Path
-) -> AsyncIterator[tuple[Gateway, Gateway]]:
-    suffix = uuid.uuid4().hex[:6]
-
-    def gateway(name: str) -> Gateway:
-        return Gateway(
-            tmp_path,
-            name=f"{name}-{suffix}",
-            nats_url=shared_nats.url,
-            consul_http=consul_agent.http_url,
-            extra_args=GATEWAY_ARGS,
-        )
-
-    pair = (gateway("doomed"), gateway("survivor"))
-    await asyncio.gather(*(asyncio.to_thread(g.start) for g in pair))
-    try:
+async def nodes(shared_nats: Any, consul_agent: Any, tmp_path: Path) -> AsyncIterator[GatewayPair]:
+    async with gateway_pair(tmp_path, shared_nats, consul_agent, GATEWAY_ARGS) as pair:
         yield pair
-    finally:
-        await asyncio.gather(*(asyncio.to_thread(g.stop, 5) for g in pair))
 
 
 @pytest.fixture
@@ -84,7 +61,7 @@ async def events(shared_nats: Any, presence: PresenceNode) -> AsyncIterator[Even
 
 
 async def test_killed_node_s_sessions_get_one_node_dead_unless_they_resumed(
-    presence: PresenceNode, events: EventLog, nodes: tuple[Gateway, Gateway]
+    presence: PresenceNode, events: EventLog, nodes: GatewayPair
 ) -> None:
     doomed, survivor = nodes
     prefix = uuid.uuid4().hex[:6]

@@ -16,10 +16,8 @@ from typing import Any
 
 import pytest
 
-from haws.cluster import Gateway
-from haws.presence.node import PresenceNode, run_presence
-from tests.integration.presence.presence_support import presence_settings
-from tests.support.service_runner import running_service
+from haws.presence.node import PresenceNode
+from tests.support.failover_nodes import GatewayPair, gateway_pair, leading_presence
 from tests.support.waiting import eventually
 from tests.support.ws_client import WsClient
 
@@ -30,34 +28,14 @@ GATEWAY_ARGS = ["--presence-heartbeat", "0.3", "--pause-threshold", "1.0", "--co
 
 @pytest.fixture
 async def presence(shared_nats: Any) -> AsyncIterator[PresenceNode]:
-    settings = presence_settings(shared_nats.url, heartbeat_timeout=HEARTBEAT_TIMEOUT, grace=GRACE)
-    async with running_service(run_presence, settings) as service:
-        yield service.value
+    async with leading_presence(shared_nats, HEARTBEAT_TIMEOUT, GRACE) as node:
+        yield node
 
 
 @pytest.fixture
-async def nodes(
-    shared_nats: Any, consul_agent: Any, tmp_path: Path
-) -> AsyncIterator[tuple[Gateway, Gateway]]:
-    suffix = uuid.uuid4().hex[:6]
-
-    def gateway(name: str) -> Gateway:
-        return Gateway(
-            tmp_path,
-            name=f"{name}-{suffix}",
-            nats_url=shared_nats.url,
-            consul_http=consul_agent.http_url,
-            extra_args=GATEWAY_ARGS,
-        )
-
-    pair = (gateway("doomed"), gateway("survivor"))
-    await asyncio.gather(*(asyncio.to_thread(g.start) for g in pair))
-    try:
+async def nodes(shared_nats: Any, consul_agent: Any, tmp_path: Path) -> AsyncIterator[GatewayPair]:
+    async with gateway_pair(tmp_path, shared_nats, consul_agent, GATEWAY_ARGS) as pair:
         yield pair
-    finally:
-        for g in pair:
-            g.resume()
-        await asyncio.gather(*(asyncio.to_thread(g.stop, 5) for g in pair))
 
 
 @pytest.fixture
@@ -84,7 +62,7 @@ def changes(client: WsClient, topic: str) -> list[tuple[str, str]]:
 
 
 async def test_killed_gateway_sessions_leave_unless_they_resumed_elsewhere(
-    presence: PresenceNode, nodes: tuple[Gateway, Gateway], clients: list[WsClient]
+    presence: PresenceNode, nodes: GatewayPair, clients: list[WsClient]
 ) -> None:
     doomed, survivor = nodes
     topic = f"room.{uuid.uuid4().hex[:8]}"
@@ -122,7 +100,7 @@ async def test_killed_gateway_sessions_leave_unless_they_resumed_elsewhere(
 
 
 async def test_frozen_gateway_fences_itself_and_never_delivers_to_a_session_it_lost(
-    presence: PresenceNode, nodes: tuple[Gateway, Gateway], clients: list[WsClient]
+    presence: PresenceNode, nodes: GatewayPair, clients: list[WsClient]
 ) -> None:
     frozen, survivor = nodes
     topic = f"feed.{uuid.uuid4().hex[:8]}"
