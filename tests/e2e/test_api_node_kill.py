@@ -20,10 +20,10 @@ from nats.aio.client import Client as NatsClient
 from examples.python.online_users import OnlineUsers
 from haws.presence.node import PresenceNode
 from haws.server import token
+from tests.support.client_pool import ClientPool
 from tests.support.event_log import EventLog
 from tests.support.failover_nodes import GatewayPair, gateway_pair, leading_presence
 from tests.support.waiting import eventually
-from tests.support.ws_client import WsClient
 
 HEARTBEAT_TIMEOUT = 1.5
 GRACE = 1.0
@@ -51,73 +51,68 @@ async def nodes(shared_nats: Any, consul_agent: Any, tmp_path: Path) -> AsyncIte
 async def events(shared_nats: Any, presence: PresenceNode) -> AsyncIterator[EventLog]:
     del presence
     nc: NatsClient = await nats.connect(shared_nats.url)
-    log = EventLog(nc)
-    await log.start()
     try:
-        yield log
+        async with EventLog(nc) as log:
+            yield log
     finally:
-        await log.stop()
         await nc.close()
 
 
+@pytest.fixture
+async def clients() -> AsyncIterator[ClientPool]:
+    async with ClientPool() as pool:
+        yield pool
+
+
 async def test_killed_node_s_sessions_get_one_node_dead_unless_they_resumed(
-    presence: PresenceNode, events: EventLog, nodes: GatewayPair
+    presence: PresenceNode, events: EventLog, nodes: GatewayPair, clients: ClientPool
 ) -> None:
     doomed, survivor = nodes
     prefix = uuid.uuid4().hex[:6]
-    clients: list[WsClient] = []
-    try:
-        sessions: dict[str, tuple[str, str]] = {}  # session -> (user, token)
-        for i in range(STAY + MOVE):
-            user = f"{prefix}-u{i}"
-            mine = token(user, {"sub": [">"], "pub": [">"]}, 120, key=SECRET)
-            client = await WsClient.connect(doomed.ws_url)
-            clients.append(client)
-            welcome = await client.hello(token=mine)
-            sessions[welcome["session"]] = (user, mine)
-        ordered = list(sessions)
-        stayers, movers = ordered[:STAY], ordered[STAY:]
-        await eventually(
-            lambda: all(events.kinds(s) == ["connect"] for s in ordered), message="connected"
-        )
+    sessions: dict[str, tuple[str, str]] = {}  # session -> (user, token)
+    for i in range(STAY + MOVE):
+        user = f"{prefix}-u{i}"
+        mine = token(user, {"sub": [">"], "pub": [">"]}, 120, key=SECRET)
+        client = await clients.connect(doomed.ws_url)
+        welcome = await client.hello(token=mine)
+        sessions[welcome["session"]] = (user, mine)
+    ordered = list(sessions)
+    stayers, movers = ordered[:STAY], ordered[STAY:]
+    await eventually(
+        lambda: all(events.kinds(s) == ["connect"] for s in ordered), message="connected"
+    )
 
-        doomed.kill()
-        for session in movers:  # resume elsewhere before the node is declared dead
-            client = await WsClient.connect(survivor.ws_url)
-            clients.append(client)
-            welcome = await client.hello(token=sessions[session][1], session=session)
-            assert welcome["node"] == survivor.name
+    doomed.kill()
+    for session in movers:  # resume elsewhere before the node is declared dead
+        client = await clients.connect(survivor.ws_url)
+        welcome = await client.hello(token=sessions[session][1], session=session)
+        assert welcome["node"] == survivor.name
 
-        await eventually(
-            lambda: all("disconnect:node_dead" in events.kinds(s) for s in stayers),
-            timeout=HEARTBEAT_TIMEOUT + 10,
-            message="node_dead for the sessions that stayed",
-        )
-        await eventually(
-            lambda: all("resume" in events.kinds(s) for s in movers), message="resumes"
-        )
-        # Past the grace the leader forgets the dead sessions: whatever it had to say
-        # about them (nothing more, it must be) was said before.
-        await eventually(
-            lambda: all(presence.index.get(s) is None for s in stayers),
-            timeout=GRACE + 10,
-            message="dead sessions expired",
-        )
-        for session in stayers:
-            assert events.kinds(session) == ["connect", "disconnect:node_dead"], session
-        for session in movers:
-            history = events.of(session)
-            kinds = [e.type for e in history]
-            resume_at = kinds.index("resume")
-            assert history[resume_at].epoch > history[0].epoch
-            assert "disconnect" not in kinds[resume_at + 1 :], events.kinds(session)
-            assert history[resume_at].node == survivor.name
+    await eventually(
+        lambda: all("disconnect:node_dead" in events.kinds(s) for s in stayers),
+        timeout=HEARTBEAT_TIMEOUT + 10,
+        message="node_dead for the sessions that stayed",
+    )
+    await eventually(lambda: all("resume" in events.kinds(s) for s in movers), message="resumes")
+    # Past the grace the leader forgets the dead sessions: whatever it had to say
+    # about them (nothing more, it must be) was said before.
+    await eventually(
+        lambda: all(presence.index.get(s) is None for s in stayers),
+        timeout=GRACE + 10,
+        message="dead sessions expired",
+    )
+    for session in stayers:
+        assert events.kinds(session) == ["connect", "disconnect:node_dead"], session
+    for session in movers:
+        history = events.of(session)
+        kinds = [e.type for e in history]
+        resume_at = kinds.index("resume")
+        assert history[resume_at].epoch > history[0].epoch
+        assert "disconnect" not in kinds[resume_at + 1 :], events.kinds(session)
+        assert history[resume_at].node == survivor.name
 
-        table = OnlineUsers()
-        for event in events.events:
-            table.apply(event)
-        expected = {sessions[s][0] for s in movers}
-        assert {u for u in table.users() if u.startswith(prefix)} == expected
-    finally:
-        for client in clients:
-            await client.close()
+    table = OnlineUsers()
+    for event in events.events:
+        table.apply(event)
+    expected = {sessions[s][0] for s in movers}
+    assert {u for u in table.users() if u.startswith(prefix)} == expected

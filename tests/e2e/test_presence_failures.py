@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from haws.presence.node import PresenceNode
+from tests.support.client_pool import ClientPool
 from tests.support.failover_nodes import GatewayPair, gateway_pair, leading_presence
 from tests.support.waiting import eventually
 from tests.support.ws_client import WsClient
@@ -39,18 +40,9 @@ async def nodes(shared_nats: Any, consul_agent: Any, tmp_path: Path) -> AsyncIte
 
 
 @pytest.fixture
-async def clients() -> AsyncIterator[list[WsClient]]:
-    opened: list[WsClient] = []
-    yield opened
-    for client in opened:
-        await client.close()
-
-
-async def open_client(clients: list[WsClient], url: str, **hello: Any) -> WsClient:
-    client = await WsClient.connect(url)
-    clients.append(client)
-    await client.hello(**hello)
-    return client
+async def clients() -> AsyncIterator[ClientPool]:
+    async with ClientPool() as pool:
+        yield pool
 
 
 def changes(client: WsClient, topic: str) -> list[tuple[str, str]]:
@@ -62,14 +54,14 @@ def changes(client: WsClient, topic: str) -> list[tuple[str, str]]:
 
 
 async def test_killed_gateway_sessions_leave_unless_they_resumed_elsewhere(
-    presence: PresenceNode, nodes: GatewayPair, clients: list[WsClient]
+    presence: PresenceNode, nodes: GatewayPair, clients: ClientPool
 ) -> None:
     doomed, survivor = nodes
     topic = f"room.{uuid.uuid4().hex[:8]}"
-    watcher = await open_client(clients, survivor.ws_url)
+    watcher = await clients.open(survivor.ws_url)
     await watcher.sub(topic, presence=True)
-    stays = await open_client(clients, doomed.ws_url)
-    moves = await open_client(clients, doomed.ws_url)
+    stays = await clients.open(doomed.ws_url)
+    moves = await clients.open(doomed.ws_url)
     for client in (stays, moves):
         await client.sub(topic, presence=True)
     s_stays, s_moves = stays.others[0]["session"], moves.others[0]["session"]
@@ -82,7 +74,7 @@ async def test_killed_gateway_sessions_leave_unless_they_resumed_elsewhere(
     loop = asyncio.get_running_loop()
     killed_at = loop.time()
     doomed.kill()
-    back = await open_client(clients, survivor.ws_url, session=s_moves)
+    back = await clients.open(survivor.ws_url, session=s_moves)
     # As the SDK does: presence subscriptions are sent again after a resume.
     await back.sub(topic, presence=True)
 
@@ -100,14 +92,14 @@ async def test_killed_gateway_sessions_leave_unless_they_resumed_elsewhere(
 
 
 async def test_frozen_gateway_fences_itself_and_never_delivers_to_a_session_it_lost(
-    presence: PresenceNode, nodes: GatewayPair, clients: list[WsClient]
+    presence: PresenceNode, nodes: GatewayPair, clients: ClientPool
 ) -> None:
     frozen, survivor = nodes
     topic = f"feed.{uuid.uuid4().hex[:8]}"
-    old = await open_client(clients, frozen.ws_url)
+    old = await clients.open(frozen.ws_url)
     ok = await old.sub(topic)
     session = old.others[0]["session"]
-    publisher = await open_client(clients, survivor.ws_url)
+    publisher = await clients.open(survivor.ws_url)
 
     dead_before = presence.metrics.nodes_dead._value.get()
     frozen.pause()
@@ -119,7 +111,7 @@ async def test_frozen_gateway_fences_itself_and_never_delivers_to_a_session_it_l
         message="presence declared the frozen node dead",
     )
     # The client gave up on the frozen node and resumed on the other one.
-    new = await open_client(clients, survivor.ws_url, session=session, cursors={topic: ok["seq"]})
+    new = await clients.open(survivor.ws_url, session=session, cursors={topic: ok["seq"]})
     acks = [await publisher.pub(topic, n) for n in range(5)]
     await new.wait_msgs(topic, 5)
     frozen.resume()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from types import TracebackType
 
 from nats.aio.client import Client as NatsClient
 
@@ -22,6 +23,18 @@ class EventLog:
 
     async def stop(self) -> None:
         await stop_task(self._task)
+
+    async def __aenter__(self) -> EventLog:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
 
     async def _read(self) -> None:
         with contextlib.suppress(asyncio.CancelledError):
