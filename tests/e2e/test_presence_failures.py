@@ -20,7 +20,6 @@ from haws.presence.node import PresenceNode
 from tests.support.client_pool import ClientPool
 from tests.support.failover_nodes import GatewayPair, gateway_pair, leading_presence
 from tests.support.waiting import eventually
-from tests.support.ws_client import WsClient
 
 HEARTBEAT_TIMEOUT = 1.5
 GRACE = 1.0
@@ -45,14 +44,6 @@ async def clients() -> AsyncIterator[ClientPool]:
         yield pool
 
 
-def changes(client: WsClient, topic: str) -> list[tuple[str, str]]:
-    return [
-        (f["op"], f["who"]["session"])
-        for f in client.others
-        if f.get("op") in ("join", "leave") and f["topic"] == topic
-    ]
-
-
 async def test_killed_gateway_sessions_leave_unless_they_resumed_elsewhere(
     presence: PresenceNode, nodes: GatewayPair, clients: ClientPool
 ) -> None:
@@ -64,12 +55,12 @@ async def test_killed_gateway_sessions_leave_unless_they_resumed_elsewhere(
     moves = await clients.open(doomed.ws_url)
     for client in (stays, moves):
         await client.sub(topic, presence=True)
-    s_stays, s_moves = stays.others[0]["session"], moves.others[0]["session"]
+    s_stays, s_moves = stays.session, moves.session
     await eventually(
-        lambda: {("join", s_stays), ("join", s_moves)} <= set(changes(watcher, topic)),
+        lambda: {("join", s_stays), ("join", s_moves)} <= set(watcher.presence_changes(topic)),
         message="both joined",
     )
-    before = len(changes(watcher, topic))
+    before = len(watcher.presence_changes(topic))
 
     loop = asyncio.get_running_loop()
     killed_at = loop.time()
@@ -79,16 +70,16 @@ async def test_killed_gateway_sessions_leave_unless_they_resumed_elsewhere(
     await back.sub(topic, presence=True)
 
     await eventually(
-        lambda: ("leave", s_stays) in changes(watcher, topic),
+        lambda: ("leave", s_stays) in watcher.presence_changes(topic),
         timeout=HEARTBEAT_TIMEOUT + GRACE + 5,
         message="the session left with its node leaves",
     )
     took = loop.time() - killed_at
     print(f"\nkill -> leave: {took:.2f} s (timeout {HEARTBEAT_TIMEOUT} + grace {GRACE})")
     assert took >= GRACE  # not before the grace period
-    assert changes(watcher, topic)[before:] == [("leave", s_stays)]
+    assert watcher.presence_changes(topic)[before:] == [("leave", s_stays)]
     reply = await watcher.request({"op": "presence", "topic": topic})
-    assert {m["session"] for m in reply["members"]} == {watcher.others[0]["session"], s_moves}
+    assert {m["session"] for m in reply["members"]} == {watcher.session, s_moves}
 
 
 async def test_frozen_gateway_fences_itself_and_never_delivers_to_a_session_it_lost(
@@ -98,7 +89,7 @@ async def test_frozen_gateway_fences_itself_and_never_delivers_to_a_session_it_l
     topic = f"feed.{uuid.uuid4().hex[:8]}"
     old = await clients.open(frozen.ws_url)
     ok = await old.sub(topic)
-    session = old.others[0]["session"]
+    session = old.session
     publisher = await clients.open(survivor.ws_url)
 
     dead_before = presence.metrics.nodes_dead._value.get()
