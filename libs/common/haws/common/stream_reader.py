@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
@@ -137,10 +139,8 @@ class StreamReader:
     ) -> HistoryPage:
         """Messages of ``topic`` with ``after < seq`` (``< until`` when given), in order.
 
-        The read starts at the cursor itself: if the cursor's own message is still
-        stored, nothing after it can have been removed (retention drops the oldest
-        first) and the range is complete. If it is gone, the seqs between the cursor
-        and the first retained message are reported as ``gap``.
+        The read starts at the cursor itself, so ``page_of`` can tell a complete
+        range from one retention cut.
         """
         limit = max(1, min(limit, MAX_BATCH))
         subject = names.topic_subject(topic)
@@ -153,25 +153,60 @@ class StreamReader:
                 "max_bytes": MAX_BATCH_BYTES,
             }
         )
-        gap: tuple[int, int] | None = None
-        messages: list[StoredMessage] = []
-        prev = after
-        for i, (block, data) in enumerate(replies):
-            seq = _seq_of(block)
-            if seq <= after:
-                continue  # the cursor's own message: proof that nothing after it was lost
-            if i == 0 and after > 0 and seq > after + 1:
-                gap = (after + 1, seq - 1)
-            if until is not None and seq >= until:
-                return HistoryPage(messages, more=False, gap=gap)
-            if len(messages) == limit:
-                return HistoryPage(messages, more=True, gap=gap)
-            messages.append(StoredMessage.from_header_block(topic, block, data, seq, prev))
-            prev = seq
-        if not replies and until is not None and after > 0 and until > after + 1:
-            gap = (after + 1, until - 1)
         pending = header(replies[-1][0], _PENDING_KEY) if replies else None
-        return HistoryPage(messages, more=int(pending or 0) > 0, gap=gap)
+        return page_of(
+            replies,
+            after=after,
+            limit=limit,
+            until=until,
+            seq_of=lambda reply: _seq_of(reply[0]),
+            message_of=lambda reply, seq, prev: StoredMessage.from_header_block(
+                topic, reply[0], reply[1], seq, prev
+            ),
+            more_beyond=int(pending or 0) > 0,
+        )
+
+
+R = TypeVar("R")
+
+
+def page_of(
+    replies: Sequence[R],
+    *,
+    after: int,
+    limit: int,
+    until: int | None,
+    seq_of: Callable[[R], int],
+    message_of: Callable[[R, int, int], StoredMessage],
+    more_beyond: bool,
+) -> HistoryPage:
+    """The page of a read from ``replies``: the store's first ``limit + 1`` messages of
+    the topic at or after the cursor ``after``, in order.
+
+    If the cursor's own message is still stored, nothing after it can have been
+    removed (retention drops the oldest first) and the range is complete. If it is
+    gone, the seqs between the cursor and the first retained message are the
+    ``gap``. ``more_beyond`` says the store holds messages past the last reply. One
+    function for the stream and the in-memory broker, so both answer alike.
+    """
+    gap: tuple[int, int] | None = None
+    messages: list[StoredMessage] = []
+    prev = after
+    for i, reply in enumerate(replies):
+        seq = seq_of(reply)
+        if seq <= after:
+            continue  # the cursor's own message: proof that nothing after it was lost
+        if i == 0 and after > 0 and seq > after + 1:
+            gap = (after + 1, seq - 1)
+        if until is not None and seq >= until:
+            return HistoryPage(messages, more=False, gap=gap)
+        if len(messages) == limit:
+            return HistoryPage(messages, more=True, gap=gap)
+        messages.append(message_of(reply, seq, prev))
+        prev = seq
+    if not replies and until is not None and after > 0 and until > after + 1:
+        gap = (after + 1, until - 1)
+    return HistoryPage(messages, more=more_beyond, gap=gap)
 
 
 def _seq_of(block: bytes) -> int:
