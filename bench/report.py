@@ -55,7 +55,7 @@ def _limit(figure: Figure) -> str:
         codes = ", ".join(f"{n}x {code}" for code, n in d.get("close_codes", {}).items())
         parts.append(f"{d['subscribers_closed']} subscribers closed ({codes})")
     if "resumed_true" in d:
-        parts.append(f"welcome resumed:true {d['resumed_true']}/{d['clients']}")
+        parts.append(f"welcome resumed:true {d['resumed_true']}/{d.get('clients', '?')}")
     if d.get("not_caught_up"):
         parts.append(f"{d['not_caught_up']} not caught up in {d.get('observed_s')} s")
     if d.get("publish_stalls"):
