@@ -18,12 +18,15 @@ from bench.usage import cpu_seconds, rss_kib
 
 PARTS = ("gateway", "nats-server", "presence", "replay", "consul")
 """Every part a costs figure names, in the order the table prints them."""
+OTHER_GATEWAYS = "other gateways"
+"""The stack's gateways after the first (the clients' own is ``gateway``)."""
 
 
 def stack_parts(stack: HawsStack) -> dict[str, list[int]]:
     """The pids of each part of ``stack`` and its shared infra."""
-    parts: dict[str, list[int]] = {name: [] for name in PARTS}
-    parts["gateway"] = [g.pid for g in stack.gateways if g.pid is not None]
+    parts: dict[str, list[int]] = {name: [] for name in (*PARTS, OTHER_GATEWAYS)}
+    pids = [g.pid for g in stack.gateways if g.pid is not None]
+    parts["gateway"], parts[OTHER_GATEWAYS] = pids[:1], pids[1:]
     for backend in stack.backends:
         kind = backend.name.split("-", 1)[0]
         if kind in parts and backend.pid is not None:

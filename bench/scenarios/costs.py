@@ -1,15 +1,20 @@
 """Costs: the CPU each part of haws spends per hello, per delivery, per disconnect
 and per resume, and the memory and KV bytes per connection, for the capacity model.
 
-One gateway with presence and replay (the production configuration), N clients
-on T topics (N/T subscribers each, one subscription per client). Four phases,
-each followed by ``SETTLE`` seconds so asynchronous work (KV writes, presence
-claims and events) lands inside it, with each part's idle CPU rate (measured at
-rest first) taken off:
+One gateway with presence and replay (the production configuration; a second
+gateway idles until ``spread``), N clients on T topics (N/T subscribers each,
+one subscription per client). Five phases, each followed by ``SETTLE`` seconds
+so asynchronous work (KV writes, presence claims and events) lands inside it,
+with each part's idle CPU rate (measured at rest first) taken off:
 
 - ``hello``: every client connects, says ``hello`` (new session) and ``sub``s;
 - ``delivery``: one publisher per topic at ``RATE`` msg/s for one window;
   units are messages delivered to clients (the publishes are in the details);
+- ``spread``: one more subscriber per topic on a second gateway, the same
+  publishing again: nats-server now sends every message to two gateways, so
+  the difference from ``delivery`` is the cost of one more interested gateway,
+  and the second gateway's CPU per message is what receiving a topic's message
+  from NATS (and delivering it once) costs a node;
 - ``disconnect``: every client closes its WebSocket (the session stays resumable);
 - ``resume``: every client reconnects with its ``session`` and ``cursors`` (at
   its last seq, so nothing is replayed: the cost of the resume itself).
@@ -37,7 +42,7 @@ from bench.loadgen.flow import Flow
 from bench.loadgen.publisher import Publisher
 from bench.loadgen.subscriber import Subscriber
 from bench.nats_stats import per_unit, server_counters, stream_states
-from bench.part_meter import PARTS, PartMeter, rss_growth_kib, stack_parts
+from bench.part_meter import OTHER_GATEWAYS, PARTS, PartMeter, rss_growth_kib, stack_parts
 from bench.scenarios.traffic import TopicLoad, accounting, delivered, drain, new_topic, published
 
 NAME = "costs"
@@ -52,6 +57,7 @@ IDLE = 3.0
 TIMEOUT = 60.0
 """Bound on one client's connect + hello + sub (or resume)."""
 PHASES = ("hello", "delivery", "disconnect", "resume")
+"""The phases whose CPU is reported by part (``spread`` adds three figures)."""
 MEMORY_PARTS = ("gateway", "nats-server", "presence")
 
 Action = Callable[[], Awaitable[int]]
@@ -69,12 +75,14 @@ def run(lab: Lab) -> list[Figure]:
     scenario = f"{NAME}-{n}"
     print(f"  {scenario} haws (gateway + presence + replay) ...", flush=True)
     try:
-        with lab.haws(gateways=1, replay=True, presence=True) as stack:
+        with lab.haws(gateways=2, replay=True, presence=True) as stack:
             meter = PartMeter(stack_parts(stack))
-            url = stack.gateway_urls()[0]
             details = lab.run(
-                _measure(lab, meter, url, stack.infra.nats.url, stack.infra.nats.monitor_url)
-            )
+                _measure(
+                    lab, meter, stack.gateway_urls(), stack.infra.nats.url,
+                    stack.infra.nats.monitor_url,
+                )
+            )  # fmt: skip
     except Exception as exc:  # reported in the table, the run goes on
         return [
             Figure(scenario, f"CPU/{phase} total", "haws", None, "us", "lower", skipped=why(exc))
@@ -101,6 +109,9 @@ def figures_of(scenario: str, details: dict[str, Any]) -> list[Figure]:
         )
     sizes = details["sizes"]
     for metric, key, unit in (
+        ("NATS CPU/publish, 1 gateway", "nats_us_per_publish_1gw", "us"),
+        ("NATS CPU/publish, 2 gateways", "nats_us_per_publish_2gw", "us"),
+        ("gateway CPU/publish received", "gateway_us_per_publish_received", "us"),
         ("KV writes/hello", "kv_writes_per_hello", "writes"),
         ("NATS msgs in+out/hello", "nats_msgs_per_hello", "msgs"),
         ("sessions KV B/session", "sessions_kv_bytes_per_session", "B"),
@@ -111,10 +122,11 @@ def figures_of(scenario: str, details: dict[str, Any]) -> list[Figure]:
     return out
 
 
-async def _measure(lab: Lab, meter: PartMeter, url: str, nats_url: str, monitor: str) -> Any:
+async def _measure(lab: Lab, meter: PartMeter, urls: list[str], nats_url: str, monitor: str) -> Any:
     mode = lab.sizes.name
     n, t = CLIENTS[mode], TOPICS[mode]
     dialect = HAWS_DIALECTS["haws"]
+    url, second = urls[0], urls[1]
     topics = [new_topic(NAME) for _ in range(t)]
     loads = [
         TopicLoad(topic, [], Publisher(dialect, topic), Flow(n // t, lab.sizes.flow_window))
@@ -149,6 +161,20 @@ async def _measure(lab: Lab, meter: PartMeter, url: str, nats_url: str, monitor:
         delivery = await phase("delivery", lambda: _deliver(lab, loads))
         delivery["published"] = published(loads) - sent_before
         delivery.update(accounting(loads))
+        extra = [Subscriber(dialect, flow=load.flow) for load in loads]
+        for sub, load in zip(extra, loads, strict=True):
+            await sub.connect(second)
+            await sub.subscribe(load.topic)
+            load.subscribers.append(sub)
+            load.flow.fanout += 1
+        sent_before = published(loads)
+        spread = await phase("spread", lambda: _deliver(lab, loads))
+        spread["published"] = published(loads) - sent_before
+        spread.update(accounting(loads))
+        for sub, load in zip(extra, loads, strict=True):
+            load.subscribers.remove(sub)
+            load.flow.fanout -= 1
+        await close_all(extra)
         await phase("disconnect", lambda: _close([s for s, _ in subs]))
         resumed: list[bool] = []
         resume = await phase("resume", lambda: _open(subs, url, slots, resumed=resumed))
@@ -157,7 +183,7 @@ async def _measure(lab: Lab, meter: PartMeter, url: str, nats_url: str, monitor:
     finally:
         await close_all([*(s for s, _ in subs), *(load.publisher for load in loads)])
         await nc.close()
-    results["sizes"] = _sizes(hello, delivery)
+    results["sizes"] = _sizes(hello, delivery, spread)
     return results
 
 
@@ -170,7 +196,7 @@ async def _phase(meter: PartMeter, nc: NatsClient, monitor: str, action: Action)
     counters1, streams1 = await server_counters(monitor), await stream_states(nc)
     usage = meter.between(start, end)
     cpu = usage.per_unit_us(units)
-    cpu["total"] = sum(cpu.values())
+    cpu["total"] = sum(cpu[part] for part in PARTS)
     return {
         "units": units,
         "seconds": round(usage.seconds, 3),
@@ -183,8 +209,11 @@ async def _phase(meter: PartMeter, nc: NatsClient, monitor: str, action: Action)
     }
 
 
-def _sizes(hello: dict[str, Any], delivery: dict[str, Any]) -> dict[str, float]:
-    """Bytes per session of each KV bucket and per stored message, writes per hello.
+def _sizes(
+    hello: dict[str, Any], delivery: dict[str, Any], spread: dict[str, Any]
+) -> dict[str, float]:
+    """Bytes per session of each KV bucket and per stored message, writes per hello,
+    nats-server's and a receiving gateway's CPU per published message.
 
     From the phases' deltas: the bench's NATS is shared by every scenario of a
     run, so the buckets already hold earlier scenarios' sessions."""
@@ -193,7 +222,15 @@ def _sizes(hello: dict[str, Any], delivery: dict[str, Any]) -> dict[str, float]:
     published_n = max(1, delivery.get("published", 0))
     stream_bytes = stored["stream.bytes"] * max(1, delivery["units"]) / published_n
     nats = hello["nats_per_unit"]
+
+    def per_publish(phase: dict[str, Any], part: str) -> float:
+        spent = float(phase["cpu_us"][part]) * float(phase["units"])
+        return round(spent / max(1, phase.get("published", 0)), 2)
+
     return {
+        "nats_us_per_publish_1gw": per_publish(delivery, "nats-server"),
+        "nats_us_per_publish_2gw": per_publish(spread, "nats-server"),
+        "gateway_us_per_publish_received": per_publish(spread, OTHER_GATEWAYS),
         "kv_writes_per_hello": round(
             per_hello["sessions_kv.last_seq"] + per_hello["presence_kv.last_seq"], 2
         ),
