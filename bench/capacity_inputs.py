@@ -41,6 +41,10 @@ class Measured:
     """Phase -> part -> microseconds of CPU per unit (hello, delivery, ...)."""
     nats_us_per_publish: float
     """nats-server CPU per published message (stored once, sent to one gateway)."""
+    nats_us_per_extra_gateway: float
+    """nats-server CPU per published message for each more gateway that wants it."""
+    gateway_us_per_received: float
+    """A gateway's CPU per message NATS sends it (taken in, delivered to one client)."""
     fanout: float
     """Subscribers per topic during the delivery phase."""
     memory_kib: Mapping[str, float]
@@ -124,7 +128,7 @@ def from_figures(
     delivery = details("delivery")
     deliveries = float(delivery.get("units", 0))
     published = float(delivery.get("published", 0)) or 1.0
-    nats_per_publish = cpu["delivery"]["nats-server"] * deliveries / published
+    nats_per_publish = value("NATS CPU/publish, 1 gateway")
     fanout = max(1.0, deliveries / published)
     interest: dict[int, float] = {}
     per_own: dict[int, float] = {}
@@ -145,6 +149,10 @@ def from_figures(
         scenario=scenario,
         cpu_us=cpu,
         nats_us_per_publish=nats_per_publish,
+        nats_us_per_extra_gateway=max(
+            0.0, value("NATS CPU/publish, 2 gateways") - nats_per_publish
+        ),
+        gateway_us_per_received=value("gateway CPU/publish received"),
         fanout=fanout,
         memory_kib={p: value(f"memory/conn {p}") for p in ("gateway", "nats-server", "presence")},
         sessions_kv_bytes=value("sessions KV B/session"),

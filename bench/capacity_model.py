@@ -41,7 +41,8 @@ class Assumptions:
     fanout: int = 100
     """Subscribers per topic: published msg/s = connections x msg_rate / fanout."""
     subscriptions: int = 1
-    """Subscriptions per connection (the costs were measured with one)."""
+    """Subscriptions per connection: a connection's msg_rate is spread over them (the
+    per-topic rate sizes max_msgs_per_subject); the hello cost was measured with one."""
     payload: int = 64
     """Bytes of ``data`` per message (the bench's filler; the stream stores ~2.5x)."""
     session_minutes: float = 30.0
@@ -76,6 +77,8 @@ class Sizing:
     gateway_util: float
     nats_cores: float
     nats_nodes: int
+    stream_leader_cores: float
+    """Cores the HAWS stream's one leader needs: it orders every publish."""
     presence_replicas: int
     presence_cores: float
     replay_replicas: int
@@ -89,12 +92,13 @@ class Sizing:
 
 
 def per_connection_us(m: Measured, a: Assumptions, part: str) -> float:
-    """CPU microseconds per second one connection costs ``part`` in steady state."""
+    """CPU microseconds per second one connection costs one process of ``part``,
+    as measured here: one gateway holding every subscriber, one nats-server (R1)."""
     churn = 1.0 / (a.session_minutes * 60.0)
     cpu = m.cpu_us
     steady = churn * (cpu["hello"][part] + cpu["disconnect"][part])
     if part == "nats-server":
-        return steady + a.msg_rate / a.fanout * m.nats_us_per_publish * a.nats_replicas
+        return steady + a.msg_rate / a.fanout * m.nats_us_per_publish
     return steady + a.msg_rate * cpu["delivery"][part]
 
 
@@ -114,46 +118,78 @@ def saturation(m: Measured, a: Assumptions) -> dict[str, dict[str, float]]:
     return out
 
 
+def interested(a: Assumptions, gateways: int) -> float:
+    """Gateways that want a typical topic: at most one per subscriber."""
+    return max(1.0, min(gateways * a.interest_spread, float(a.fanout)))
+
+
+def gateway_work_us(m: Measured, a: Assumptions, n: int, gateways: int) -> float:
+    """CPU µs per second all ``gateways`` spend together at ``n`` connections: the
+    churn, each message NATS sends a gateway (taken in and delivered once), and the
+    rest of the deliveries at the per-delivery cost of a shared frame."""
+    cpu = m.cpu_us
+    churn = n / (a.session_minutes * 60.0)
+    published = n * a.msg_rate / a.fanout
+    received = published * interested(a, gateways)
+    deliveries = n * a.msg_rate
+    return (
+        churn * (cpu["hello"]["gateway"] + cpu["disconnect"]["gateway"])
+        + received * m.gateway_us_per_received
+        + max(0.0, deliveries - received) * cpu["delivery"]["gateway"]
+    )
+
+
+MAX_GATEWAYS = 100_000
+"""Bound on the search for a gateway count (the conditions below always meet first)."""
+
+
 def size(m: Measured, a: Assumptions, n: int) -> Sizing:
     churn = n / (a.session_minutes * 60.0)
     published = n * a.msg_rate / a.fanout
     cpu = m.cpu_us
-    # Gateways: CPU at the core budget, memory at the RSS budget; one spare node (N+1).
-    by_cpu = a.core_budget * 1e6 / per_connection_us(m, a, "gateway")
-    by_memory = a.gateway_rss_gib * 1024 * 1024 / max(m.memory_kib["gateway"], 0.1)
-    per_gateway = int(min(by_cpu, by_memory))
-    limit = "CPU" if by_cpu <= by_memory else "memory"
-    gateways = math.ceil(n / per_gateway) + 1
-    held = n / (gateways - 1)
-    util = held * per_connection_us(m, a, "gateway") / 1e6
-    # NATS: hellos (KV, presence requests) and every publish stored R times and sent to
-    # each interested gateway (counted as a full publish each: an upper bound).
-    interested = max(1.0, min(gateways * a.interest_spread, a.fanout))
+    mem_kib = max(m.memory_kib["gateway"], 0.1)
+    budget_kib = a.gateway_rss_gib * 1024 * 1024
+    # Gateways, N+1: G-1 of them carry everything within the core and memory budgets,
+    # and when one of G dies, the others' spare CPU re-admits its clients in time.
+    gateways, limit, util, readmit_g = 2, "CPU", 0.0, 0.0
+    for gateways in range(2, MAX_GATEWAYS):
+        working = gateways - 1
+        util = gateway_work_us(m, a, n, working) / working / 1e6
+        all_up = gateway_work_us(m, a, n, gateways) / gateways / 1e6
+        readmit_g = n / gateways * cpu["resume"]["gateway"] / 1e6
+        readmit_g /= gateways - 1 if all_up >= 1 else (gateways - 1) * (1.0 - all_up)
+        fits_memory = n / working * mem_kib <= budget_kib
+        if util <= a.core_budget and fits_memory and readmit_g <= a.resume_within:
+            break
+        limit = "memory" if not fits_memory else "CPU" if util > a.core_budget else "failover"
+    per_gateway = math.ceil(n / (gateways - 1))
+    dead = n / gateways
+    # NATS: hellos and disconnects (KV, presence requests), every publish stored on R
+    # replicas and sent to each interested gateway, and a dead gateway's resumes.
+    k = interested(a, gateways)
     nats_us = churn * (cpu["hello"]["nats-server"] + cpu["disconnect"]["nats-server"])
-    nats_us += published * m.nats_us_per_publish * (a.nats_replicas + interested - 1)
-    nats_cores = nats_us / 1e6 / a.core_budget
-    nats_nodes = max(3, _odd(math.ceil(nats_cores * a.nats_replicas / a.nats_node_cores)))
-    # A dead gateway's clients come back within resume_within: the survivors' spare CPU,
-    # presence and replay absorb the burst.
-    dead = held
-    burst_presence = dead * cpu["resume"]["presence"] / 1e6 / a.resume_within
+    nats_us += published * (m.nats_us_per_publish * a.nats_replicas
+                            + (k - 1) * m.nats_us_per_extra_gateway)  # fmt: skip
+    burst_nats = dead * cpu["resume"]["nats-server"] / a.resume_within
+    nats_cores = nats_us / 1e6 / a.core_budget + burst_nats / 1e6
+    nats_nodes = max(3, _odd(math.ceil(nats_cores / a.nats_node_cores)))
+    # Presence and replay: the steady churn within the budget, a dead gateway's
+    # resumes (and the messages its clients missed) within resume_within.
     steady_presence = churn * (cpu["hello"]["presence"] + cpu["disconnect"]["presence"]) / 1e6
+    burst_presence = dead * cpu["resume"]["presence"] / 1e6 / a.resume_within
     presence_cores = max(steady_presence / a.core_budget, burst_presence)
     presence_replicas = max(2, math.ceil(presence_cores))
     behind = dead * a.msg_rate * a.failover_gap
-    replay_us = m.replay_us_per_msg or 0.0
-    replay_cores = behind * replay_us / 1e6 / a.resume_within
+    replay_cores = behind * (m.replay_us_per_msg or 0.0) / 1e6 / a.resume_within
     replay_cores += dead * cpu["resume"]["replay"] / 1e6 / a.resume_within
     replay_replicas = max(2, math.ceil(replay_cores))
-    spare = max(1e-9, (gateways - 1) * (1.0 - util))
+    nats_spare = max(1e-9, nats_nodes * a.nats_node_cores - nats_us / 1e6)
     readmit = {
-        "gateway": dead * cpu["resume"]["gateway"] / 1e6 / spare,
+        "gateway": readmit_g,
         "presence": dead * cpu["resume"]["presence"] / 1e6 / presence_replicas,
-        "nats-server": dead * cpu["resume"]["nats-server"] / 1e6
-        / max(1e-9, nats_nodes * a.nats_node_cores / a.nats_replicas - nats_cores),
-    }  # fmt: skip
-    per_topic_rate = a.msg_rate * a.subscriptions
-    closed = churn * a.replay_window  # closed sessions kept resumable until their TTL
+        "nats-server": dead * cpu["resume"]["nats-server"] / 1e6 / nats_spare,
+    }
+    closed = churn * a.replay_window  # closed sessions stay resumable until their TTL
     return Sizing(
         connections=n,
         hellos_per_s=churn,
@@ -165,13 +201,16 @@ def size(m: Measured, a: Assumptions, n: int) -> Sizing:
         gateway_util=util,
         nats_cores=nats_cores,
         nats_nodes=nats_nodes,
+        stream_leader_cores=published * m.nats_us_per_publish / 1e6,
         presence_replicas=presence_replicas,
         presence_cores=presence_cores,
         replay_replicas=replay_replicas,
         replay_cores=replay_cores,
         readmit_s=readmit,
         stream_max_bytes=published * a.replay_window * m.stream_bytes_per_msg * 1.5,
-        stream_max_msgs_per_subject=_round_up(per_topic_rate * a.replay_window * 2),
+        stream_max_msgs_per_subject=_round_up(
+            a.msg_rate / max(1, a.subscriptions) * a.replay_window * 2
+        ),
         sessions_kv_bytes=(n + closed) * m.sessions_kv_bytes * 1.5,
         presence_kv_bytes=n * m.presence_kv_bytes * 1.5,
         consul_servers=3 if gateways < 100 else 5,
@@ -286,28 +325,31 @@ def render(m: Measured, a: Assumptions) -> str:
     header = "| | " + " | ".join(f"{s.connections:,} connections" for s in sizings) + " |"
     lines += [header, "|---|" + "---|" * len(sizings)]
 
-    def row(label: str, cells: Sequence[str]) -> None:
+    def add(label: str, cells: Sequence[str]) -> None:
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
 
-    row("hellos/s (steady churn)", [_n(s.hellos_per_s) for s in sizings])
-    row("published msg/s", [_n(s.published_per_s) for s in sizings])
-    row("deliveries/s", [_n(s.deliveries_per_s) for s in sizings])
-    row("gateways (N+1)", [f"{s.gateways} ({s.per_gateway:,} max each, {s.gateway_limit}-bound; "
-                           f"{s.gateway_util:.0%} of a core each)" for s in sizings])  # fmt: skip
-    row("NATS cluster", [f"{s.nats_nodes} nodes x {a.nats_node_cores} cores "
+    add("hellos/s (steady churn)", [_n(s.hellos_per_s) for s in sizings])
+    add("published msg/s", [_n(s.published_per_s) for s in sizings])
+    add("deliveries/s", [_n(s.deliveries_per_s) for s in sizings])
+    add("gateways (N+1)", [f"{s.gateways} ({s.per_gateway:,} each with one down, "
+                           f"{s.gateway_util:.0%} of a core; {s.gateway_limit} set the count)"
+                           for s in sizings])  # fmt: skip
+    add("NATS cluster", [f"{s.nats_nodes} nodes x {a.nats_node_cores} cores "
                          f"({s.nats_cores:.1f} cores of work per replica set)"
                          for s in sizings])  # fmt: skip
-    row("HAWS stream", [f"max_bytes {_bytes(s.stream_max_bytes)}, max_age "
+    add("HAWS stream leader", [f"{s.stream_leader_cores:.2f} cores (one leader orders "
+                               "every publish)" for s in sizings])  # fmt: skip
+    add("HAWS stream", [f"max_bytes {_bytes(s.stream_max_bytes)}, max_age "
                         f"{a.replay_window:.0f} s, max_msgs_per_subject "
                         f"{s.stream_max_msgs_per_subject:,}" for s in sizings])  # fmt: skip
-    row("sessions KV", [_bytes(s.sessions_kv_bytes) for s in sizings])
-    row("presence KV", [_bytes(s.presence_kv_bytes) for s in sizings])
-    row("presence replicas", [f"{s.presence_replicas} ({s.presence_cores:.2f} cores at peak)"
+    add("sessions KV", [_bytes(s.sessions_kv_bytes) for s in sizings])
+    add("presence KV", [_bytes(s.presence_kv_bytes) for s in sizings])
+    add("presence replicas", [f"{s.presence_replicas} ({s.presence_cores:.2f} cores at peak)"
                               for s in sizings])  # fmt: skip
-    row("replay replicas", [f"{s.replay_replicas} ({s.replay_cores:.2f} cores at peak)"
+    add("replay replicas", [f"{s.replay_replicas} ({s.replay_cores:.2f} cores at peak)"
                             for s in sizings])  # fmt: skip
-    row("Consul servers", [str(s.consul_servers) for s in sizings])
-    row("re-admit one dead gateway's clients (s)",
+    add("Consul servers", [str(s.consul_servers) for s in sizings])
+    add("re-admit one dead gateway's clients (s)",
         [", ".join(f"{k} {v:.2f}" for k, v in s.readmit_s.items()) for s in sizings])  # fmt: skip
     lines += ["", END]
     return "\n".join(lines)

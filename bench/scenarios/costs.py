@@ -225,7 +225,7 @@ def _sizes(
 
     def per_publish(phase: dict[str, Any], part: str) -> float:
         spent = float(phase["cpu_us"][part]) * float(phase["units"])
-        return round(spent / max(1, phase.get("published", 0)), 2)
+        return round(spent / max(1, int(phase.get("published", 0))), 2)
 
     return {
         "nats_us_per_publish_1gw": per_publish(delivery, "nats-server"),
