@@ -85,6 +85,13 @@ class PartMeter:
         seconds = max(end.wall - start.wall, 1e-9)
         self.idle = {n: max(0.0, (end.cpu[n] - start.cpu[n]) / seconds) for n in self.parts}
 
+    def quiet(self, start: PartSample, end: PartSample, margin: float) -> bool:
+        """True if no part used more than its idle rate plus ``margin`` (of a core)."""
+        seconds = max(end.wall - start.wall, 1e-9)
+        return all(
+            (end.cpu[n] - start.cpu[n]) / seconds <= self.idle[n] + margin for n in self.parts
+        )
+
     def between(self, start: PartSample, end: PartSample) -> PartUsage:
         seconds = max(end.wall - start.wall, 1e-9)
         cpu = {n: max(0.0, end.cpu[n] - start.cpu[n] - self.idle[n] * seconds) for n in self.parts}

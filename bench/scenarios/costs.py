@@ -3,18 +3,22 @@ and per resume, and the memory and KV bytes per connection, for the capacity mod
 
 One gateway with presence and replay (the production configuration; a second
 gateway idles until ``spread``), N clients on T topics (N/T subscribers each,
-one subscription per client). Five phases, each followed by ``SETTLE`` seconds
-so asynchronous work (KV writes, presence claims and events) lands inside it,
-with each part's idle CPU rate (measured at rest first) taken off:
+one subscription per client). Six phases, each followed by ``SETTLE`` seconds
+(and on until the parts are at rest) so asynchronous work (KV writes, presence
+claims and events) lands inside it, with each part's idle CPU rate (measured at
+rest first) taken off:
 
 - ``hello``: every client connects, says ``hello`` (new session) and ``sub``s;
 - ``delivery``: one publisher per topic at ``RATE`` msg/s for one window;
   units are messages delivered to clients (the publishes are in the details);
-- ``spread``: one more subscriber per topic on a second gateway, the same
-  publishing again: nats-server now sends every message to two gateways, so
-  the difference from ``delivery`` is the cost of one more interested gateway,
-  and the second gateway's CPU per message is what receiving a topic's message
-  from NATS (and delivering it once) costs a node;
+- ``publish``: T more topics with one subscriber each (on the first gateway),
+  ``PUBLISH_RATE`` msg/s each: many publishes, few deliveries, so nats-server's
+  CPU per published message (stored, acked, sent to one gateway) stands out;
+- ``spread``: the same with one more subscriber per topic on the second gateway:
+  nats-server now sends every message to two gateways, so the difference from
+  ``publish`` is the cost of one more interested gateway, and the second
+  gateway's CPU per message is what taking a topic's message from NATS (and
+  delivering it once) costs a node;
 - ``disconnect``: every client closes its WebSocket (the session stays resumable);
 - ``resume``: every client reconnects with its ``session`` and ``cursors`` (at
   its last seq, so nothing is replayed: the cost of the resume itself).
@@ -38,6 +42,7 @@ from nats.aio.client import Client as NatsClient
 from bench.figures import Figure, why
 from bench.lab import HAWS_DIALECTS, Lab
 from bench.loadgen.crowd import close_all
+from bench.loadgen.dialects import Dialect
 from bench.loadgen.flow import Flow
 from bench.loadgen.publisher import Publisher
 from bench.loadgen.subscriber import Subscriber
@@ -50,8 +55,16 @@ CLIENTS = {"tiny": 100, "quick": 1_000, "full": 5_000}
 TOPICS = {"tiny": 2, "quick": 5, "full": 10}
 RATE = {"tiny": 10.0, "quick": 10.0, "full": 4.0}
 """msg/s per topic: x clients = deliveries per second (full: 20,000/s, as latency)."""
+PUBLISH_RATE = {"tiny": 20.0, "quick": 50.0, "full": 100.0}
+"""msg/s per topic of the publish and spread phases (one subscriber per topic)."""
 SETTLE = 1.5
-"""Seconds after a phase's last reply during which its trailing work is counted."""
+"""Seconds after a phase's last reply during which its trailing work is counted,
+at least; then on until every part is back at its idle rate (``QUIET_MARGIN``),
+at most ``SETTLE_MAX``: a backlog (presence claims queued behind a storm) belongs
+to the phase that made it, not to the next."""
+SETTLE_MAX = 30.0
+QUIET_MARGIN = 0.02
+"""Share of a core above a part's idle rate that still counts as back at rest."""
 IDLE = 3.0
 """Seconds at rest that measure each part's background CPU rate."""
 TIMEOUT = 60.0
@@ -127,19 +140,17 @@ async def _measure(lab: Lab, meter: PartMeter, urls: list[str], nats_url: str, m
     n, t = CLIENTS[mode], TOPICS[mode]
     dialect = HAWS_DIALECTS["haws"]
     url, second = urls[0], urls[1]
-    topics = [new_topic(NAME) for _ in range(t)]
-    loads = [
-        TopicLoad(topic, [], Publisher(dialect, topic), Flow(n // t, lab.sizes.flow_window))
-        for topic in topics
-    ]
-    subs: list[tuple[Subscriber, str]] = []
-    for i in range(n):
-        load = loads[i % t]
-        sub = Subscriber(dialect, flow=load.flow)
-        load.subscribers.append(sub)
-        subs.append((sub, load.topic))
+    loads = _loads(dialect, t, n, lab.sizes.flow_window)
+    subs = [(sub, load.topic) for load in loads for sub in load.subscribers]
+    # The publish and spread phases' own topics: one subscriber each on the first
+    # gateway, many publishes, so nats-server's share per publish stands out.
+    narrow = _loads(dialect, t, t, lab.sizes.flow_window)
+    narrow_subs = [(sub, load.topic) for load in narrow for sub in load.subscribers]
+    extra = [(Subscriber(dialect, flow=load.flow), load.topic) for load in narrow]
     nc: NatsClient = await nats.connect(nats_url, connect_timeout=5)
     results: dict[str, Any] = {"clients": n, "topics": t, "rate_per_topic": RATE[mode]}
+    peers = [*(s for s, _ in subs), *(s for s, _ in narrow_subs), *(s for s, _ in extra)]
+    hello_notes: dict[str, Any] = {}
     try:
         await asyncio.sleep(SETTLE)
         rest = meter.sample()
@@ -154,36 +165,33 @@ async def _measure(lab: Lab, meter: PartMeter, urls: list[str], nats_url: str, m
             return found
 
         slots = asyncio.Semaphore(lab.sizes.connect_concurrency)
-        hello = await phase("hello", lambda: _open(subs, url, slots))
-        for load in loads:
+        hello = await phase("hello", lambda: _open(subs, url, slots, hello_notes))
+        for load in [*loads, *narrow]:
             await load.publisher.connect(url)
-        sent_before = published(loads)
-        delivery = await phase("delivery", lambda: _deliver(lab, loads))
-        delivery["published"] = published(loads) - sent_before
-        delivery.update(accounting(loads))
-        extra = [Subscriber(dialect, flow=load.flow) for load in loads]
-        for sub, load in zip(extra, loads, strict=True):
-            await sub.connect(second)
-            await sub.subscribe(load.topic)
+        notes: dict[str, Any] = {}
+        delivery = await phase("delivery", lambda: _deliver(lab, loads, RATE[mode], notes))
+        delivery.update(notes)
+        await _open(narrow_subs, url, slots, {})
+        rate, notes = PUBLISH_RATE[mode], {}
+        publish = await phase("publish", lambda: _deliver(lab, narrow, rate, notes))
+        publish.update(notes)
+        await _open(extra, second, slots, {})
+        for (sub, _), load in zip(extra, narrow, strict=True):
             load.subscribers.append(sub)
-            load.flow.fanout += 1
-        sent_before = published(loads)
-        spread = await phase("spread", lambda: _deliver(lab, loads))
-        spread["published"] = published(loads) - sent_before
-        spread.update(accounting(loads))
-        for sub, load in zip(extra, loads, strict=True):
-            load.subscribers.remove(sub)
-            load.flow.fanout -= 1
-        await close_all(extra)
+        notes = {}
+        spread = await phase("spread", lambda: _deliver(lab, narrow, rate, notes))
+        spread.update(notes)
+        await close_all([*(s for s, _ in narrow_subs), *(s for s, _ in extra)])
         await phase("disconnect", lambda: _close([s for s, _ in subs]))
         resumed: list[bool] = []
-        resume = await phase("resume", lambda: _open(subs, url, slots, resumed=resumed))
-        resume["resumed_true"] = sum(resumed)
-        resume["clients"] = n
+        notes = {}
+        resume = await phase("resume", lambda: _open(subs, url, slots, notes, resumed=resumed))
+        resume.update(notes, resumed_true=sum(resumed), clients=n)
+        hello.update(hello_notes)
     finally:
-        await close_all([*(s for s, _ in subs), *(load.publisher for load in loads)])
+        await close_all([*peers, *(load.publisher for load in [*loads, *narrow])])
         await nc.close()
-    results["sizes"] = _sizes(hello, delivery, spread)
+    results["sizes"] = _sizes(hello, delivery, publish, spread)
     return results
 
 
@@ -191,7 +199,7 @@ async def _phase(meter: PartMeter, nc: NatsClient, monitor: str, action: Action)
     counters0, streams0 = await server_counters(monitor), await stream_states(nc)
     start = meter.sample()
     units = await action()
-    await asyncio.sleep(SETTLE)
+    await _settle(meter)
     end = meter.sample()
     counters1, streams1 = await server_counters(monitor), await stream_states(nc)
     usage = meter.between(start, end)
@@ -209,8 +217,23 @@ async def _phase(meter: PartMeter, nc: NatsClient, monitor: str, action: Action)
     }
 
 
+async def _settle(meter: PartMeter) -> None:
+    """``SETTLE`` seconds, then until every part is at rest again (``SETTLE_MAX`` at most)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SETTLE_MAX
+    await asyncio.sleep(SETTLE)
+    while loop.time() < deadline:
+        before = meter.sample()
+        await asyncio.sleep(0.5)
+        if meter.quiet(before, meter.sample(), QUIET_MARGIN):
+            return
+
+
 def _sizes(
-    hello: dict[str, Any], delivery: dict[str, Any], spread: dict[str, Any]
+    hello: dict[str, Any],
+    delivery: dict[str, Any],
+    publish: dict[str, Any],
+    spread: dict[str, Any],
 ) -> dict[str, float]:
     """Bytes per session of each KV bucket and per stored message, writes per hello,
     nats-server's and a receiving gateway's CPU per published message.
@@ -228,7 +251,7 @@ def _sizes(
         return round(spent / max(1, int(phase.get("published", 0))), 2)
 
     return {
-        "nats_us_per_publish_1gw": per_publish(delivery, "nats-server"),
+        "nats_us_per_publish_1gw": per_publish(publish, "nats-server"),
         "nats_us_per_publish_2gw": per_publish(spread, "nats-server"),
         "gateway_us_per_publish_received": per_publish(spread, OTHER_GATEWAYS),
         "kv_writes_per_hello": round(
@@ -245,12 +268,13 @@ async def _open(
     subs: list[tuple[Subscriber, str]],
     url: str,
     slots: asyncio.Semaphore,
+    notes: dict[str, Any],
     *,
     resumed: list[bool] | None = None,
 ) -> int:
     """Connect and subscribe every client, or (``resumed`` given: each welcome's
     ``resumed`` goes there) resume each one's session at its cursor; raises if
-    more than 1% fail."""
+    more than 1% fail, else counts the failures and the first one in ``notes``."""
     errors: list[str] = []
 
     async def one(sub: Subscriber, topic: str) -> None:
@@ -272,15 +296,16 @@ async def _open(
     await asyncio.gather(*(one(sub, topic) for sub, topic in subs))
     if len(errors) > len(subs) // 100:
         raise TooManyFailed(f"{len(errors)} of {len(subs)} failed: {errors[0]}")
+    notes.update(failed=len(errors), first_error=errors[0] if errors else None)
     return len(subs) - len(errors)
 
 
-async def _deliver(lab: Lab, loads: list[TopicLoad]) -> int:
-    """Publish at ``RATE`` on every topic for one window; deliveries counted."""
+async def _deliver(lab: Lab, loads: list[TopicLoad], rate: float, notes: dict[str, Any]) -> int:
+    """Publish at ``rate`` msg/s on every topic for one window; returns the
+    deliveries, puts the publishes (and losses, duplicates) in ``notes``."""
     sizes = lab.sizes
-    before = delivered(loads)
+    before, sent = delivered(loads), published(loads)
     until = asyncio.get_running_loop().time() + sizes.window
-    rate = RATE[sizes.name]
     await asyncio.gather(
         *(
             load.publisher.run_rate(rate, until=until, max_messages=sizes.max_messages)
@@ -288,7 +313,21 @@ async def _deliver(lab: Lab, loads: list[TopicLoad]) -> int:
         )
     )
     await drain(loads, sizes.drain_timeout)
+    notes.update(published=published(loads) - sent, rate_per_topic=rate, **accounting(loads))
     return delivered(loads) - before
+
+
+def _loads(dialect: Dialect, topics: int, clients: int, window: int) -> list[TopicLoad]:
+    """``topics`` topics, ``clients`` subscribers dealt over them, a publisher each."""
+    loads = []
+    for _ in range(topics):
+        topic = new_topic(NAME)
+        flow = Flow(max(1, clients // topics), window)
+        loads.append(TopicLoad(topic, [], Publisher(dialect, topic), flow))
+    for i in range(clients):
+        load = loads[i % topics]
+        load.subscribers.append(Subscriber(dialect, flow=load.flow))
+    return loads
 
 
 async def _close(subs: list[Subscriber]) -> int:
