@@ -217,6 +217,33 @@ def size(m: Measured, a: Assumptions, n: int) -> Sizing:
     )
 
 
+def caps(m: Measured, a: Assumptions) -> list[tuple[str, str, str]]:
+    """The cluster-wide limits of single-owner parts: one presence leader (unless the
+    presence work is sharded), the one HAWS stream leader, one dead gateway's burst."""
+    cpu = m.cpu_us
+    churn_us = (cpu["hello"]["presence"] + cpu["disconnect"]["presence"]) / (
+        a.session_minutes * 60.0
+    )
+    stream_us = m.nats_us_per_publish * a.msg_rate / a.fanout  # per connection per second
+    resume_p = cpu["resume"]["presence"]
+    return [
+        (
+            "one presence leader (unsharded)",
+            f"{_n(1e6 / max(cpu['hello']['presence'], 1e-9))} hellos/s, "
+            f"{_n(1e6 / max(resume_p, 1e-9))} resumes/s",
+            f"{_n(1e6 / max(churn_us, 1e-9))} connections of steady churn; a dead gateway "
+            f"may hold {_n(a.resume_within * 1e6 / max(resume_p, 1e-9))} clients "
+            f"to be re-admitted within {a.resume_within:g} s",
+        ),
+        (
+            "the HAWS stream's leader (one core's share)",
+            f"{_n(1e6 / max(m.nats_us_per_publish, 1e-9))} publishes/s",
+            f"{_n(1e6 / max(stream_us, 1e-9))} connections "
+            f"({a.msg_rate:g} msg/s each, fan-out {a.fanout})",
+        ),
+    ]
+
+
 def _odd(n: int) -> int:
     return n if n % 2 else n + 1
 
@@ -318,9 +345,17 @@ def render(m: Measured, a: Assumptions) -> str:
         f"{_n(sat[first]['connections'])} connections per process; in a connect storm: "
         f"**{first_hello}**, at {_n(sat[first_hello]['hellos_per_s'])} hellos/s per process.",
         "",
-        "### Sizing",
+        "### What one process caps for the whole cluster",
         "",
+        "Gateways scale out; a part with a single owner does not. The connections at which",
+        "each such part would be 100% busy at the assumed workload:",
+        "",
+        "| single point | caps | at |",
+        "|---|---|---|",
     ]
+    for name, cap, at in caps(m, a):
+        lines.append(f"| {name} | {cap} | {at} |")
+    lines += ["", "### Sizing", ""]
     sizings = [size(m, a, n) for n in a.connections]
     header = "| | " + " | ".join(f"{s.connections:,} connections" for s in sizings) + " |"
     lines += [header, "|---|" + "---|" * len(sizings)]
@@ -335,7 +370,7 @@ def render(m: Measured, a: Assumptions) -> str:
                            f"{s.gateway_util:.0%} of a core; {s.gateway_limit} set the count)"
                            for s in sizings])  # fmt: skip
     add("NATS cluster", [f"{s.nats_nodes} nodes x {a.nats_node_cores} cores "
-                         f"({s.nats_cores:.1f} cores of work per replica set)"
+                         f"({s.nats_cores:.1f} cores of work in all, R{a.nats_replicas})"
                          for s in sizings])  # fmt: skip
     add("HAWS stream leader", [f"{s.stream_leader_cores:.2f} cores (one leader orders "
                                "every publish)" for s in sizings])  # fmt: skip
