@@ -105,12 +105,12 @@ def test_a_small_memory_budget_makes_memory_set_the_gateway_count() -> None:
 
 def test_write_replaces_only_the_generated_section(tmp_path: Path) -> None:
     doc = tmp_path / "capacity.md"
-    doc.write_text(f"# Capacity\n\nhand-written\n\n{BEGIN}\nold\n{END}\n\nafter\n")
+    doc.write_text(f"# Capacity\n\nhand-written\n\n{BEGIN}\nSTALE SECTION\n{END}\n\nafter\n")
     section = render(measured(), Assumptions())
     write(doc, section)
     text = doc.read_text()
     assert text.startswith("# Capacity\n\nhand-written\n\n")
     assert text.endswith(f"{END}\n\nafter\n")
-    assert "old" not in text
+    assert "STALE SECTION" not in text
     assert "| gateways (N+1) |" in text
     assert text.count(BEGIN) == 1
