@@ -244,6 +244,30 @@ def caps(m: Measured, a: Assumptions) -> list[tuple[str, str, str]]:
     ]
 
 
+def first_limits(m: Measured, a: Assumptions) -> list[str]:
+    """For each connection count: which single-owner part the sized cluster fills
+    first, as a share of one core (what scaling out alone cannot fix)."""
+    cpu = m.cpu_us
+    out = []
+    for n in a.connections:
+        s = size(m, a, n)
+        dead = n / s.gateways
+        loads = {
+            "the presence leader, re-admitting a dead gateway's clients": dead
+            * cpu["resume"]["presence"] / 1e6 / a.resume_within,
+            "the presence leader, steady churn": s.hellos_per_s
+            * (cpu["hello"]["presence"] + cpu["disconnect"]["presence"]) / 1e6,
+            "the HAWS stream's leader": s.stream_leader_cores,
+        }  # fmt: skip
+        name = max(loads, key=lambda k: loads[k])
+        verdict = "over its core" if loads[name] > 1.0 else "within one core"
+        out.append(
+            f"{n:,} connections: first single point to fill is {name}, at "
+            f"{loads[name]:.0%} of a core ({verdict})"
+        )
+    return out
+
+
 def _odd(n: int) -> int:
     return n if n % 2 else n + 1
 
@@ -356,6 +380,8 @@ def render(m: Measured, a: Assumptions) -> str:
     for name, cap, at in caps(m, a):
         lines.append(f"| {name} | {cap} | {at} |")
     lines += ["", "### Sizing", ""]
+    lines += [f"- {line}" for line in first_limits(m, a)]
+    lines.append("")
     sizings = [size(m, a, n) for n in a.connections]
     header = "| | " + " | ".join(f"{s.connections:,} connections" for s in sizings) + " |"
     lines += [header, "|---|" + "---|" * len(sizings)]
