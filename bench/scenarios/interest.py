@@ -83,7 +83,7 @@ async def _received(monitor_url: str, nodes: list[str]) -> dict[str, tuple[int, 
     return {node: by_name[f"haws-gateway {node}"] for node in nodes}
 
 
-def _rates(
+def received_rates(
     before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]], seconds: float
 ) -> tuple[list[float], list[float]]:
     """Bytes/s and msgs/s per gateway between two ``_received`` readings."""
@@ -112,7 +112,7 @@ async def _measure(lab: Lab, stack: HawsStack) -> dict[str, Any]:
         rest_began = loop.time()
         await asyncio.sleep(sizes.window / 2)  # at rest: the background's own traffic
         before = await _received(monitor, nodes)
-        idle_bytes, _ = _rates(rest, before, loop.time() - rest_began)
+        idle_bytes, _ = received_rates(rest, before, loop.time() - rest_began)
         began = loop.time()
         until = began + sizes.window
         await asyncio.gather(
@@ -130,7 +130,7 @@ async def _measure(lab: Lab, stack: HawsStack) -> dict[str, Any]:
         lost_total = accounting(loads)["lost"]
     finally:
         await teardown(loads)
-    rates, msg_rates = _rates(before, after, seconds)
+    rates, msg_rates = received_rates(before, after, seconds)
     own = [max(1, s) / seconds for s in sent]
     return {
         "gateways": len(nodes),
