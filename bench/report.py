@@ -124,7 +124,10 @@ def verdicts(judged: Sequence[dict[str, Any]]) -> str:
 
 def verdict_line(v: Mapping[str, Any]) -> str:
     mark = {"met": "MET   ", "missed": "MISSED", "n/a": "n/a   "}[v["verdict"]]
-    needs = f"needs {v['op']} {v['bound']:g}{'x' if v.get('ratio') else ''}" if "op" in v else ""
+    needs = ""
+    if "op" in v:
+        bound = f"{v['bound']:g}x" if v.get("ratio") else fmt(float(v["bound"]), v.get("unit", ""))
+        needs = f"needs {v['op']} {bound}"
     if v["value"] is None:
         detail = f"n/a: {v.get('why') or 'no value'}"
     elif v.get("ratio") and "baseline_value" in v:

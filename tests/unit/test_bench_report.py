@@ -66,7 +66,7 @@ def test_an_absolute_target_prints_the_value_with_its_unit() -> None:
                     "<=", 2000)  # fmt: skip
     figure = Figure("failover-2500", "caught up max", "haws", 2500.0, "ms", better="lower")
     line = report.verdict_line(target.judge([figure]))
-    assert line == "  [MISSED] caught up <= 2000 ms: 2,500 ms; needs <= 2000"
+    assert line == "  [MISSED] caught up <= 2000 ms: 2,500 ms; needs <= 2,000 ms"
 
 
 def test_a_target_whose_figure_was_skipped_says_the_reason() -> None:
