@@ -91,7 +91,7 @@ def read(paths: Iterable[Path]) -> Measured:
         machine = payload.get("machine") or {}
         sources.append(
             Source(
-                str(path),
+                _shown(path),
                 str(payload.get("mode")),
                 str(payload.get("started")),
                 (payload.get("code") or {}).get("commit"),
@@ -167,6 +167,14 @@ def from_figures(
         presence_ops_per_s=max(presence) if presence else None,
         sources=sources,
     )
+
+
+def _shown(path: Path) -> str:
+    """``bench/results/<file>`` for the repository's own results, else the path given."""
+    try:
+        return path.resolve().relative_to(RESULTS.parent.parent).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _size(scenario: str) -> int:

@@ -126,7 +126,9 @@ def verdict_line(v: Mapping[str, Any]) -> str:
     mark = {"met": "MET   ", "missed": "MISSED", "n/a": "n/a   "}[v["verdict"]]
     needs = ""
     if "op" in v:
-        bound = f"{v['bound']:g}x" if v.get("ratio") else fmt(float(v["bound"]), v.get("unit", ""))
+        number = float(v["bound"])
+        text = f"{number:,.0f}" if number.is_integer() else f"{number:g}"
+        bound = f"{text}x" if v.get("ratio") else f"{text} {v.get('unit', '')}".rstrip()
         needs = f"needs {v['op']} {bound}"
     if v["value"] is None:
         detail = f"n/a: {v.get('why') or 'no value'}"
