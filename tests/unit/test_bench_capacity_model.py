@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bench.capacity_inputs import PARTS, Measured, MissingFigures, from_figures
-from bench.capacity_model import BEGIN, END, Assumptions, render, size, write
+from bench.capacity_model import BEGIN, END, HELP, Assumptions, parse, render, size, write
 from bench.figures import Figure
 from bench.scenarios import costs
 
@@ -114,3 +114,12 @@ def test_write_replaces_only_the_generated_section(tmp_path: Path) -> None:
     assert "STALE SECTION" not in text
     assert "| gateways (N+1) |" in text
     assert text.count(BEGIN) == 1
+
+
+def test_every_assumption_is_a_flag_with_its_meaning() -> None:
+    names = [f.name for f in dataclasses.fields(Assumptions)]
+    assert sorted(HELP) == sorted(names)
+    args, assumptions = parse(["--msg-rate", "5", "--connections", "1000", "2000"])
+    assert assumptions.msg_rate == 5.0
+    assert assumptions.connections == (1000, 2000)
+    assert args.write is None
