@@ -411,16 +411,18 @@ def render(m: Measured, a: Assumptions) -> str:
     add("gateways (N+1)", [f"{s.gateways} ({s.per_gateway:,} each with one down, "
                            f"{s.gateway_util:.0%} of a core; {s.gateway_limit} set the count)"
                            for s in sizings])  # fmt: skip
+    add("gateway RSS for its connections", [_bytes(s.per_gateway * m.memory_kib["gateway"] * 1024)
+                                            for s in sizings])  # fmt: skip
     add("NATS cluster", [f"{s.nats_nodes} nodes x {a.nats_node_cores} cores "
                          f"({s.nats_cores:.1f} cores of work in all, R{a.nats_replicas})"
                          for s in sizings])  # fmt: skip
     add("HAWS stream leader", [f"{s.stream_leader_cores:.2f} cores (one leader orders "
                                "every publish)" for s in sizings])  # fmt: skip
-    add("HAWS stream", [f"max_bytes {_bytes(s.stream_max_bytes)}, max_age "
+    add("HAWS stream (per replica)", [f"max_bytes {_bytes(s.stream_max_bytes)}, max_age "
                         f"{a.replay_window:.0f} s, max_msgs_per_subject "
                         f"{s.stream_max_msgs_per_subject:,}" for s in sizings])  # fmt: skip
-    add("sessions KV", [_bytes(s.sessions_kv_bytes) for s in sizings])
-    add("presence KV", [_bytes(s.presence_kv_bytes) for s in sizings])
+    add("sessions KV (per replica)", [_bytes(s.sessions_kv_bytes) for s in sizings])
+    add("presence KV (per replica)", [_bytes(s.presence_kv_bytes) for s in sizings])
     add("presence replicas", [f"{s.presence_replicas} ({s.presence_cores:.2f} cores at peak)"
                               for s in sizings])  # fmt: skip
     add("replay replicas", [f"{s.replay_replicas} ({s.replay_cores:.2f} cores at peak)"
