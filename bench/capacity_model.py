@@ -327,8 +327,8 @@ def render(m: Measured, a: Assumptions) -> str:
     for phase, label in (
         ("hello", "hello + sub (new session)"),
         ("delivery", "delivery (one msg to one client)"),
-        ("disconnect", "disconnect (client closes)"),
-        ("resume", "resume (session + cursor)"),
+        ("disconnect", "session end (close, leave after the grace)"),
+        ("resume", "quick reconnect (close, resume within the grace)"),
     ):
         row = m.cpu_us[phase]
         lines.append(f"| {label} | " + " | ".join(_n(row[p]) for p in PARTS)

@@ -19,9 +19,13 @@ rest first) taken off:
   ``publish`` is the cost of one more interested gateway, and the second
   gateway's CPU per message is what taking a topic's message from NATS (and
   delivering it once) costs a node;
-- ``disconnect``: every client closes its WebSocket (the session stays resumable);
-- ``resume``: every client reconnects with its ``session`` and ``cursors`` (at
-  its last seq, so nothing is replayed: the cost of the resume itself).
+- ``resume``: a quick reconnect: every client closes its WebSocket and at once
+  reconnects with its ``session`` and ``cursors`` (at its last seq, so nothing
+  is replayed), well within presence's leave grace, as after a failover: the
+  unit is one close and one resume (no leave, no join);
+- ``disconnect``: every client closes for good: the phase runs on past the
+  leave grace until presence is at rest, so the unit is a session's end (its
+  close and its leave).
 
 CPU is read per process from ``/proc/<pid>/stat`` (gateway, nats-server,
 presence, replay, Consul). nats-server's work includes the KV buckets and the
@@ -63,6 +67,9 @@ at least; then on until every part is back at its idle rate (``QUIET_MARGIN``),
 at most ``SETTLE_MAX``: a backlog (presence claims queued behind a storm) belongs
 to the phase that made it, not to the next."""
 SETTLE_MAX = 30.0
+LEAVE_WAIT = 7.0
+"""The disconnect phase's least settle: presence's leave grace (``grace``, 5 s by
+default) and a margin, so each session's leave falls inside it."""
 QUIET_MARGIN = 0.02
 """Share of a core above a part's idle rate that still counts as back at rest."""
 IDLE = 3.0
@@ -158,9 +165,9 @@ async def _measure(lab: Lab, meter: PartMeter, urls: list[str], nats_url: str, m
         meter.calibrate(rest, meter.sample())
         results["idle_cpu_share"] = {k: round(v, 4) for k, v in meter.idle.items()}
 
-        async def phase(name: str, action: Action) -> dict[str, Any]:
+        async def phase(name: str, action: Action, settle: float = SETTLE) -> dict[str, Any]:
             print(f"    {name} ...", flush=True)
-            found = await _phase(meter, nc, monitor, action)
+            found = await _phase(meter, nc, monitor, action, settle)
             results[name] = found
             return found
 
@@ -182,11 +189,11 @@ async def _measure(lab: Lab, meter: PartMeter, urls: list[str], nats_url: str, m
         spread = await phase("spread", lambda: _deliver(lab, narrow, rate, notes))
         spread.update(notes)
         await close_all([*(s for s, _ in narrow_subs), *(s for s, _ in extra)])
-        await phase("disconnect", lambda: _close([s for s, _ in subs]))
         resumed: list[bool] = []
         notes = {}
-        resume = await phase("resume", lambda: _open(subs, url, slots, notes, resumed=resumed))
+        resume = await phase("resume", lambda: _reconnect(subs, url, slots, notes, resumed))
         resume.update(notes, resumed_true=sum(resumed), clients=n)
+        await phase("disconnect", lambda: _close([s for s, _ in subs]), LEAVE_WAIT)
         hello.update(hello_notes)
     finally:
         await close_all([*peers, *(load.publisher for load in [*loads, *narrow])])
@@ -195,11 +202,13 @@ async def _measure(lab: Lab, meter: PartMeter, urls: list[str], nats_url: str, m
     return results
 
 
-async def _phase(meter: PartMeter, nc: NatsClient, monitor: str, action: Action) -> dict[str, Any]:
+async def _phase(
+    meter: PartMeter, nc: NatsClient, monitor: str, action: Action, settle: float
+) -> dict[str, Any]:
     counters0, streams0 = await server_counters(monitor), await stream_states(nc)
     start = meter.sample()
     units = await action()
-    await _settle(meter)
+    await _settle(meter, settle)
     end = meter.sample()
     counters1, streams1 = await server_counters(monitor), await stream_states(nc)
     usage = meter.between(start, end)
@@ -217,11 +226,11 @@ async def _phase(meter: PartMeter, nc: NatsClient, monitor: str, action: Action)
     }
 
 
-async def _settle(meter: PartMeter) -> None:
-    """``SETTLE`` seconds, then until every part is at rest again (``SETTLE_MAX`` at most)."""
+async def _settle(meter: PartMeter, least: float) -> None:
+    """``least`` seconds, then until every part is at rest again (``SETTLE_MAX`` at most)."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + SETTLE_MAX
-    await asyncio.sleep(SETTLE)
+    deadline = loop.time() + max(least, SETTLE_MAX)
+    await asyncio.sleep(least)
     while loop.time() < deadline:
         before = meter.sample()
         await asyncio.sleep(0.5)
@@ -328,6 +337,18 @@ def _loads(dialect: Dialect, topics: int, clients: int, window: int) -> list[Top
         load = loads[i % topics]
         load.subscribers.append(Subscriber(dialect, flow=load.flow))
     return loads
+
+
+async def _reconnect(
+    subs: list[tuple[Subscriber, str]],
+    url: str,
+    slots: asyncio.Semaphore,
+    notes: dict[str, Any],
+    resumed: list[bool],
+) -> int:
+    """Close every client, then resume each one's session at once."""
+    await close_all([sub for sub, _ in subs])
+    return await _open(subs, url, slots, notes, resumed=resumed)
 
 
 async def _close(subs: list[Subscriber]) -> int:
