@@ -301,9 +301,13 @@ def _bytes(x: float) -> str:
     return f"{x:.0f} B"
 
 
+NOT_A_LIMIT = 1e8
+"""Above this a per-process capacity only says the part does no such work."""
+
+
 def _n(x: float) -> str:
-    if math.isinf(x):
-        return "unbounded"
+    if math.isinf(x) or x >= NOT_A_LIMIT:
+        return "not a limit"
     if x >= 100:
         return f"{x:,.0f}"
     return f"{x:.1f}" if x >= 10 else f"{x:.2f}"
