@@ -46,7 +46,7 @@ class Sizes:
     """Clients of the connect storm: each connects, says hello and subscribes."""
     storm_concurrency: int = 100
     """Handshakes in flight during the storm (issue 14 measured at 100)."""
-    interest_gateways: tuple[int, ...] = (1, 2, 4)
+    interest_gateways: tuple[int, ...] = (1, 2, 4, 8)
     """Gateways of the interest scenario, each with its own topic."""
     interest_subscribers: int = 20
     """Subscribers per gateway (on that gateway's topic only)."""

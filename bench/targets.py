@@ -35,10 +35,12 @@ class Target:
         found = {(f.scenario, f.metric, f.system): f for f in figures}
         subject = found.get((self.scenario, self.metric, self.subject))
         verdict: dict[str, Any] = {"target": self.text, "verdict": "n/a", "value": None}
+        verdict.update(op=self.op, bound=self.bound, ratio=self.baseline is not None)
         if subject is None or subject.value is None:
-            verdict["why"] = subject.skipped if subject is not None else "not run"
+            verdict["why"] = (subject.skipped or "no value") if subject is not None else "not run"
             return verdict
         value = subject.value
+        verdict.update(subject=self.subject, subject_value=subject.value, unit=subject.unit)
         if self.baseline is not None:
             base = found.get((self.scenario, self.metric, self.baseline))
             if base is None or base.value is None or base.value == 0:
@@ -47,6 +49,7 @@ class Target:
                 )
                 return verdict
             value = subject.value / base.value
+            verdict.update(baseline=self.baseline, baseline_value=base.value)
         verdict["value"] = round(value, 3)
         verdict["verdict"] = "met" if _OPS[self.op](value, self.bound) else "missed"
         return verdict
