@@ -34,6 +34,7 @@ from typing import Any
 import nats
 from nats.aio.msg import Msg
 
+from bench.cpu_split import CpuSplit
 from bench.figures import Figure, why
 from bench.lab import HAWS_DIALECTS, Lab, Profile, haws_variants
 from bench.loadgen.dialects import Dialect
@@ -265,6 +266,8 @@ async def _kill_and_watch(
     )
     await asyncio.sleep(sizes.failover_warmup)
     meter = CpuMeter(stack.pids())
+    gateways = {g.pid: f"gateway-{'ABCDEFGH'[i % 8]}" for i, g in enumerate(stack.gateways)}
+    split = CpuSplit(stack.pids(), gateways)
     start = meter.sample()
     slots = asyncio.Semaphore(sizes.connect_concurrency)
     target = load.publisher.max_acked
@@ -288,6 +291,7 @@ async def _kill_and_watch(
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(everyone.wait(), max(0.0, until - loop.time()))
     end = meter.sample()
+    split.stop()
     observed_ns = time.monotonic_ns()
     await publishing
     await drain([load], sizes.drain_timeout, closed_too=True)
@@ -321,6 +325,7 @@ async def _kill_and_watch(
         "reconnected_ms": after_kill([s.welcome_at for s in subs if s.welcome_at]),
         "resumed_true": sum(1 for s in subs if s.resumed),
         "resume_errors": len(errors),
+        "cpu_us_per_resumed_client": split.per_unit(len(subs)),
         "first_resume_error": errors[0] if errors else None,
         **wire,
         **usage.details(),

@@ -17,6 +17,7 @@ import asyncio
 import time
 from typing import Any
 
+from bench.cpu_split import CpuSplit
 from bench.figures import Figure, role_of, skipped, why
 from bench.lab import HAWS_DIALECTS, SYSTEMS, Lab, Profile
 from bench.loadgen.crowd import close_all
@@ -25,7 +26,7 @@ from bench.loadgen.tally import summarize
 from bench.profiler import Recording
 from bench.scenarios.traffic import new_topic
 from bench.systems import Running, Skipped
-from bench.usage import CpuMeter, cpu_seconds
+from bench.usage import CpuMeter
 
 NAME = "storm"
 SYSTEMS_MEASURED = ("haws", "haws-nopresence", "raw-aiohttp")
@@ -118,15 +119,14 @@ async def _measure(
 
     for recording in recordings or ():
         recording.start(0.0, PROFILE_SECONDS)
-    pids = target.server_pids()
-    cpu_before = {pid: cpu_seconds(pid) for pid in pids}
+    split = CpuSplit(target.server_pids(), {target.rss_pid: "gateway"})
     start = meter.sample()
     began = time.monotonic_ns()
     try:
         await asyncio.gather(*(one(peer) for peer in peers))
         end = meter.sample()
         finished = time.monotonic_ns()
-        cpu_after = {pid: cpu_seconds(pid) for pid in pids}
+        split.stop()
     finally:
         await close_all(peers)
     if len(errors) > n // 100:
@@ -145,33 +145,6 @@ async def _measure(
         "connections_per_s": len(ok_ns) / seconds if seconds > 0 else None,
         "welcome_ms": since_start(welcome_ns),
         "ok_ms": since_start(ok_ns),
-        "cpu_us_per_conn": _cpu_per_conn(cpu_before, cpu_after, target.rss_pid, n),
+        "cpu_us_per_conn": split.per_unit(n),
         **meter.between(start, end).details(),
     }
-
-
-def _cpu_per_conn(
-    before: dict[int, float], after: dict[int, float], gateway: int, n: int
-) -> dict[str, float]:
-    """Server CPU microseconds per connection of the storm, by process name."""
-    out: dict[str, float] = {}
-    for pid, was in before.items():
-        name = "gateway" if pid == gateway else _process_name(pid)
-        used = max(0.0, after.get(pid, was) - was)
-        out[name] = round(out.get(name, 0.0) + used * 1e6 / max(1, n), 1)
-    out["total"] = round(sum(out.values()), 1)
-    return out
-
-
-def _process_name(pid: int) -> str:
-    """What the process is: its command line's telling word (presence, nats-server...)."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            argv = f.read().split(b"\0")
-    except OSError:
-        return str(pid)
-    words = [a.decode(errors="replace").rsplit("/", 1)[-1] for a in argv if a]
-    for word in words:
-        if word in ("presence", "replay", "gateway") or word.startswith(("nats-server", "consul")):
-            return word
-    return words[0] if words else str(pid)
