@@ -337,9 +337,11 @@ async def _kill_and_watch(
     observed_ns = time.monotonic_ns()
     await publishing
     await drain([load], sizes.drain_timeout, closed_too=True)
+    watched: dict[str, float] = {}
     if stack.presence:  # see the leave an unresumed session would get, or its absence
         watch_until = killed_at / 1e9 + leave_deadline() + LEAVE_MARGIN
         await asyncio.sleep(max(0.0, watch_until - time.monotonic()))
+        watched["presence_watched_s"] = round((time.monotonic_ns() - killed_at) / 1e9, 1)
     for sub in subs:
         sub.armed = False  # closing at the end is not a failure to resume from
     node_a.kill()  # reap
@@ -367,13 +369,13 @@ async def _kill_and_watch(
         "caught_up_ms": after_kill(caught_at),
         "caught_up_ms_of_those_who_did": after_kill(caught),
         "observed_s": round((observed_ns - killed_at) / 1e9, 1),
-        "presence_watched_s": round((time.monotonic_ns() - killed_at) / 1e9, 1),
         "reconnected_ms": after_kill([s.welcome_at for s in subs if s.welcome_at]),
         "resumed_true": sum(1 for s in subs if s.resumed),
         "not_resumed": sum(1 for s in subs if not s.resumed),
         "resume_errors": len(errors),
         "cpu_us_per_resumed_client": split.per_unit(len(subs)),
         "first_resume_error": errors[0] if errors else None,
+        **watched,
         **wire,
         **usage.details(),
     }
