@@ -29,7 +29,8 @@ class Sizes:
     latency_subscribers: tuple[int, ...] = (1000,)
     capacity_connections: int = 5000
     failover_clients: tuple[int, ...] = (1000, 2500)
-    """Clients spread over ``failover_gateways``; the first gateway is killed."""
+    """Clients spread over ``failover_gateways``; the first gateway is killed and its
+    clients resume spread over the others."""
     failover_gateways: int = 3
     failover_rate: float = 50.0
     """Messages per second during failover (x clients = deliveries per second)."""
