@@ -102,3 +102,50 @@ def rss_growth_kib(start: PartSample, end: PartSample, units: int) -> dict[str, 
     """KiB of RSS each part grew by per unit (a connection, a session)."""
     n = max(1, units)
     return {part: (end.rss[part] - start.rss[part]) / n for part in start.rss}
+
+
+class CpuSplit:
+    """One window of a ``PartMeter`` over processes named by what they are.
+
+    For scenarios with no rest to calibrate against (a storm, a failover): the
+    window opens at construction and closes at ``stop``; a process gone by then
+    counts nothing past its last reading.
+    """
+
+    def __init__(self, pids: Sequence[int], names: Mapping[int, str] | None = None) -> None:
+        named = names or {}
+        parts: dict[str, list[int]] = {}
+        for pid in pids:
+            parts.setdefault(named.get(pid) or process_name(pid), []).append(pid)
+        self._meter = PartMeter(parts)
+        self._start = self._meter.sample()
+        self._end: PartSample | None = None
+
+    def stop(self) -> None:
+        self._end = self._meter.sample()
+
+    def per_unit(self, units: int) -> dict[str, float]:
+        """CPU microseconds per unit of work, by process name, and their ``total``."""
+        end = self._end if self._end is not None else self._start
+        costs = self._meter.between(self._start, end).per_unit_us(units)
+        out = {name: round(us, 1) for name, us in costs.items()}
+        out["total"] = round(sum(out.values()), 1)
+        return out
+
+
+KNOWN = ("presence", "replay", "gateway")
+"""Words of a command line that name a haws service."""
+
+
+def process_name(pid: int) -> str:
+    """What the process is: its command line's telling word (presence, nats-server...)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+    except OSError:
+        return str(pid)
+    words = [a.decode(errors="replace").rsplit("/", 1)[-1] for a in argv if a]
+    for word in words:
+        if word in KNOWN or word.startswith(("nats-server", "consul")):
+            return word
+    return words[0] if words else str(pid)

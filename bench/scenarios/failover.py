@@ -38,7 +38,6 @@ from typing import Any, cast
 import nats
 from nats.aio.msg import Msg
 
-from bench.cpu_split import CpuSplit
 from bench.figures import Figure, why
 from bench.lab import HAWS_DIALECTS, Lab, Profile, haws_variants
 from bench.loadgen.dialects import Dialect
@@ -46,6 +45,7 @@ from bench.loadgen.flow import Flow
 from bench.loadgen.peer import Reply
 from bench.loadgen.subscriber import Subscriber
 from bench.loadgen.tally import summarize
+from bench.part_meter import CpuSplit
 from bench.profiler import Recording
 from bench.scenarios.traffic import (
     TopicLoad,

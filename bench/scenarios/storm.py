@@ -17,12 +17,12 @@ import asyncio
 import time
 from typing import Any
 
-from bench.cpu_split import CpuSplit
 from bench.figures import Figure, role_of, skipped, why
 from bench.lab import HAWS_DIALECTS, SYSTEMS, Lab, Profile, haws_variants
 from bench.loadgen.crowd import close_all
 from bench.loadgen.peer import Peer
 from bench.loadgen.tally import summarize
+from bench.part_meter import CpuSplit
 from bench.profiler import Recording
 from bench.scenarios.traffic import new_topic
 from bench.systems import Running, Skipped

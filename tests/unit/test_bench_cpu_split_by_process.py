@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from bench.cpu_split import CpuSplit, process_name
+from bench.part_meter import CpuSplit, process_name
 
 
 def _spin(seconds: float) -> None:
