@@ -11,6 +11,7 @@ import pytest
 
 from haws.common.settings import NatsSettings
 from haws.common.streams import ensure_kv
+from haws.presence.ack_inbox import AckInbox
 from haws.presence.store_kv import KvStore
 from tests.unit.presence.store_contract import StoreContract
 
@@ -23,7 +24,10 @@ class TestKvStore(StoreContract):
             js = nc.jetstream(timeout=5)
             bucket = f"PRESENCE_TEST_{uuid.uuid4().hex[:8]}"
             kv = await ensure_kv(js, bucket, NatsSettings())
-            yield KvStore(js, kv, bucket)
+            acks = AckInbox(nc)
+            await acks.start()
+            yield KvStore(js, kv, bucket, acks, timeout=5)
+            await acks.stop()
             await js.delete_key_value(bucket)
         finally:
             await nc.close()

@@ -22,13 +22,13 @@ from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
-from nats.js import JetStreamContext
 from prometheus_client import CollectorRegistry, Counter
 
 from haws.common import names
 from haws.common.lifecycle import LifecycleEvent
 from haws.common.logs import EventLogger
 from haws.common.tasks import stop_tasks
+from haws.presence.ack_inbox import AckInbox
 
 SHARDS = 64
 RETRY_MAX = 2.0
@@ -41,16 +41,16 @@ class EventSink(Protocol):
 
 
 class JetStreamEventSink:
-    def __init__(self, js: JetStreamContext, *, timeout: float) -> None:
-        self._js = js
+    def __init__(self, acks: AckInbox, *, timeout: float) -> None:
+        self._acks = acks
         self._timeout = timeout
 
     async def store(self, event: LifecycleEvent) -> None:
-        await self._js.publish(
+        await self._acks.publish(
             names.events_subject(event.type),
             event.encode(),
-            timeout=self._timeout,
-            headers={names.HDR_MSG_ID: event.id},
+            {names.HDR_MSG_ID: event.id},
+            self._timeout,
         )
 
 

@@ -2,26 +2,28 @@
 
 nats-py errors become ``StoreConflict`` (wrong last sequence) or
 ``StoreUnavailable`` (timeouts, no responders, connection trouble), so the
-rest of the service never imports nats.
+rest of the service never imports nats. Writes go through an ``AckInbox``
+(the hot path of every claim and event); reads, the watch and purges through
+nats-py's KV.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Iterator
-from typing import TypeVar
+from collections.abc import AsyncIterator, Iterator
 
 import nats.errors
 import nats.js.errors
 from nats.js.client import JetStreamContext
 from nats.js.kv import KeyValue
 
+from haws.presence.ack_inbox import AckInbox
 from haws.presence.store import StoreConflict, StoreUnavailable, Update, Updates, Versioned
-
-T = TypeVar("T")
 
 # JSStreamWrongLastSequenceErrF and its constant twin: a conditional write lost.
 _WRONG_LAST_SEQUENCE = (10071, 10164)
+_EXPECTED_LAST = "Nats-Expected-Last-Subject-Sequence"
+_OPERATION = "KV-Operation"
 
 
 @contextlib.contextmanager
@@ -40,15 +42,22 @@ def _translated(key: str) -> Iterator[None]:
 
 
 class KvStore:
-    def __init__(self, js: JetStreamContext, kv: KeyValue, bucket: str) -> None:
+    def __init__(
+        self, js: JetStreamContext, kv: KeyValue, bucket: str, acks: AckInbox, *, timeout: float
+    ) -> None:
         self._js = js
         self._kv = kv
+        self._acks = acks
+        self._timeout = timeout
         self._stream = f"KV_{bucket}"
         self._prefix = f"$KV.{bucket}."
 
-    async def _call(self, key: str, call: Awaitable[T]) -> T:
+    async def _write(self, key: str, value: bytes, last: int, *, delete: bool = False) -> int:
+        headers = {_EXPECTED_LAST: str(last)}
+        if delete:
+            headers[_OPERATION] = "DEL"
         with _translated(key):
-            return await call
+            return await self._acks.publish(self._prefix + key, value, headers, self._timeout)
 
     async def get(self, key: str) -> Versioned | None:
         with _translated(key):
@@ -61,13 +70,26 @@ class KvStore:
         return Versioned(entry.value or b"", entry.revision)
 
     async def create(self, key: str, value: bytes) -> int:
-        return await self._call(key, self._kv.create(key, value))
+        try:
+            return await self._write(key, value, 0)
+        except StoreConflict:
+            # The key may hold only a delete marker: that counts as absent, so
+            # write over the marker's revision (as nats-py's ``create`` does).
+            with _translated(key):
+                try:
+                    await self._kv.get(key)
+                except nats.js.errors.KeyNotFoundError as gone:
+                    # nats-py names the delete marker as the "not found" entry.
+                    marker = gone.entry.revision if gone.entry is not None else None
+                    if marker is not None:
+                        return await self._write(key, value, marker)
+            raise
 
     async def update(self, key: str, value: bytes, revision: int) -> int:
-        return await self._call(key, self._kv.update(key, value, last=revision))
+        return await self._write(key, value, revision)
 
     async def delete(self, key: str, revision: int) -> None:
-        await self._call(key, self._kv.delete(key, last=revision))
+        await self._write(key, b"", revision, delete=True)
 
     @contextlib.asynccontextmanager
     async def watch(self, prefix: str) -> AsyncIterator[Updates]:
