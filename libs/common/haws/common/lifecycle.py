@@ -9,7 +9,7 @@ close event's ``reason``, taken from the close code here.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from haws.protocol.errors import BadRequest, CloseCode
@@ -70,7 +70,22 @@ class LifecycleEvent:
     previous_node: str | None = None
 
     def encode(self) -> bytes:
-        body = {k: v for k, v in asdict(self).items() if v is not None or k == "user"}
+        # Field by field rather than ``asdict`` (which deep-copies): the presence
+        # leader encodes one of these per lifecycle event, several per session.
+        body: dict[str, Any] = {
+            "id": self.id,
+            "type": self.type,
+            "session": self.session,
+            "user": self.user,
+            "node": self.node,
+            "conn": self.conn,
+            "epoch": self.epoch,
+            "ts": self.ts,
+        }
+        for name in ("reason", "topic", "previous_node"):
+            value = getattr(self, name)
+            if value is not None:
+                body[name] = value
         return json.dumps(body, separators=(",", ":")).encode()
 
     @classmethod
