@@ -1,6 +1,7 @@
 """What the one leader does: dead nodes, expiry, join/leave publishing, tombstones.
 
-Two loops, started by ``start`` and ended by ``stop``: the lease loop (renew
+Two loops (three with counts-only mode: the coalesced counts every interval),
+started by ``start`` and ended by ``stop``: the lease loop (renew
 or watch the lease every ``ttl / 3``, and start or end this replica's term) and
 the sweep loop (every ``sweep_interval``: gauges on every replica; on the
 leader, nodes silent for longer than the heartbeat timeout lose their online
@@ -91,6 +92,12 @@ class Leadership:
             asyncio.create_task(self._every(self._lease.ttl / 3, self.lease_tick), name="lease"),
             asyncio.create_task(self._every(self._t.sweep_interval, self.sweep), name="sweep"),
         ]
+        large = self._emitter.large
+        if large is not None and large.enabled:
+            every = large.limits.interval
+            self._tasks.append(
+                asyncio.create_task(self._every(every, self._emitter.publish_counts), name="counts")
+            )
 
     async def _every(self, interval: float, work: Callable[[], Awaitable[None]]) -> None:
         while True:

@@ -23,6 +23,7 @@ from haws.gateway.fanout.recent_window import RecentLimits, RecentMessages
 from haws.gateway.fanout.subscriber import Subscriber
 from haws.gateway.fanout.subscription import Subscription
 from haws.gateway.metrics import GatewayMetrics
+from haws.gateway.presence_relay import PresenceRelay
 from haws.gateway.sessions.fence import Fence
 from haws.protocol.codec import Codec
 from haws.protocol.errors import HawsError
@@ -54,8 +55,7 @@ class Topic:
         self._ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._live: Feed | None = None
         self._presence: Feed | None = None
-        self._presence_seen: dict[str, int] = {}
-        """Per session, the KV revision of the last change delivered (re-sends repeat it)."""
+        self._presence_relay = PresenceRelay(name)
         self._fence = fence
         self._lock = asyncio.Lock()
         self.recent = RecentMessages(recent or RecentLimits(), asyncio.get_running_loop().time)
@@ -84,14 +84,9 @@ class Topic:
             self._presence = await self._feed.presence_changes(self.name, self._on_presence)
 
     async def _on_presence(self, change: pp.Change) -> None:
-        if change.revision:
-            if self._presence_seen.get(change.session, 0) >= change.revision:
-                return  # a new presence leader re-sent what we already delivered
-            self._presence_seen[change.session] = change.revision
-        who: dict[str, str] = {"session": change.session}
-        if change.user:
-            who["user"] = change.user
-        frame = {"op": change.kind, "topic": self.name, "who": who}
+        frame = self._presence_relay.frame(change)
+        if frame is None:
+            return  # a new presence leader re-sent what we already delivered
         for sub in self.subscribers.values():
             if sub.presence:
                 sub.conn.send_obj(frame)
