@@ -198,7 +198,8 @@ class PresenceLink:
                 queue.task_done()
 
     async def query(self, topic: str, request_id: int | None = None) -> list[dict[str, Any]]:
-        return (await self.answer(topic, request_id))["members"]  # type: ignore[no-any-return]
+        members: list[dict[str, Any]] = (await self.answer(topic, request_id))["members"]
+        return members
 
     async def answer(self, topic: str, request_id: int | None = None) -> dict[str, Any]:
         """The fields of a ``presence`` answer: ``members``, and for a counts-only topic
