@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from haws.common.presence_protocol import Change, OwnerRecord
+from haws.common.settings import SettingsError
 from haws.gateway.presence_relay import PresenceRelay
 from haws.presence.emitter import ChangeEmitter
 from haws.presence.index import PresenceIndex
@@ -205,3 +210,16 @@ def test_the_gateway_relays_counts_and_drops_older_ones() -> None:
         "mode": "members",
         "members": [{"session": "a", "node": "n"}],
     }
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"presence_counts_from": -1},
+        {"presence_counts_interval": 0.0},
+        {"presence_sample": 0},
+    ],
+)
+def test_the_limits_refuse_what_makes_no_sense(bad: dict[str, Any]) -> None:
+    with pytest.raises(SettingsError):
+        PresenceSettings(**bad).validate()

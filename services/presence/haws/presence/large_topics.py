@@ -66,6 +66,10 @@ class LargeTopics:
     def counting(self, topic: str) -> bool:
         return topic in self._counting
 
+    @property
+    def counting_topics(self) -> int:
+        return len(self._counting)
+
     def settle(self) -> None:
         """After a silent initial load: the modes the index implies, nothing sent."""
         if self.enabled:

@@ -247,6 +247,8 @@ class Leadership:
 
     def _gauges(self) -> None:
         self._metrics.members.set(self._index.memberships)
+        if self._emitter.large is not None:
+            self._metrics.counts_topics.set(self._emitter.large.counting_topics)
         self._metrics.sessions.labels("online").set(self._index.online_count)
         self._metrics.sessions.labels("offline").set(self._index.offline_count)
         self._metrics.nodes_alive.set(self._liveness.alive(self._t.heartbeat_timeout))
