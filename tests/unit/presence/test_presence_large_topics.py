@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from haws.common.presence_protocol import Change, OwnerRecord
-from haws.common.settings import SettingsError
+from haws.common.settings import SettingsError, build_parser
 from haws.gateway.presence_relay import PresenceRelay
 from haws.presence.emitter import ChangeEmitter
 from haws.presence.index import PresenceIndex
@@ -179,6 +179,10 @@ def test_the_limits_have_defaults_and_settings() -> None:
     assert (defaults.presence_counts_from, defaults.presence_sample) == (1000, 100)
     assert defaults.presence_counts_interval == 1.0
     assert CountsLimits(counts_from=20).back_below == 18
+    usage = build_parser(PresenceSettings).format_help()  # help text is %-formatted
+    assert "--presence-counts-from" in usage and "HAWS_PRESENCE_SAMPLE" in usage
+    parsed = build_parser(PresenceSettings).parse_args(["--presence-counts-from", "20"])
+    assert parsed.presence_counts_from == "20"
 
 
 def test_the_gateway_relays_counts_and_drops_older_ones() -> None:

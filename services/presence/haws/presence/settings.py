@@ -38,7 +38,7 @@ class PresenceSettings(NatsSettings):
     presence_counts_from: int = setting(
         1000,
         "members from which a topic sends coalesced counts instead of join/leave "
-        "(back below 90 % of it; 0: never)",
+        "(back to join/leave below nine tenths of it; 0: never)",
     )
     presence_counts_interval: float = setting(
         1.0, "seconds between two counts of one counts-only topic while it changes"
