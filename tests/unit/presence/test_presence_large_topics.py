@@ -180,7 +180,8 @@ def test_the_limits_have_defaults_and_settings() -> None:
     assert defaults.presence_counts_interval == 1.0
     assert CountsLimits(counts_from=20).back_below == 18
     usage = build_parser(PresenceSettings).format_help()  # help text is %-formatted
-    assert "--presence-counts-from" in usage and "HAWS_PRESENCE_SAMPLE" in usage
+    assert "--presence-counts-from" in usage
+    assert "HAWS_PRESENCE_SAMPLE" in usage
     parsed = build_parser(PresenceSettings).parse_args(["--presence-counts-from", "20"])
     assert parsed.presence_counts_from == "20"
 
