@@ -73,9 +73,14 @@ class LargeTopics:
     def settle(self) -> None:
         """After a silent initial load: the modes the index implies, nothing sent."""
         if self.enabled:
-            self._counting = {
+            counting = {
                 t for t in self._index.topics() if self._index.size(t) >= self.limits.counts_from
             }
+            for topic in self._counting - counting:
+                self._index.count_users(topic, False)
+            for topic in counting - self._counting:
+                self._index.count_users(topic, True)
+            self._counting = counting
             self._dirty &= self._counting
 
     def sort(self, changes: list[Change], revision: int) -> list[Change]:
@@ -101,11 +106,14 @@ class LargeTopics:
                     self._dirty.add(topic)
             elif size >= self.limits.counts_from:
                 self._counting.add(topic)
+                self._index.count_users(topic, True)
                 entered.append(topic)
         switched = set(entered) | set(left)
         kept = [c for c in changes if c.topic not in self._counting and c.topic not in switched]
         kept += [self.counts(topic, revision) for topic in entered]
-        kept += [self.snapshot(topic, revision) for topic in left]
+        for topic in left:
+            kept.append(self.snapshot(topic, revision))
+            self._index.count_users(topic, False)
         return kept
 
     def counts(self, topic: str, revision: int) -> Change:
