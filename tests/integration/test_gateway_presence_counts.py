@@ -6,11 +6,13 @@ mark the topic goes back to join/leave with a full member list."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
+from haws.client import Client, PresenceCounts
 from haws.presence.node import PresenceNode, run_presence
 from tests.integration.conftest import Connect
 from tests.integration.presence.presence_support import presence_settings
@@ -38,6 +40,13 @@ async def presence(shared_nats: Any) -> AsyncIterator[PresenceNode]:
         yield service.value
 
 
+@pytest.fixture
+async def stack() -> AsyncIterator[contextlib.AsyncExitStack]:
+    """Closes what the test opened, however it ends."""
+    async with contextlib.AsyncExitStack() as opened:
+        yield opened
+
+
 def counts(client: WsClient, topic: str) -> list[dict[str, Any]]:
     return [f for f in client.others if f.get("op") == "counts" and f["topic"] == topic]
 
@@ -55,9 +64,16 @@ async def test_a_large_topic_sends_converging_counts_and_a_bounded_sample(
     gateway2: RunningGateway,
     connect: Connect,
     topic: str,
+    stack: contextlib.AsyncExitStack,
 ) -> None:
     watcher = await connect(gateway.url)
     await watcher.sub(topic, presence=True)
+    sdk_counts: list[PresenceCounts] = []
+    sdk = await stack.enter_async_context(
+        Client([gateway2.url], discover=False, on_counts=sdk_counts.append)
+    )
+    await sdk.subscribe(topic, presence=True)  # the Python SDK exposes the counts
+    sdk_session = sdk.session
     urls = [gateway.url, gateway2.url]
 
     async def member(i: int) -> WsClient:
@@ -73,8 +89,9 @@ async def test_a_large_topic_sends_converging_counts_and_a_bounded_sample(
         *(c.request({"op": "unsub", "topic": topic}) for c in leaving),
     )
     newcomers = [c for c in joined if isinstance(c, WsClient)]
-    truth = {watcher.session} | {c.session for c in staying + newcomers}
-    assert len(truth) == 1 + 20 + 8
+    assert sdk_session is not None
+    truth = {watcher.session, sdk_session} | {c.session for c in staying + newcomers}
+    assert len(truth) == 2 + 20 + 8
 
     await eventually(
         lambda: bool(counts(watcher, topic)) and counts(watcher, topic)[-1]["count"] == len(truth),
@@ -84,6 +101,10 @@ async def test_a_large_topic_sends_converging_counts_and_a_bounded_sample(
     assert last["mode"] == "counts"
     assert last["users"] == 0  # anonymous sessions carry no user id
     assert per_member_after_first_counts(watcher, topic) == []
+    await eventually(
+        lambda: bool(sdk_counts) and sdk_counts[-1].count == len(truth),
+        message="the Python SDK's on_counts sees the same totals",
+    )
 
     reply = await watcher.request({"op": "presence", "topic": topic})
     assert reply["sample"] is True
@@ -91,10 +112,12 @@ async def test_a_large_topic_sends_converging_counts_and_a_bounded_sample(
     assert 0 < len(reply["members"]) <= SAMPLE
     assert {m["session"] for m in reply["members"]} <= truth
 
+    await sdk.unsubscribe(topic)  # a leave at once (a close would wait out the grace)
+    await sdk.close()
     # Below 90 % of the threshold: back to per-member mode, with the whole list.
     for client in (staying + newcomers)[:12]:
         await client.request({"op": "unsub", "topic": topic})
-    remaining = truth - {c.session for c in (staying + newcomers)[:12]}
+    remaining = truth - {c.session for c in (staying + newcomers)[:12]} - {sdk_session}
     await eventually(
         lambda: counts(watcher, topic)[-1].get("mode") == "members",
         message="the topic goes back to per-member mode",
