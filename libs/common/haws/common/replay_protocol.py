@@ -11,7 +11,7 @@ from typing import Any
 
 import msgpack
 
-from haws.common.messages import StoredMessage, stored
+from haws.common.messages import StoredMessage, block_fields, stored
 from haws.common.stream_reader import HistoryPage
 from haws.protocol.errors import BadRequest
 
@@ -47,23 +47,29 @@ class ReplayRequest:
         return request
 
 
-def _message_to_wire(m: StoredMessage) -> list[Any]:
+Row = list[Any]
+"""One message on the wire: ``[seq, prev, ts, body, sender, mid, traceparent]``,
+``stored``'s arguments after the topic, in its order."""
+
+
+def _message_to_wire(m: StoredMessage) -> Row:
     return [m.seq, m.prev, m.ts, m.body, m.sender, m.mid, m.traceparent]
 
 
-def _message_from_wire(topic: str, row: list[Any]) -> StoredMessage:
-    seq, prev, ts, body, sender, mid, traceparent = row
-    return stored(topic, seq, prev, ts, body, sender, mid, traceparent)
+def row_of(block: bytes, body: bytes, seq: int, prev: int) -> Row:
+    """A direct-get reply (``StreamReader.read_as``) as its row, with no message between."""
+    ts, sender, mid, traceparent = block_fields(block)
+    return [seq, prev, ts, body, sender, mid, traceparent]
 
 
 def encode_page(page: HistoryPage) -> bytes:
+    return encode_rows([_message_to_wire(m) for m in page.messages], page.more, page.gap)
+
+
+def encode_rows(rows: list[Row], more: bool, gap: tuple[int, int] | None) -> bytes:
     return bytes(
         msgpack.packb(
-            {
-                "messages": [_message_to_wire(m) for m in page.messages],
-                "more": page.more,
-                "gap": list(page.gap) if page.gap else None,
-            },
+            {"messages": rows, "more": more, "gap": list(gap) if gap else None},
             use_bin_type=True,
         )
     )
@@ -78,8 +84,13 @@ def decode_page(topic: str, raw: bytes) -> HistoryPage:
     if "error" in obj:
         raise BadRequest(f"replay service refused: {obj['error']}")
     gap = obj.get("gap")
+    try:
+        # A row is ``stored``'s arguments after the topic: one call per message.
+        messages = [stored(topic, *row) for row in obj["messages"]]
+    except TypeError as exc:
+        raise BadRequest(f"bad replay page: {exc!r}") from None
     return HistoryPage(
-        messages=[_message_from_wire(topic, row) for row in obj["messages"]],
+        messages=messages,
         more=bool(obj["more"]),
         gap=(int(gap[0]), int(gap[1])) if gap else None,
     )

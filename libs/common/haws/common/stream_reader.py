@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
@@ -20,6 +22,8 @@ from haws.common import names
 from haws.common.errors import StreamError
 from haws.common.messages import SEQUENCE_KEY, StoredMessage
 from haws.common.raw_replies import RawTap, header, header_block, header_key, status, tap_for
+
+T = TypeVar("T")
 
 MAX_BATCH = 1000
 MAX_BATCH_BYTES = 1 << 20
@@ -142,6 +146,25 @@ class StreamReader:
         first) and the range is complete. If it is gone, the seqs between the cursor
         and the first retained message are reported as ``gap``.
         """
+
+        def build(block: bytes, data: bytes, seq: int, prev: int) -> StoredMessage:
+            return StoredMessage.from_header_block(topic, block, data, seq, prev)
+
+        messages, more, gap = await self.read_as(topic, after, limit, build, until=until)
+        return HistoryPage(messages, more=more, gap=gap)
+
+    async def read_as(
+        self,
+        topic: str,
+        after: int,
+        limit: int,
+        build: Callable[[bytes, bytes, int, int], T],
+        *,
+        until: int | None = None,
+    ) -> tuple[list[T], bool, tuple[int, int] | None]:
+        """``read``, each message made by ``build(header block, payload, seq, prev)``:
+        the replay service goes from the stream's bytes straight to its reply's rows,
+        without a ``StoredMessage`` in between. Returns (items, more, gap)."""
         limit = max(1, min(limit, MAX_BATCH))
         subject = names.topic_subject(topic)
         start = max(after, 1)
@@ -154,7 +177,7 @@ class StreamReader:
             }
         )
         gap: tuple[int, int] | None = None
-        messages: list[StoredMessage] = []
+        items: list[T] = []
         prev = after
         for i, (block, data) in enumerate(replies):
             seq = _seq_of(block)
@@ -163,15 +186,15 @@ class StreamReader:
             if i == 0 and after > 0 and seq > after + 1:
                 gap = (after + 1, seq - 1)
             if until is not None and seq >= until:
-                return HistoryPage(messages, more=False, gap=gap)
-            if len(messages) == limit:
-                return HistoryPage(messages, more=True, gap=gap)
-            messages.append(StoredMessage.from_header_block(topic, block, data, seq, prev))
+                return items, False, gap
+            if len(items) == limit:
+                return items, True, gap
+            items.append(build(block, data, seq, prev))
             prev = seq
         if not replies and until is not None and after > 0 and until > after + 1:
             gap = (after + 1, until - 1)
         pending = header(replies[-1][0], _PENDING_KEY) if replies else None
-        return HistoryPage(messages, more=int(pending or 0) > 0, gap=gap)
+        return items, int(pending or 0) > 0, gap
 
 
 def _seq_of(block: bytes) -> int:
