@@ -48,12 +48,16 @@ class ReplayRequest:
 
 
 Row = list[Any]
-"""One message on the wire: ``[seq, prev, ts, body, sender, mid, traceparent]``,
-``stored``'s arguments after the topic, in its order."""
+"""One message on the wire: ``[seq, prev, ts, body, sender, mid, traceparent]``."""
 
 
 def _message_to_wire(m: StoredMessage) -> Row:
     return [m.seq, m.prev, m.ts, m.body, m.sender, m.mid, m.traceparent]
+
+
+def _message_from_wire(topic: str, row: Row) -> StoredMessage:
+    seq, prev, ts, body, sender, mid, traceparent = row
+    return stored(topic, seq, prev, ts, body, sender, mid, traceparent)
 
 
 def row_of(block: bytes, body: bytes, seq: int, prev: int) -> Row:
@@ -84,13 +88,8 @@ def decode_page(topic: str, raw: bytes) -> HistoryPage:
     if "error" in obj:
         raise BadRequest(f"replay service refused: {obj['error']}")
     gap = obj.get("gap")
-    try:
-        # A row is ``stored``'s arguments after the topic: one call per message.
-        messages = [stored(topic, *row) for row in obj["messages"]]
-    except TypeError as exc:
-        raise BadRequest(f"bad replay page: {exc!r}") from None
     return HistoryPage(
-        messages=messages,
+        messages=[_message_from_wire(topic, row) for row in obj["messages"]],
         more=bool(obj["more"]),
         gap=(int(gap[0]), int(gap[1])) if gap else None,
     )

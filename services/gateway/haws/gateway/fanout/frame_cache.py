@@ -6,6 +6,7 @@ and each codec encodes once, whatever the number of local subscribers.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 from haws.common import frames
@@ -54,30 +55,21 @@ class SharedFrames:
     reconnect storm) share each message's encoding instead of repeating it.
 
     Keyed by (topic, seq, prev): ``prev`` is part of the frame and differs after
-    an announced gap, so only identical frames are shared. Two generations of
-    plain dicts, each up to half the capacity, instead of an LRU: a replay of
-    100,000 messages misses on every one, and an ``OrderedDict``'s insert and
-    eviction cost more than the frame's own encoding there. A hit in the older
-    generation moves the cache to the newer one.
+    an announced gap, so only identical frames are shared.
     """
 
     def __init__(self, capacity: int = 8192) -> None:
-        self._half = max(1, capacity // 2)
-        self._new: dict[tuple[str, int, int], FrameCache] = {}
-        self._old: dict[tuple[str, int, int], FrameCache] = {}
+        self._capacity = capacity
+        self._caches: OrderedDict[tuple[str, int, int], FrameCache] = OrderedDict()
 
     def __len__(self) -> int:
-        return len(self._new) + len(self._old)
+        return len(self._caches)
 
     def get(self, message: StoredMessage) -> FrameCache:
         key = (message.topic, message.seq, message.prev)
-        cache = self._new.get(key)
-        if cache is not None:
-            return cache
-        cache = self._old.pop(key, None)
+        cache = self._caches.get(key)
         if cache is None:
-            cache = FrameCache(message)
-        if len(self._new) >= self._half:
-            self._old, self._new = self._new, {}
-        self._new[key] = cache
+            cache = self._caches[key] = FrameCache(message)
+            if len(self._caches) > self._capacity:
+                self._caches.popitem(last=False)
         return cache
