@@ -16,12 +16,10 @@ from typing import Any
 
 import pytest
 
-from haws.cluster import Gateway
-from haws.presence.node import PresenceNode, run_presence
-from tests.integration.presence.presence_support import presence_settings
-from tests.support.service_runner import running_service
+from haws.presence.node import PresenceNode
+from tests.support.client_pool import ClientPool
+from tests.support.failover_nodes import GatewayPair, gateway_pair, leading_presence
 from tests.support.waiting import eventually
-from tests.support.ws_client import WsClient
 
 HEARTBEAT_TIMEOUT = 1.5
 GRACE = 1.0
@@ -30,106 +28,69 @@ GATEWAY_ARGS = ["--presence-heartbeat", "0.3", "--pause-threshold", "1.0", "--co
 
 @pytest.fixture
 async def presence(shared_nats: Any) -> AsyncIterator[PresenceNode]:
-    settings = presence_settings(shared_nats.url, heartbeat_timeout=HEARTBEAT_TIMEOUT, grace=GRACE)
-    async with running_service(run_presence, settings) as service:
-        yield service.value
+    async with leading_presence(shared_nats, HEARTBEAT_TIMEOUT, GRACE) as node:
+        yield node
 
 
 @pytest.fixture
-async def nodes(
-    shared_nats: Any, consul_agent: Any, tmp_path: Path
-) -> AsyncIterator[tuple[Gateway, Gateway]]:
-    suffix = uuid.uuid4().hex[:6]
-
-    def gateway(name: str) -> Gateway:
-        return Gateway(
-            tmp_path,
-            name=f"{name}-{suffix}",
-            nats_url=shared_nats.url,
-            consul_http=consul_agent.http_url,
-            extra_args=GATEWAY_ARGS,
-        )
-
-    pair = (gateway("doomed"), gateway("survivor"))
-    await asyncio.gather(*(asyncio.to_thread(g.start) for g in pair))
-    try:
+async def nodes(shared_nats: Any, consul_agent: Any, tmp_path: Path) -> AsyncIterator[GatewayPair]:
+    async with gateway_pair(tmp_path, shared_nats, consul_agent, GATEWAY_ARGS) as pair:
         yield pair
-    finally:
-        for g in pair:
-            g.resume()
-        await asyncio.gather(*(asyncio.to_thread(g.stop, 5) for g in pair))
 
 
 @pytest.fixture
-async def clients() -> AsyncIterator[list[WsClient]]:
-    opened: list[WsClient] = []
-    yield opened
-    for client in opened:
-        await client.close()
-
-
-async def open_client(clients: list[WsClient], url: str, **hello: Any) -> WsClient:
-    client = await WsClient.connect(url)
-    clients.append(client)
-    await client.hello(**hello)
-    return client
-
-
-def changes(client: WsClient, topic: str) -> list[tuple[str, str]]:
-    return [
-        (f["op"], f["who"]["session"])
-        for f in client.others
-        if f.get("op") in ("join", "leave") and f["topic"] == topic
-    ]
+async def clients() -> AsyncIterator[ClientPool]:
+    async with ClientPool() as pool:
+        yield pool
 
 
 async def test_killed_gateway_sessions_leave_unless_they_resumed_elsewhere(
-    presence: PresenceNode, nodes: tuple[Gateway, Gateway], clients: list[WsClient]
+    presence: PresenceNode, nodes: GatewayPair, clients: ClientPool
 ) -> None:
     doomed, survivor = nodes
     topic = f"room.{uuid.uuid4().hex[:8]}"
-    watcher = await open_client(clients, survivor.ws_url)
+    watcher = await clients.open(survivor.ws_url)
     await watcher.sub(topic, presence=True)
-    stays = await open_client(clients, doomed.ws_url)
-    moves = await open_client(clients, doomed.ws_url)
+    stays = await clients.open(doomed.ws_url)
+    moves = await clients.open(doomed.ws_url)
     for client in (stays, moves):
         await client.sub(topic, presence=True)
-    s_stays, s_moves = stays.others[0]["session"], moves.others[0]["session"]
+    s_stays, s_moves = stays.session, moves.session
     await eventually(
-        lambda: {("join", s_stays), ("join", s_moves)} <= set(changes(watcher, topic)),
+        lambda: {("join", s_stays), ("join", s_moves)} <= set(watcher.presence_changes(topic)),
         message="both joined",
     )
-    before = len(changes(watcher, topic))
+    before = len(watcher.presence_changes(topic))
 
     loop = asyncio.get_running_loop()
     killed_at = loop.time()
     doomed.kill()
-    back = await open_client(clients, survivor.ws_url, session=s_moves)
+    back = await clients.open(survivor.ws_url, session=s_moves)
     # As the SDK does: presence subscriptions are sent again after a resume.
     await back.sub(topic, presence=True)
 
     await eventually(
-        lambda: ("leave", s_stays) in changes(watcher, topic),
+        lambda: ("leave", s_stays) in watcher.presence_changes(topic),
         timeout=HEARTBEAT_TIMEOUT + GRACE + 5,
         message="the session left with its node leaves",
     )
     took = loop.time() - killed_at
     print(f"\nkill -> leave: {took:.2f} s (timeout {HEARTBEAT_TIMEOUT} + grace {GRACE})")
     assert took >= GRACE  # not before the grace period
-    assert changes(watcher, topic)[before:] == [("leave", s_stays)]
+    assert watcher.presence_changes(topic)[before:] == [("leave", s_stays)]
     reply = await watcher.request({"op": "presence", "topic": topic})
-    assert {m["session"] for m in reply["members"]} == {watcher.others[0]["session"], s_moves}
+    assert {m["session"] for m in reply["members"]} == {watcher.session, s_moves}
 
 
 async def test_frozen_gateway_fences_itself_and_never_delivers_to_a_session_it_lost(
-    presence: PresenceNode, nodes: tuple[Gateway, Gateway], clients: list[WsClient]
+    presence: PresenceNode, nodes: GatewayPair, clients: ClientPool
 ) -> None:
     frozen, survivor = nodes
     topic = f"feed.{uuid.uuid4().hex[:8]}"
-    old = await open_client(clients, frozen.ws_url)
+    old = await clients.open(frozen.ws_url)
     ok = await old.sub(topic)
-    session = old.others[0]["session"]
-    publisher = await open_client(clients, survivor.ws_url)
+    session = old.session
+    publisher = await clients.open(survivor.ws_url)
 
     dead_before = presence.metrics.nodes_dead._value.get()
     frozen.pause()
@@ -141,7 +102,7 @@ async def test_frozen_gateway_fences_itself_and_never_delivers_to_a_session_it_l
         message="presence declared the frozen node dead",
     )
     # The client gave up on the frozen node and resumed on the other one.
-    new = await open_client(clients, survivor.ws_url, session=session, cursors={topic: ok["seq"]})
+    new = await clients.open(survivor.ws_url, session=session, cursors={topic: ok["seq"]})
     acks = [await publisher.pub(topic, n) for n in range(5)]
     await new.wait_msgs(topic, 5)
     frozen.resume()

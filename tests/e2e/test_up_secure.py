@@ -37,8 +37,9 @@ from haws.cluster import service_available
 from haws.cluster.process import spawn
 from haws.common import names
 from haws.common.permissions import role_for
+from tests.support.client_pool import ClientPool
 from tests.support.waiting import eventually
-from tests.support.ws_client import WsClient, assert_chain
+from tests.support.ws_client import assert_chain
 
 pytestmark = [
     pytest.mark.e2e,
@@ -107,18 +108,9 @@ def secure_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureC
 
 
 @pytest.fixture
-async def clients() -> AsyncIterator[list[WsClient]]:
-    opened: list[WsClient] = []
-    yield opened
-    for client in opened:
-        await client.close()
-
-
-async def open_client(opened: list[WsClient], url: str, **hello: Any) -> WsClient:
-    client = await WsClient.connect(url)
-    opened.append(client)
-    await client.hello(**hello)
-    return client
+async def clients() -> AsyncIterator[ClientPool]:
+    async with ClientPool() as pool:
+        yield pool
 
 
 async def connect_as(cluster: SecureCluster, role: str) -> NatsClient:
@@ -135,20 +127,20 @@ async def connect_as(cluster: SecureCluster, role: str) -> NatsClient:
 
 
 async def test_messages_cross_gateways_and_haproxy(
-    secure_cluster: SecureCluster, clients: list[WsClient]
+    secure_cluster: SecureCluster, clients: ClientPool
 ) -> None:
     topic = f"sec.{uuid4().hex[:8]}"
     first, second = secure_cluster.gateways
-    subscriber = await open_client(clients, first)
+    subscriber = await clients.open(first)
     await subscriber.sub(topic)
-    publisher = await open_client(clients, second)
+    publisher = await clients.open(second)
     ack = await publisher.pub(topic, {"x": 1})
     assert ack["op"] == "ack", ack
     [msg] = await subscriber.wait_msgs(topic, 1)
     assert (msg["seq"], msg["prev"], msg["data"]) == (ack["seq"], 0, {"x": 1})
     if secure_cluster.info["haproxy"] is not None:
         # HAProxy finds the gateways through Consul DNS: the agent's default token.
-        through = await open_client(clients, secure_cluster.info["haproxy"]["url"])
+        through = await clients.open(secure_cluster.info["haproxy"]["url"])
         await through.sub(topic)
         again = await publisher.pub(topic, {"x": 2})
         msgs = await through.wait_msgs(topic, 1)
@@ -178,10 +170,10 @@ async def api_call(cluster: SecureCluster, method: str, body: dict[str, Any]) ->
 
 
 async def test_an_api_publish_reaches_a_websocket_client(
-    secure_cluster: SecureCluster, clients: list[WsClient]
+    secure_cluster: SecureCluster, clients: ClientPool
 ) -> None:
     topic = f"sec.{uuid4().hex[:8]}"
-    subscriber = await open_client(clients, secure_cluster.gateways[0])
+    subscriber = await clients.open(secure_cluster.gateways[0])
     await subscriber.sub(topic)
     stored = await api_call(secure_cluster, "publish", {"topic": topic, "data": {"from": "api"}})
     assert stored["dup"] is False
@@ -224,12 +216,12 @@ async def test_api_info_lists_the_gateways_with_its_own_consul_token(
 
 
 async def test_session_resumes_on_the_other_gateway(
-    secure_cluster: SecureCluster, clients: list[WsClient]
+    secure_cluster: SecureCluster, clients: ClientPool
 ) -> None:
     topic = f"sec.{uuid4().hex[:8]}"
     first, second = secure_cluster.gateways
-    publisher = await open_client(clients, second)
-    client = await open_client(clients, first)
+    publisher = await clients.open(second)
+    client = await clients.open(first)
     session = client.others[0]["session"]
     await client.sub(topic)
     seen = await publisher.pub(topic, "seen")
@@ -237,7 +229,7 @@ async def test_session_resumes_on_the_other_gateway(
     await client.close()
     missed = [await publisher.pub(topic, n) for n in range(3)]
 
-    again = await open_client(clients, second, session=session, cursors={topic: seen["seq"]})
+    again = await clients.open(second, session=session, cursors={topic: seen["seq"]})
     assert again.others[0]["resumed"] is True
     await again.recv("recovered")
     msgs = await again.wait_msgs(topic, 3)
@@ -246,13 +238,13 @@ async def test_session_resumes_on_the_other_gateway(
 
 
 async def test_presence_is_seen_from_both_gateways(
-    secure_cluster: SecureCluster, clients: list[WsClient]
+    secure_cluster: SecureCluster, clients: ClientPool
 ) -> None:
     topic = f"sec.{uuid4().hex[:8]}"
     first, second = secure_cluster.gateways
-    alice = await open_client(clients, first)
+    alice = await clients.open(first)
     await alice.sub(topic, presence=True)
-    bob = await open_client(clients, second)
+    bob = await clients.open(second)
     await bob.sub(topic, presence=True)
     bob_session = bob.others[0]["session"]
 

@@ -37,7 +37,9 @@ def _deliverable(frame: Pub) -> None:
     MSGPACK.encode(frames.msg(stored, data))
 
 
-def _frames(codec: Codec, raw: str | bytes) -> None:
+def check_frames(codec: Codec, raw: str | bytes) -> None:
+    """``raw`` as one message and as a batch: frames or ``FrameDecodeError``, each frame
+    then through ``check_parsed``. The unit test ``test_no_crash`` runs it too."""
     for step in (codec.decode, codec.split):
         try:
             result: Any = step(raw)
@@ -46,12 +48,17 @@ def _frames(codec: Codec, raw: str | bytes) -> None:
         for obj in result if isinstance(result, list) else [result]:
             if not isinstance(obj, dict):
                 raise TypeError(f"{codec.name} gave a {type(obj).__name__}, not a frame")
-            try:
-                frame = parse_client_frame(obj)
-            except ProtocolError:
-                continue
-            if isinstance(frame, Pub):
-                _deliverable(frame)
+            check_parsed(obj)
+
+
+def check_parsed(obj: dict[Any, Any]) -> None:
+    """A decoded object is a client frame or a ``ProtocolError``; a ``pub`` is deliverable."""
+    try:
+        frame = parse_client_frame(obj)
+    except ProtocolError:
+        return
+    if isinstance(frame, Pub):
+        _deliverable(frame)
 
 
 def _token(text: str) -> None:
@@ -74,4 +81,4 @@ def check(data: bytes) -> None:
         _token(body.decode("utf-8", "replace"))
         return
     codec: Codec = MSGPACK if selector & 1 else JSON
-    _frames(codec, body if selector & 2 else body.decode("utf-8", "replace"))
+    check_frames(codec, body if selector & 2 else body.decode("utf-8", "replace"))

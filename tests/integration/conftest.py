@@ -10,6 +10,7 @@ import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 
+from tests.support.client_pool import ClientPool
 from tests.support.gateway_runner import RunningGateway, gateway_settings, running_gateway
 from tests.support.ws_client import WsClient
 
@@ -46,16 +47,12 @@ async def gateway2(shared_nats: Any, consul_agent: Any) -> AsyncIterator[Running
 @pytest.fixture
 async def connect() -> AsyncIterator[Connect]:
     """Open clients (``hello`` optional); every one is closed at the end of the test."""
-    clients: list[WsClient] = []
+    async with ClientPool() as pool:
 
-    async def open_client(url: str, *, hello: bool = True, **kwargs: Any) -> WsClient:
-        protocol = kwargs.pop("protocol", None)
-        client = await WsClient.connect(url, protocol=protocol)
-        clients.append(client)
-        if hello:
-            await client.hello(**kwargs)
-        return client
+        async def open_client(url: str, *, hello: bool = True, **kwargs: Any) -> WsClient:
+            client = await pool.connect(url, protocol=kwargs.pop("protocol", None))
+            if hello:
+                await client.hello(**kwargs)
+            return client
 
-    yield open_client
-    for client in clients:
-        await client.close()
+        yield open_client

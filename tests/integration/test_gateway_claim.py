@@ -30,10 +30,6 @@ async def presence(shared_nats: Any) -> AsyncIterator[PresenceNode]:
         yield service.value
 
 
-def session_of(client: WsClient) -> str:
-    return str(client.others[0]["session"])
-
-
 async def test_a_new_session_is_owned_and_joins_after_its_welcome(
     presence: PresenceNode, gateway: RunningGateway, connect: Connect, topic: str
 ) -> None:
@@ -41,7 +37,7 @@ async def test_a_new_session_is_owned_and_joins_after_its_welcome(
     await watcher.sub(topic, presence=True)
     newcomer = await connect(gateway.url)
     await newcomer.sub(topic, presence=True)  # possibly before its claim landed
-    s = session_of(newcomer)
+    s = newcomer.session
     await eventually(
         lambda: any(f.get("op") == "join" and f["who"]["session"] == s for f in watcher.others),
         message="the newcomer's join, after its claim",
@@ -59,17 +55,17 @@ async def test_a_resume_elsewhere_right_after_welcome_keeps_the_session(
 ) -> None:
     async def race() -> tuple[WsClient, WsClient]:
         first = await connect(gateway.url)  # its claim may still be in flight
-        again = await connect(gateway2.url, session=session_of(first))
+        again = await connect(gateway2.url, session=first.session)
         return first, again
 
     pairs = await asyncio.gather(*(race() for _ in range(RACES)))
     for first, again in pairs:
-        assert again.others[0]["session"] == session_of(first)
+        assert again.session == first.session
         assert (await first.recv("reconnect", timeout=10))["reason"] == "takeover"
         assert await first.wait_closed() == 4009
     for _, again in pairs:  # the newer connections own their sessions, on gateway 2
         await again.sub(topic, presence=True)
-    sessions = {session_of(again) for _, again in pairs}
+    sessions = {again.session for _, again in pairs}
 
     async def owned_on_gateway2() -> bool:
         reply = await pairs[0][1].request({"op": "presence", "topic": topic})

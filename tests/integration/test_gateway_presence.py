@@ -30,18 +30,6 @@ async def presence(shared_nats: Any, request: pytest.FixtureRequest) -> AsyncIte
         yield service.value
 
 
-def changes(client: WsClient, topic: str) -> list[tuple[str, str]]:
-    return [
-        (f["op"], f["who"]["session"])
-        for f in client.others
-        if f.get("op") in ("join", "leave") and f["topic"] == topic
-    ]
-
-
-def session_of(client: WsClient) -> str:
-    return str(client.others[0]["session"])
-
-
 async def members(client: WsClient, topic: str) -> set[str]:
     reply = await client.request({"op": "presence", "topic": topic})
     assert reply["op"] == "presence", reply
@@ -59,9 +47,11 @@ async def test_join_and_leave_reach_presence_subscribers_on_every_node(
     await alice.sub(topic, presence=True)
     bob = await connect(gateway2.url)
     await bob.sub(topic, presence=True)
-    a, b = session_of(alice), session_of(bob)
+    a, b = alice.session, bob.session
 
-    await eventually(lambda: ("join", b) in changes(alice, topic), message="alice sees bob join")
+    await eventually(
+        lambda: ("join", b) in alice.presence_changes(topic), message="alice sees bob join"
+    )
     assert await members(alice, topic) == {a, b}
     assert await members(bob, topic) == {a, b}
     async with (
@@ -73,7 +63,9 @@ async def test_join_and_leave_reach_presence_subscribers_on_every_node(
     assert {m["node"] for m in body["members"]} == {gateway.deps.node, gateway2.deps.node}
 
     await bob.request({"op": "unsub", "topic": topic})
-    await eventually(lambda: ("leave", b) in changes(alice, topic), message="alice sees bob leave")
+    await eventually(
+        lambda: ("leave", b) in alice.presence_changes(topic), message="alice sees bob leave"
+    )
     assert await members(alice, topic) == {a}
 
 
@@ -93,12 +85,13 @@ async def test_a_quick_reconnect_on_another_node_emits_no_leave_or_join(
     await mover.sub(topic, presence=True)
     sentinel = await connect(gateway.url)
     await sentinel.sub(topic, presence=True)
-    m, s = session_of(mover), session_of(sentinel)
+    m, s = mover.session, sentinel.session
     # Sessions' events travel independently: wait for both joins, in any order.
     await eventually(
-        lambda: {("join", m), ("join", s)} <= set(changes(watcher, topic)), message="all joined"
+        lambda: {("join", m), ("join", s)} <= set(watcher.presence_changes(topic)),
+        message="all joined",
     )
-    before = changes(watcher, topic)
+    before = watcher.presence_changes(topic)
 
     async def mover_stored() -> bool:  # written at the node's next flush
         return await gateway.deps.sessions.load(m) is not None
@@ -112,8 +105,8 @@ async def test_a_quick_reconnect_on_another_node_emits_no_leave_or_join(
     assert back.others[0]["resumed"] is True
 
     # The sentinel's leave marks the end of the grace period the mover was inside.
-    await eventually(lambda: ("leave", s) in changes(watcher, topic), timeout=15)
-    after = changes(watcher, topic)[len(before) :]
+    await eventually(lambda: ("leave", s) in watcher.presence_changes(topic), timeout=15)
+    after = watcher.presence_changes(topic)[len(before) :]
     assert after == [("leave", s)]
     assert m in await members(watcher, topic)
 
@@ -127,9 +120,9 @@ async def test_a_newer_hello_on_another_node_takes_the_session_over(
 ) -> None:
     old = await connect(gateway.url)
     ok = await old.sub(topic)
-    session = session_of(old)
+    session = old.session
     new = await connect(gateway2.url, session=session, cursors={topic: ok["seq"]})
-    assert new.others[0]["session"] == session
+    assert new.session == session
 
     frame = await old.recv("reconnect", timeout=5)
     assert frame["reason"] == "takeover"
@@ -145,8 +138,8 @@ async def test_a_newer_hello_on_the_same_node_takes_over_without_presence(
     gateway: RunningGateway, connect: Connect
 ) -> None:
     old = await connect(gateway.url)
-    new = await connect(gateway.url, session=session_of(old))
-    assert new.others[0]["session"] == session_of(old)
+    new = await connect(gateway.url, session=old.session)
+    assert new.session == old.session
     assert (await old.recv("reconnect"))["reason"] == "takeover"
     assert await old.wait_closed() == 4009
 
@@ -187,6 +180,6 @@ async def test_without_a_presence_service_hellos_claim_nothing_until_one_answers
 
         async def listed() -> bool:  # the join travels as an event after the ok
             reply = await second.request({"op": "presence", "topic": topic})
-            return session_of(second) in {m["session"] for m in reply.get("members", [])}
+            return second.session in {m["session"] for m in reply.get("members", [])}
 
         await eventually(listed, message="the new session listed by presence")

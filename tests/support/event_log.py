@@ -23,6 +23,13 @@ class EventLog:
     async def stop(self) -> None:
         await stop_task(self._task)
 
+    async def __aenter__(self) -> EventLog:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
     async def _read(self) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             async for event in EventFeed(self._nc, start="all", wait=0.2):

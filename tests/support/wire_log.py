@@ -51,6 +51,18 @@ class WireMsg:
         return cls(int(frame["seq"]), int(frame["prev"]), connection, at, mid)
 
 
+COUNTS = (
+    "received",
+    "lost",
+    "duplicates",
+    "out_of_order",
+    "chain_breaks",
+    "unexpected",
+    "gaps_announced",
+)
+"""What a ``Verdict`` counts and ``Totals`` adds up, in report order."""
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     received: int
@@ -70,15 +82,7 @@ class Verdict:
         return not (self.lost or self.duplicates or self.out_of_order or self.chain_breaks)
 
     def counts(self) -> dict[str, int]:
-        return {
-            "received": self.received,
-            "lost": self.lost,
-            "duplicates": self.duplicates,
-            "out_of_order": self.out_of_order,
-            "chain_breaks": self.chain_breaks,
-            "unexpected": self.unexpected,
-            "gaps_announced": self.gaps_announced,
-        }
+        return {name: getattr(self, name) for name in COUNTS}
 
 
 def verify(
@@ -150,16 +154,7 @@ class Totals:
         return not self.failed
 
     def counts(self) -> dict[str, int]:
-        return {
-            "clients": self.clients,
-            "received": self.received,
-            "lost": self.lost,
-            "duplicates": self.duplicates,
-            "out_of_order": self.out_of_order,
-            "chain_breaks": self.chain_breaks,
-            "unexpected": self.unexpected,
-            "gaps_announced": self.gaps_announced,
-        }
+        return {"clients": self.clients, **{name: getattr(self, name) for name in COUNTS}}
 
     def evidence(self, limit: int = 5) -> dict[str, Any]:
         """The first few failing clients' verdicts, for a failure message or a report."""

@@ -101,6 +101,19 @@ class WsClient:
                 if reply.get("id") == rid:
                     return reply
 
+    @property
+    def session(self) -> str:
+        """The session its welcome named (after ``hello``: the first frame not a ``msg``)."""
+        return str(self.others[0]["session"])
+
+    def presence_changes(self, topic: str) -> list[tuple[str, str]]:
+        """``(join|leave, session)`` of ``topic``, in arrival order."""
+        return [
+            (f["op"], f["who"]["session"])
+            for f in self.others
+            if f.get("op") in ("join", "leave") and f["topic"] == topic
+        ]
+
     async def hello(self, **fields: Any) -> dict[str, Any]:
         await self.send({"op": "hello", "v": 1, **fields})
         return await self.recv("welcome")

@@ -1,17 +1,15 @@
-"""Lifecycle events on the wire, close reasons, and the server SDK's copy of the names."""
+"""Lifecycle events on the wire, as the presence leader writes and the server SDK reads them,
+and close reasons."""
 
 from __future__ import annotations
-
-import dataclasses
 
 import msgpack
 import pytest
 
-from haws.common import lifecycle, names
+from haws.common import lifecycle
 from haws.common import presence_protocol as pp
 from haws.protocol.errors import CLOSE_ADVICE, BadRequest, CloseCode
 from haws.server import LifecycleEvent as SdkEvent
-from haws.server import subjects
 
 
 @pytest.mark.parametrize(
@@ -41,16 +39,25 @@ def test_event_round_trips_and_the_sdk_reads_it() -> None:
     assert b"topic" not in raw
     sdk = SdkEvent.decode(raw)
     assert (sdk.id, sdk.type, sdk.reason, sdk.epoch) == ("s:1:0", "disconnect", "drain", 3)
-    assert [f.name for f in dataclasses.fields(SdkEvent)] == [
-        f.name for f in dataclasses.fields(lifecycle.LifecycleEvent)
-    ]
 
 
-def test_sdk_names_are_the_servers() -> None:
-    assert subjects.API_PREFIX == names.API_PREFIX
-    assert subjects.EVENTS_STREAM == names.EVENTS_STREAM
-    assert subjects.EVENTS_PREFIX == names.EVENTS_PREFIX
-    assert subjects.api_subject("publish") == names.api_subject("publish")
+def test_an_event_from_a_newer_server_keeps_what_this_version_knows() -> None:
+    raw = (
+        b'{"id":"s:2:0","type":"resume","session":"s","user":"u","node":"b","conn":"c",'
+        b'"epoch":4,"ts":9,"previous_node":"a","region":"eu-1"}'
+    )
+    event = SdkEvent.decode(raw)
+    assert (event.type, event.previous_node, event.node) == ("resume", "a", "b")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"{not json", b"[1, 2]", b'"connect"', b'{"id":"s:1:0","type":"connect"}'],
+    ids=["not-json", "array", "string", "fields-missing"],
+)
+def test_a_bad_event_is_a_bad_request(raw: bytes) -> None:
+    with pytest.raises(BadRequest, match="bad lifecycle event"):
+        SdkEvent.decode(raw)
 
 
 def test_server_disconnect_codes_say_whether_to_reconnect() -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from examples.python.online_users import OnlineUsers
-from haws.server import LifecycleEvent
+from haws.server import EventType, LifecycleEvent, Reason
 
 
-def ev(kind: str, session: str, epoch: int, n: int, reason: str | None = None) -> LifecycleEvent:
+def ev(
+    kind: EventType, session: str, epoch: int, n: int, reason: Reason | None = None
+) -> LifecycleEvent:
     return LifecycleEvent(f"{session}:{n}:0", kind, session, f"user-{session}", "n", "c", epoch, 0,
                           reason)  # fmt: skip
 

@@ -9,9 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
-import nats
 import pytest
-from nats.aio.client import Client as NatsClient
 
 from haws.api.node import ApiNode, run_api
 from haws.api.settings import ApiSettings
@@ -73,15 +71,6 @@ async def presence(shared_nats: Any) -> AsyncIterator[PresenceNode]:
 async def http(api: ApiNode) -> AsyncIterator[ApiCaller]:
     async with aiohttp.ClientSession() as session:
         yield ApiCaller(session, api.url, KEY)
-
-
-@pytest.fixture
-async def nc(shared_nats: Any) -> AsyncIterator[NatsClient]:
-    client = await nats.connect(shared_nats.url)
-    try:
-        yield client
-    finally:
-        await client.close()
 
 
 @pytest.fixture

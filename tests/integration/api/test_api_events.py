@@ -19,12 +19,8 @@ from tests.support.waiting import eventually
 @pytest.fixture
 async def events(nc: NatsClient, presence: PresenceNode) -> AsyncIterator[EventLog]:
     del presence
-    log = EventLog(nc)
-    await log.start()
-    try:
+    async with EventLog(nc) as log:
         yield log
-    finally:
-        await log.stop()
 
 
 async def test_a_session_s_events_come_in_order_with_epochs(

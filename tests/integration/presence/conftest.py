@@ -6,7 +6,6 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 
@@ -18,15 +17,6 @@ from tests.support.service_runner import running_service
 @pytest.fixture
 def session_id() -> str:
     return f"s-{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture
-async def nc(shared_nats: Any) -> AsyncIterator[NatsClient]:
-    client = await nats.connect(shared_nats.url)
-    try:
-        yield client
-    finally:
-        await client.close()
 
 
 @pytest.fixture

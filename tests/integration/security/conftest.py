@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from haws.common.tokens import make_dev_token
+from tests.support.client_pool import ClientPool
 from tests.support.gateway_runner import RunningGateway, gateway_settings, running_gateway
 from tests.support.ws_client import WsClient
 from tests.unit.security import keypairs as kp
@@ -70,16 +71,8 @@ async def jwt_gateway(
 @pytest.fixture
 async def open_ws() -> AsyncIterator[OpenWs]:
     """Raw clients with connect options (headers, ssl, compress); closed at the end."""
-    clients: list[WsClient] = []
-
-    async def open_client(url: str, *, protocol: str | None = None, **kwargs: Any) -> WsClient:
-        client = await WsClient.connect(url, protocol=protocol, **kwargs)
-        clients.append(client)
-        return client
-
-    yield open_client
-    for client in clients:
-        await client.close()
+    async with ClientPool() as pool:
+        yield pool.connect
 
 
 async def hello_refused(client: WsClient, **hello: Any) -> int | None:

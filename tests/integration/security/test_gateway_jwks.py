@@ -45,6 +45,16 @@ async def idp() -> AsyncIterator[Idp]:
         await runner.cleanup()
 
 
+def jwks_settings(idp: Idp, *, refetch_interval: float) -> dict[str, Any]:
+    """A gateway that takes RS256 tokens for ``AUDIENCE`` checked against ``idp``'s keys."""
+    return {
+        "auth_mode": "jwt",
+        "auth_jwks_url": idp.url,
+        "auth_audience": AUDIENCE,
+        "auth_jwks_refetch_interval": refetch_interval,
+    }
+
+
 def signed(user: str, kid: str, key_name: str) -> str:
     body = {**kp.claims(user, aud=AUDIENCE), **kp.grants([">"], [">"])}
     return kp.rs256(body, key=kp.rsa_key(key_name), kid=kid)
@@ -54,13 +64,7 @@ async def test_rotated_key_is_fetched_on_its_new_kid(
     gateway_with: StartGateway, idp: Idp, connect: Connect
 ) -> None:
     idp.keys = [kp.jwk(kp.rsa_key("k1"), "k1")]
-    settings = {
-        "auth_mode": "jwt",
-        "auth_jwks_url": idp.url,
-        "auth_audience": AUDIENCE,
-        "auth_jwks_refetch_interval": 0.0,
-    }
-    async with gateway_with(**settings) as gw:
+    async with gateway_with(**jwks_settings(idp, refetch_interval=0.0)) as gw:
         assert idp.fetches == 1  # fetched at start
         assert (await connect(gw.url, token=signed("alice", "k1", "k1"))).others[0]["op"] == (
             "welcome"
@@ -79,13 +83,7 @@ async def test_made_up_kids_cost_the_provider_one_fetch_per_interval(
     gateway_with: StartGateway, idp: Idp, connect: Connect
 ) -> None:
     idp.keys = [kp.jwk(kp.rsa_key("k1"), "k1")]
-    settings = {
-        "auth_mode": "jwt",
-        "auth_jwks_url": idp.url,
-        "auth_audience": AUDIENCE,
-        "auth_jwks_refetch_interval": 60.0,
-    }
-    async with gateway_with(**settings) as gw:
+    async with gateway_with(**jwks_settings(idp, refetch_interval=60.0)) as gw:
         for n in range(30):
             client = await connect(gw.url, hello=False)
             assert await hello_refused(client, token=signed("eve", f"made-up-{n}", "k1")) == 4001

@@ -4,17 +4,20 @@ msgpack, nothing else)."""
 
 from __future__ import annotations
 
-import ast
 import sys
 import tomllib
 import zipfile
-from email.message import Message
-from email.parser import Parser
 from pathlib import Path
 
 import pytest
 
-from tests.support.sdk_wheel import REPO, build_sdk_wheel, source_files
+from tests.support.sdk_wheel import (
+    REPO,
+    build_sdk_wheel,
+    imported_roots,
+    source_files,
+    wheel_metadata,
+)
 
 ALLOWED_IMPORTS = {"aiohttp", "msgpack", "orjson", "haws.client", "haws.protocol"}
 """Top-level imports the wheel's modules may make besides the standard library."""
@@ -25,14 +28,8 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_sdk_wheel(tmp_path_factory.mktemp("sdk-wheel"))
 
 
-def _metadata(wheel: Path) -> Message:
-    with zipfile.ZipFile(wheel) as archive:
-        (name,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
-        return Parser().parsestr(archive.read(name).decode())
-
-
 def test_requires_only_aiohttp_and_msgpack_orjson_as_extra(wheel: Path) -> None:
-    metadata = _metadata(wheel)
+    metadata = wheel_metadata(wheel)
     assert metadata["Name"] == "haws-client"
     assert sorted(metadata.get_all("Requires-Dist") or []) == [
         "aiohttp>=3.9",
@@ -50,33 +47,18 @@ def test_carries_the_sdk_and_the_protocol_layer_and_nothing_else(wheel: Path) ->
     assert "haws/__init__.py" not in shipped, "haws is a namespace shared with the server"
 
 
-def _imported_roots(source: str) -> set[str]:
-    roots: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names = [node.module]
-        else:
-            continue
-        for name in names:
-            parts = name.split(".")
-            roots.add(".".join(parts[:2]) if parts[0] == "haws" else parts[0])
-    return roots
-
-
 def test_imports_nothing_server_side(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         modules = {n: archive.read(n).decode() for n in archive.namelist() if n.endswith(".py")}
     assert modules
     for name, source in modules.items():
-        foreign = _imported_roots(source) - ALLOWED_IMPORTS - sys.stdlib_module_names
+        foreign = imported_roots(source) - ALLOWED_IMPORTS - sys.stdlib_module_names
         assert not foreign, f"{name} imports {sorted(foreign)}"
 
 
 def test_the_server_requires_this_very_sdk_version(wheel: Path) -> None:
     """One repository, two distributions: a version bump on one side alone would make
     ``make install`` resolve the SDK from an index instead of the folder."""
-    version = _metadata(wheel)["Version"]
+    version = wheel_metadata(wheel)["Version"]
     server = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     assert f"haws-client=={version}" in server["dependencies"]

@@ -5,9 +5,10 @@
 client JWT the gateways accept.
 """
 
+from haws.protocol.lifecycle import EventType, LifecycleEvent, Reason
 from haws.server.api import ServerApi, Stored
 from haws.server.errors import ApiError
-from haws.server.events import EventFeed, LifecycleEvent
+from haws.server.events import EventFeed
 from haws.server.http_transport import HttpTransport
 from haws.server.nats_transport import NatsTransport
 from haws.server.tokens import token
@@ -15,9 +16,11 @@ from haws.server.tokens import token
 __all__ = [
     "ApiError",
     "EventFeed",
+    "EventType",
     "HttpTransport",
     "LifecycleEvent",
     "NatsTransport",
+    "Reason",
     "ServerApi",
     "Stored",
     "token",

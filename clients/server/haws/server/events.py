@@ -9,42 +9,15 @@ resumed elsewhere). Events of one session are in order.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass, fields
-from typing import Any, Literal
+from typing import Literal
 
 from nats.aio.client import Client as NatsClient
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from haws.server.subjects import EVENTS_PREFIX, EVENTS_STREAM
-
-
-@dataclass(frozen=True, slots=True)
-class LifecycleEvent:
-    id: str
-    type: str
-    """connect, resume, disconnect, join or leave."""
-    session: str
-    user: str | None
-    node: str
-    conn: str
-    epoch: int
-    ts: int
-    reason: str | None = None
-    """disconnect: close, takeover, drain, server, expired, node_dead or slow_consumer."""
-    topic: str | None = None
-    """join and leave."""
-    previous_node: str | None = None
-    """resume: the node the session was on."""
-
-    @classmethod
-    def decode(cls, raw: bytes) -> LifecycleEvent:
-        body: Any = json.loads(raw)
-        known = {f.name for f in fields(cls)}
-        # Fields a newer server adds are ignored, not an error.
-        return cls(**{k: v for k, v in body.items() if k in known})
+from haws.protocol.lifecycle import LifecycleEvent
+from haws.protocol.names import EVENTS_STREAM, events_subject
 
 
 class EventFeed:
@@ -78,7 +51,7 @@ class EventFeed:
             ack_policy=AckPolicy.EXPLICIT,
         )
         sub = await js.pull_subscribe(
-            EVENTS_PREFIX + ">", durable=self._durable, stream=EVENTS_STREAM, config=config
+            events_subject(">"), durable=self._durable, stream=EVENTS_STREAM, config=config
         )
         try:
             while True:

@@ -9,8 +9,8 @@ from nats.aio.client import Client as NatsClient
 from nats.errors import Error as NatsError
 from nats.errors import NoRespondersError
 
+from haws.protocol.names import api_subject
 from haws.server.errors import ApiError
-from haws.server.subjects import api_subject
 
 
 class NatsTransport:

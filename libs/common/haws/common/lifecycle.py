@@ -1,30 +1,18 @@
-"""Lifecycle events of ``HAWS_EVENTS``: what a backend learns about sessions.
+"""Why a connection ended, as a lifecycle event's ``reason``.
 
-One JSON object per change of a session's ownership record, written by the
-presence leader (the one place that sees every change in order, with its
-epoch). The gateway alone knows why a connection closed; it sends that as the
-close event's ``reason``, taken from the close code here.
+The gateway alone knows why a connection closed; it sends that as the close
+event's ``reason``, taken from the close code here. The event itself lives in
+``haws.protocol.lifecycle``, shared with the server SDK; its names stay importable
+from here.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
-
-from haws.protocol.errors import BadRequest, CloseCode
-
-EventType = Literal["connect", "resume", "disconnect", "join", "leave"]
-Reason = Literal["close", "takeover", "drain", "server", "expired", "node_dead", "slow_consumer"]
-REASONS: tuple[Reason, ...] = (
-    "close",
-    "takeover",
-    "drain",
-    "server",
-    "expired",
-    "node_dead",
-    "slow_consumer",
-)
+from haws.protocol.errors import CloseCode
+from haws.protocol.lifecycle import REASONS as REASONS
+from haws.protocol.lifecycle import EventType as EventType
+from haws.protocol.lifecycle import LifecycleEvent as LifecycleEvent
+from haws.protocol.lifecycle import Reason
 
 _REASON_OF_CODE: dict[int, Reason] = {
     CloseCode.DRAINED: "drain",
@@ -46,37 +34,3 @@ def reason_of_close(code: int | None) -> Reason:
     if code is None:
         return "close"
     return _REASON_OF_CODE.get(code, "close")
-
-
-@dataclass(frozen=True, slots=True)
-class LifecycleEvent:
-    """One event; ``id`` is unique (consumers dedupe on it), ``epoch`` fences.
-
-    ``id`` is ``<session>:<kv revision>:<n>``: the same change always gets the
-    same id, so a re-send by a new presence leader is recognisable.
-    """
-
-    id: str
-    type: EventType
-    session: str
-    user: str | None
-    node: str
-    conn: str
-    epoch: int
-    ts: int
-    """Milliseconds since the epoch, when the change was applied."""
-    reason: Reason | None = None
-    topic: str | None = None
-    previous_node: str | None = None
-
-    def encode(self) -> bytes:
-        body = {k: v for k, v in asdict(self).items() if v is not None or k == "user"}
-        return json.dumps(body, separators=(",", ":")).encode()
-
-    @classmethod
-    def decode(cls, raw: bytes) -> LifecycleEvent:
-        try:
-            body: Any = json.loads(raw)
-            return cls(**body)
-        except (TypeError, ValueError) as exc:
-            raise BadRequest(f"bad lifecycle event: {exc}") from None

@@ -5,6 +5,19 @@ Services build names only through these functions, so a subject is spelled once.
 
 from __future__ import annotations
 
+# The public names (server API, lifecycle event stream) live in haws.protocol,
+# which both SDKs ship; they are importable from here like every other name.
+from haws.protocol.names import API_DISCOVERY as API_DISCOVERY
+from haws.protocol.names import API_METHODS as API_METHODS
+from haws.protocol.names import API_PREFIX as API_PREFIX
+from haws.protocol.names import API_SERVICE as API_SERVICE
+from haws.protocol.names import EVENT_TYPES as EVENT_TYPES
+from haws.protocol.names import EVENTS_PREFIX as EVENTS_PREFIX
+from haws.protocol.names import EVENTS_STREAM as EVENTS_STREAM
+from haws.protocol.names import EVENTS_SUBJECTS as EVENTS_SUBJECTS
+from haws.protocol.names import api_subject as api_subject
+from haws.protocol.names import events_subject as events_subject
+
 STREAM = "HAWS"
 """The message stream: every published message, the source of history."""
 
@@ -97,42 +110,8 @@ def gateway_control_subject(node: str) -> str:
 GATEWAY_DISCONNECT = "haws.ctl.disconnect"
 """Request to every gateway (no queue group): close a user's or a session's connections."""
 
-API_SERVICE = "haws-api"
-"""Name of the server API: the NATS micro service, its queue group, its Consul service."""
-API_PREFIX = "haws.api.v1."
 API_QUEUE = "haws-api"
-API_METHODS = (
-    "publish",
-    "broadcast",
-    "presence",
-    "presence_stats",
-    "history",
-    "disconnect",
-    "info",
-)
-"""Every server API method, in the order the docs list them."""
-
-
-def api_subject(method: str) -> str:
-    """The NATS subject of one server API method (a micro service endpoint)."""
-    return API_PREFIX + method
-
-
-EVENTS_STREAM = "HAWS_EVENTS"
-"""The lifecycle event stream: connect, resume, disconnect, join, leave."""
-EVENTS_PREFIX = "haws.events."
-EVENTS_SUBJECTS = (EVENTS_PREFIX + ">",)
-EVENT_TYPES = ("connect", "resume", "disconnect", "join", "leave")
-
-
-def events_subject(event_type: str) -> str:
-    """Subject one lifecycle event type is stored under in ``HAWS_EVENTS``."""
-    return EVENTS_PREFIX + event_type
-
-
-API_DISCOVERY = "$SRV.>"
-"""NATS micro discovery (PING, INFO, STATS) every micro service answers."""
-
+"""Queue group the server API's replicas share the work in."""
 
 # --- JetStream API and KV subjects, as the broker's permissions name them ---
 JS_API = "$JS.API"

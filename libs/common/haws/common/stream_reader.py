@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -23,6 +23,7 @@ from haws.common.errors import StreamError
 from haws.common.messages import SEQUENCE_KEY, StoredMessage
 from haws.common.raw_replies import RawTap, header, header_block, header_key, status, tap_for
 
+R = TypeVar("R")
 T = TypeVar("T")
 
 MAX_BATCH = 1000
@@ -141,10 +142,8 @@ class StreamReader:
     ) -> HistoryPage:
         """Messages of ``topic`` with ``after < seq`` (``< until`` when given), in order.
 
-        The read starts at the cursor itself: if the cursor's own message is still
-        stored, nothing after it can have been removed (retention drops the oldest
-        first) and the range is complete. If it is gone, the seqs between the cursor
-        and the first retained message are reported as ``gap``.
+        The read starts at the cursor itself, so ``page_of`` can tell a complete
+        range from one retention cut.
         """
 
         def build(block: bytes, data: bytes, seq: int, prev: int) -> StoredMessage:
@@ -176,25 +175,78 @@ class StreamReader:
                 "max_bytes": MAX_BATCH_BYTES,
             }
         )
-        gap: tuple[int, int] | None = None
-        items: list[T] = []
-        prev = after
-        for i, (block, data) in enumerate(replies):
-            seq = _seq_of(block)
-            if seq <= after:
-                continue  # the cursor's own message: proof that nothing after it was lost
-            if i == 0 and after > 0 and seq > after + 1:
-                gap = (after + 1, seq - 1)
-            if until is not None and seq >= until:
-                return items, False, gap
-            if len(items) == limit:
-                return items, True, gap
-            items.append(build(block, data, seq, prev))
-            prev = seq
-        if not replies and until is not None and after > 0 and until > after + 1:
-            gap = (after + 1, until - 1)
         pending = header(replies[-1][0], _PENDING_KEY) if replies else None
-        return items, int(pending or 0) > 0, gap
+        return items_of(
+            replies,
+            after=after,
+            limit=limit,
+            until=until,
+            seq_of=lambda reply: _seq_of(reply[0]),
+            item_of=lambda reply, seq, prev: build(reply[0], reply[1], seq, prev),
+            more_beyond=int(pending or 0) > 0,
+        )
+
+
+def page_of(
+    replies: Sequence[R],
+    *,
+    after: int,
+    limit: int,
+    until: int | None,
+    seq_of: Callable[[R], int],
+    message_of: Callable[[R, int, int], StoredMessage],
+    more_beyond: bool,
+) -> HistoryPage:
+    """The page of a read from ``replies``: the store's first ``limit + 1`` messages of
+    the topic at or after the cursor ``after``, in order (``items_of``'s rules).
+    One function for the stream and the in-memory broker, so both answer alike."""
+    messages, more, gap = items_of(
+        replies,
+        after=after,
+        limit=limit,
+        until=until,
+        seq_of=seq_of,
+        item_of=message_of,
+        more_beyond=more_beyond,
+    )
+    return HistoryPage(messages, more=more, gap=gap)
+
+
+def items_of(
+    replies: Sequence[R],
+    *,
+    after: int,
+    limit: int,
+    until: int | None,
+    seq_of: Callable[[R], int],
+    item_of: Callable[[R, int, int], T],
+    more_beyond: bool,
+) -> tuple[list[T], bool, tuple[int, int] | None]:
+    """(items, more, gap) of a read from ``replies``, each item ``item_of(reply, seq, prev)``.
+
+    If the cursor's own message is still stored, nothing after it can have been
+    removed (retention drops the oldest first) and the range is complete. If it is
+    gone, the seqs between the cursor and the first retained message are the
+    ``gap``. ``more_beyond`` says the store holds messages past the last reply.
+    """
+    gap: tuple[int, int] | None = None
+    items: list[T] = []
+    prev = after
+    for i, reply in enumerate(replies):
+        seq = seq_of(reply)
+        if seq <= after:
+            continue  # the cursor's own message: proof that nothing after it was lost
+        if i == 0 and after > 0 and seq > after + 1:
+            gap = (after + 1, seq - 1)
+        if until is not None and seq >= until:
+            return items, False, gap
+        if len(items) == limit:
+            return items, True, gap
+        items.append(item_of(reply, seq, prev))
+        prev = seq
+    if not replies and until is not None and after > 0 and until > after + 1:
+        gap = (after + 1, until - 1)
+    return items, more_beyond, gap
 
 
 def _seq_of(block: bytes) -> int:

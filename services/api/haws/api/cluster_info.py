@@ -18,6 +18,7 @@ from nats.js.errors import NotFoundError
 
 from haws.common import names
 from haws.common.discovery import passing_instances
+from haws.protocol.names import EVENTS_STREAM
 
 
 class ClusterInfo:
@@ -77,7 +78,7 @@ class ClusterInfo:
         parts = {
             "nodes": self.gateways(),
             "stream": self.stream(names.STREAM),
-            "events": self.stream(names.EVENTS_STREAM),
+            "events": self.stream(EVENTS_STREAM),
             "presence": self.presence(),
         }
         results = await asyncio.gather(*parts.values(), return_exceptions=True)

@@ -29,6 +29,7 @@ from haws.common import names
 from haws.common.logs import EventLogger
 from haws.common.release import version
 from haws.common.tasks import stop_tasks
+from haws.protocol import names as public
 from haws.protocol.errors import Internal, ProtocolError, RateLimited, TooLarge
 
 NATS_CALLER = "nats"
@@ -59,15 +60,15 @@ class MicroApi:
     async def start(self) -> None:
         service = await add_service(
             self._nc,
-            name=names.API_SERVICE,
+            name=public.API_SERVICE,
             version=version(),
             description="haws server API: publish, broadcast, presence, history, disconnect, info",
             queue_group=names.API_QUEUE,
         )
         self._service = service
-        for method in names.API_METHODS:
+        for method in public.API_METHODS:
             await service.add_endpoint(
-                name=method, subject=names.api_subject(method), handler=self._handler(method)
+                name=method, subject=public.api_subject(method), handler=self._handler(method)
             )
 
     async def stop(self) -> None:

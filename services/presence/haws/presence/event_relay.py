@@ -26,9 +26,9 @@ from nats.js import JetStreamContext
 from prometheus_client import CollectorRegistry, Counter
 
 from haws.common import names
-from haws.common.lifecycle import LifecycleEvent
 from haws.common.logs import EventLogger
 from haws.common.tasks import stop_tasks
+from haws.protocol.lifecycle import LifecycleEvent
 
 SHARDS = 64
 RETRY_MAX = 2.0

@@ -8,8 +8,8 @@ epoch come first (its leaves, its takeover), then the newer epoch's.
 
 from __future__ import annotations
 
-from haws.common.lifecycle import EventType, LifecycleEvent, Reason
 from haws.common.presence_protocol import OwnerRecord
+from haws.protocol.lifecycle import EventType, LifecycleEvent, Reason
 
 
 class _Builder:

@@ -19,12 +19,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from haws.common import frames
-from haws.common.messages import StoredMessage
 from haws.gateway.security.auth import JwtAuth, TokenRejected
-from haws.protocol.client_frames import Pub, parse_client_frame
-from haws.protocol.codec import JSON, MSGPACK, decode_payload, encode_payload
-from haws.protocol.errors import FrameDecodeError, ProtocolError
+from haws.protocol.codec import JSON, MSGPACK
+from tests.fuzz.frame_checks import check_frames, check_parsed
 from tests.unit.security import keypairs as kp
 
 EXAMPLES = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -66,64 +63,40 @@ def frame_of(values: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[Any, Any]
     )
 
 
-def check_parse(obj: dict[str, Any]) -> None:
-    try:
-        frame = parse_client_frame(obj)
-    except ProtocolError:
-        return
-    if isinstance(frame, Pub):
-        # What the gateway then does with it: store, decode, encode per codec.
-        stored = StoredMessage(frame.topic, 1, 0, 0, encode_payload(frame.data))
-        data = decode_payload(stored.body)
-        JSON.encode(frames.msg(stored, data))
-        MSGPACK.encode(frames.msg(stored, data))
-
-
-def check_decode(codec: Any, raw: str | bytes) -> None:
-    for step in (codec.decode, codec.split):
-        try:
-            result = step(raw)
-        except FrameDecodeError:
-            continue
-        for obj in result if isinstance(result, list) else [result]:
-            assert isinstance(obj, dict)
-            check_parse(obj)
-
-
 @EXAMPLES
 @given(st.binary(max_size=300) | st.text(max_size=300))
 def test_any_bytes_or_text_decode_to_a_frame_or_a_typed_error(raw: str | bytes) -> None:
-    check_decode(JSON, raw)
-    check_decode(MSGPACK, raw)
+    check_frames(JSON, raw)
+    check_frames(MSGPACK, raw)
 
 
 @EXAMPLES
 @given(frame_of(json_values))
 def test_any_json_frame_parses_or_is_a_protocol_error(obj: dict[str, Any]) -> None:
-    check_decode(JSON, json.dumps(obj))
-    check_decode(JSON, json.dumps(obj).encode())
-    check_decode(JSON, json.dumps(obj) + "\n" + json.dumps(obj))
+    check_frames(JSON, json.dumps(obj))
+    check_frames(JSON, json.dumps(obj).encode())
+    check_frames(JSON, json.dumps(obj) + "\n" + json.dumps(obj))
 
 
 @EXAMPLES
 @given(frame_of(msgpack_values))
 def test_any_msgpack_frame_parses_or_is_a_protocol_error(obj: dict[Any, Any]) -> None:
     raw = msgpack.packb(obj, use_bin_type=True)
-    check_decode(MSGPACK, raw)
-    check_decode(MSGPACK, msgpack.packb([obj, obj], use_bin_type=True))
-    check_decode(MSGPACK, raw[: len(raw) // 2])
+    check_frames(MSGPACK, raw)
+    check_frames(MSGPACK, msgpack.packb([obj, obj], use_bin_type=True))
+    check_frames(MSGPACK, raw[: len(raw) // 2])
 
 
 @EXAMPLES
 @given(st.dictionaries(st.one_of(KEYS, st.integers(), st.none()), msgpack_values, max_size=8))
 def test_any_decoded_mapping_parses_or_is_a_protocol_error(obj: dict[Any, Any]) -> None:
-    check_parse(obj)
+    check_parsed(obj)
 
 
 @pytest.mark.parametrize("depth", [100, 254, 255, 1000, 10_000])
 def test_deep_nesting_is_a_typed_error_at_every_depth(depth: int) -> None:
     data = "[" * depth + "]" * depth
-    check_decode(JSON, f'{{"op":"pub","id":1,"topic":"t","data":{data}}}')
+    check_frames(JSON, f'{{"op":"pub","id":1,"topic":"t","data":{data}}}')
     nested: Any = []
     for _ in range(min(depth, 2000)):
         nested = [nested]
@@ -131,7 +104,7 @@ def test_deep_nesting_is_a_typed_error_at_every_depth(depth: int) -> None:
         raw = msgpack.packb({"op": "pub", "id": 1, "topic": "t", "data": nested})
     except ValueError:
         return  # msgpack's own packer refuses it: no client can send it either
-    check_decode(MSGPACK, raw)
+    check_frames(MSGPACK, raw)
 
 
 def _segment(obj: Any) -> str:

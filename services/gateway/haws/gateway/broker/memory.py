@@ -18,7 +18,7 @@ from typing import Any
 
 from haws.common import presence_protocol as pp
 from haws.common.messages import StoredMessage
-from haws.common.stream_reader import MAX_BATCH, HistoryPage
+from haws.common.stream_reader import MAX_BATCH, HistoryPage, page_of
 from haws.gateway.broker.seams import ChangeHandler, LiveHandler
 from haws.protocol.codec import encode_payload
 from haws.protocol.errors import Internal, Unavailable
@@ -127,34 +127,25 @@ class MemoryBroker:
     async def read(
         self, topic: str, after: int, limit: int = MAX_BATCH, *, until: int | None = None
     ) -> HistoryPage:
-        # The same answer as ``StreamReader.read``: the read starts at the cursor
-        # itself, and only a missing cursor message with later ones beyond it is a gap.
+        # The same answer as ``StreamReader.read``: the same replies (from the cursor
+        # itself, ``limit + 1`` of them) through the same ``page_of``.
         limit = max(1, min(limit, MAX_BATCH))
         retained = self._messages.get(topic, [])
         start = max(after, 1)
         replies = [m for m in retained if m.seq >= start]
         rest = len(replies)
         replies = replies[: limit + 1]
-        gap: tuple[int, int] | None = None
-        messages: list[StoredMessage] = []
-        prev = after
-        for i, stored in enumerate(replies):
-            seq = stored.seq
-            if seq <= after:
-                continue
-            if i == 0 and after > 0 and seq > after + 1:
-                gap = (after + 1, seq - 1)
-            if until is not None and seq >= until:
-                return HistoryPage(messages, more=False, gap=gap)
-            if len(messages) == limit:
-                return HistoryPage(messages, more=True, gap=gap)
-            messages.append(
-                StoredMessage(topic, seq, prev, stored.ts, stored.body, stored.sender, stored.mid)
-            )
-            prev = seq
-        if not replies and until is not None and after > 0 and until > after + 1:
-            gap = (after + 1, until - 1)
-        return HistoryPage(messages, more=rest > len(replies), gap=gap)
+        return page_of(
+            replies,
+            after=after,
+            limit=limit,
+            until=until,
+            seq_of=lambda stored: stored.seq,
+            message_of=lambda stored, seq, prev: StoredMessage(
+                topic, seq, prev, stored.ts, stored.body, stored.sender, stored.mid
+            ),
+            more_beyond=rest > len(replies),
+        )
 
     async def last_seq(self, topic: str) -> int:
         retained = self._messages.get(topic)
