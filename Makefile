@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 HAWS := $(VENV)/bin/haws
 PYTEST := $(VENV)/bin/pytest
 
-.PHONY: install install-python install-system install-compose js test-js run test test-unit chaos faults soak bench fuzz lint fmt typecheck clean compose-images compose-test
+.PHONY: install install-python install-system install-compose js test-js run test test-unit chaos faults soak bench capacity fuzz lint fmt typecheck clean compose-images compose-test
 
 install: install-system install-python js
 
@@ -61,6 +61,12 @@ compose-test: compose-images
 bench: install
 	$(VENV)/bin/pip install -q -e '.[bench]'
 	$(PY) -m bench $(ARGS)
+
+# docs/capacity.md: the unit costs, interest and replay figures, then the sizing from them.
+capacity: install
+	$(VENV)/bin/pip install -q -e '.[bench]'
+	$(PY) -m bench --only costs --only interest --only replay --system haws --presence on $(ARGS)
+	$(PY) -m bench.capacity_model --write docs/capacity.md
 
 FUZZ_RUNS ?= 500000
 FUZZ_SECONDS ?= 60

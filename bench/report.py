@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,7 @@ def _limit(figure: Figure) -> str:
         codes = ", ".join(f"{n}x {code}" for code, n in d.get("close_codes", {}).items())
         parts.append(f"{d['subscribers_closed']} subscribers closed ({codes})")
     if "resumed_true" in d:
-        parts.append(f"welcome resumed:true {d['resumed_true']}/{d['clients']}")
+        parts.append(f"welcome resumed:true {d['resumed_true']}/{d.get('clients', '?')}")
     if d.get("not_caught_up"):
         parts.append(f"{d['not_caught_up']} not caught up in {d.get('observed_s')} s")
     if d.get("publish_stalls"):
@@ -117,12 +117,30 @@ def markdown(figures: Sequence[Figure]) -> str:
 
 
 def verdicts(judged: Sequence[dict[str, Any]]) -> str:
-    lines = []
-    for v in judged:
-        mark = {"met": "MET   ", "missed": "MISSED", "n/a": "n/a   "}[v["verdict"]]
-        detail = f"{v['value']}" if v["value"] is not None else v.get("why", "")
-        lines.append(f"  [{mark}] {v['target']}: {detail}")
-    return "\n".join(lines)
+    """One line per target: verdict, the value (a ratio says what it divides), the
+    bound; a target without a value says why (not run, skipped and the reason)."""
+    return "\n".join(verdict_line(v) for v in judged)
+
+
+def verdict_line(v: Mapping[str, Any]) -> str:
+    mark = {"met": "MET   ", "missed": "MISSED", "n/a": "n/a   "}[v["verdict"]]
+    needs = ""
+    if "op" in v:
+        number = float(v["bound"])
+        text = f"{number:,.0f}" if number.is_integer() else f"{number:g}"
+        bound = f"{text}x" if v.get("ratio") else f"{text} {v.get('unit', '')}".rstrip()
+        needs = f"needs {v['op']} {bound}"
+    if v["value"] is None:
+        detail = f"n/a: {v.get('why') or 'no value'}"
+    elif v.get("ratio") and "baseline_value" in v:
+        unit = v.get("unit", "")
+        detail = (
+            f"{v['value']:.2f}x ({v['subject']} {fmt(v['subject_value'], unit)} / "
+            f"{v['baseline']} {fmt(v['baseline_value'], unit)})"
+        )
+    else:
+        detail = fmt(v["value"], v.get("unit", ""))
+    return f"  [{mark}] {v['target']}: {detail}" + (f"; {needs}" if needs else "")
 
 
 def hot_spots(profiles: Sequence[Any], top: int = 12) -> str:

@@ -29,7 +29,8 @@ class Sizes:
     latency_subscribers: tuple[int, ...] = (1000,)
     capacity_connections: int = 5000
     failover_clients: tuple[int, ...] = (1000, 2500)
-    """Clients spread over ``failover_gateways``; the first gateway is killed."""
+    """Clients spread over ``failover_gateways``; the first gateway is killed and its
+    clients resume spread over the others."""
     failover_gateways: int = 3
     failover_rate: float = 50.0
     """Messages per second during failover (x clients = deliveries per second)."""
@@ -46,7 +47,7 @@ class Sizes:
     """Clients of the connect storm: each connects, says hello and subscribes."""
     storm_concurrency: int = 100
     """Handshakes in flight during the storm (issue 14 measured at 100)."""
-    interest_gateways: tuple[int, ...] = (1, 2, 4)
+    interest_gateways: tuple[int, ...] = (1, 2, 4, 8)
     """Gateways of the interest scenario, each with its own topic."""
     interest_subscribers: int = 20
     """Subscribers per gateway (on that gateway's topic only)."""

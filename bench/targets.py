@@ -18,7 +18,11 @@ from bench.sizes import Sizes
 PRESENCE_SESSIONS = {"tiny": 200, "quick": 2_000, "full": 10_000}
 """Sessions of the ``presence-events`` figure at each size (the scenario reads it)."""
 
-_OPS: dict[str, Callable[[float, float], bool]] = {">=": operator.ge, "<=": operator.le}
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge,
+    "<=": operator.le,
+    ">": operator.gt,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,10 +39,12 @@ class Target:
         found = {(f.scenario, f.metric, f.system): f for f in figures}
         subject = found.get((self.scenario, self.metric, self.subject))
         verdict: dict[str, Any] = {"target": self.text, "verdict": "n/a", "value": None}
+        verdict.update(op=self.op, bound=self.bound, ratio=self.baseline is not None)
         if subject is None or subject.value is None:
-            verdict["why"] = subject.skipped if subject is not None else "not run"
+            verdict["why"] = (subject.skipped or "no value") if subject is not None else "not run"
             return verdict
         value = subject.value
+        verdict.update(subject=self.subject, subject_value=subject.value, unit=subject.unit)
         if self.baseline is not None:
             base = found.get((self.scenario, self.metric, self.baseline))
             if base is None or base.value is None or base.value == 0:
@@ -47,6 +53,7 @@ class Target:
                 )
                 return verdict
             value = subject.value / base.value
+            verdict.update(baseline=self.baseline, baseline_value=base.value)
         verdict["value"] = round(value, 3)
         verdict["verdict"] = "met" if _OPS[self.op](value, self.bound) else "missed"
         return verdict
@@ -77,6 +84,7 @@ def targets(sizes: Sizes) -> list[Target]:
         Target(f"{storm}: conn/s, presence on >= 0.8x off", storm, rate, "haws", off, ">=", 0.8),
         Target(f"{storm}: conn/s, presence on >= 0.7x raw", storm, rate, "haws", raw, ">=", 0.7),
         Target(f"{pres}: >= 20,000 claims+events/s", pres, ev, "haws", None, ">=", 20_000),
+        Target(f"{pres}: 2 replicas > 1 replica", pres, ev, "haws-presence2", "haws", ">", 1.0),
         Target(f"{fail}: presence on, p99 caught up <= 3 s", fail, p99, "haws", None, "<=", 3000),
         Target(f"{fail}: presence on, lost 0", fail, "lost", "haws", None, "<=", 0.0),
         Target(f"{fail}: presence on, duplicates 0", fail, "duplicates", "haws", None, "<=", 0.0),

@@ -15,6 +15,7 @@ from bench.scenarios import (
     api,
     capacity,
     cluster,
+    costs,
     failover,
     fanout,
     interest,
@@ -35,6 +36,7 @@ SCENARIOS: dict[str, Scenario] = {
     replay.NAME: replay.run,
     cluster.NAME: cluster.run,
     interest.NAME: interest.run,
+    costs.NAME: costs.run,
     presence.NAME: presence.run,
     api.NAME: api.run,
 }

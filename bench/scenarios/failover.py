@@ -1,31 +1,39 @@
 """Failover: SIGKILL a gateway holding subscribed clients during a steady stream.
 
 ``failover_gateways`` gateways (3: the issue's target) and a replay replica, with
-the presence service and without. N clients are spread round-robin over the
-gateways, the publisher sits on the last one at a fixed rate. Gateway A (the
-first) is killed: at the kill the target is the last seq acked so far; every
-client of A, as its socket drops, reconnects to the next gateway with ``hello
-{session, cursors}`` (at most ``connect_concurrency`` handshakes at a time, no
-back-off); the clients of the other gateways only have to keep receiving. A
-client has *caught up* once it got ``recovered`` for the topic and holds the
-target seq. Figures: time from the kill until caught
-up (p50/p99/max), and messages lost and duplicated, counted at the wire.
+the presence service and without. ``failover-N``: N clients spread round-robin
+over the gateways (issue 14: "2,500 subscribed clients ... spread over 3
+gateways"; the killed one holds a third), the publisher on the last one at a
+fixed rate. Gateway A (the first) is killed: at the kill the target is the last
+seq acked so far; every client of A, as its socket drops, reconnects with
+``hello {session, cursors}`` to a surviving gateway, spread round-robin over
+them as a load balancer would (at most ``connect_concurrency`` handshakes at a
+time, no back-off); the clients of the other gateways only have to keep
+receiving (they count in lost/duplicates, on the load generator's cheap path).
+A client has *caught up* once it got ``recovered`` for the topic and holds the
+target seq. Figures: time from the kill until caught up (p50/p99/max; a client
+never caught up counts at the end of the observation), clients of A whose
+``welcome`` did not say ``resumed: true``, and messages lost and duplicated,
+counted at the wire.
 With presence on, the clients subscribe with ``presence: true`` and the bench
-listens to the topic's join/leave changes from the kill to the end of the
-drain (at least ``failover_after_kill``, 8 s: the presence heartbeat timeout +
-grace, 3 + 5 s by default, after which an unresumed session would leave):
+listens to the topic's join/leave changes from the kill until the presence
+service would have emitted the leave of a session that did not resume (its
+dead-node timeout + grace + a sweep, 3 + 5 + 0.25 s by default, plus
+``LEAVE_MARGIN``), whatever the size's ``failover_after_kill``:
 ``presence flaps`` counts a leave or join of a session of A's clients (0 when
-every resume kept its membership).
+every resume kept its membership; a watch that ended earlier would count 0
+for sessions that in fact left).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import signal
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import nats
 from nats.aio.msg import Msg
@@ -37,6 +45,7 @@ from bench.loadgen.flow import Flow
 from bench.loadgen.peer import Reply
 from bench.loadgen.subscriber import Subscriber
 from bench.loadgen.tally import summarize
+from bench.part_meter import CpuSplit
 from bench.profiler import Recording
 from bench.scenarios.traffic import (
     TopicLoad,
@@ -53,6 +62,19 @@ from haws.common import presence_protocol as pp
 
 NAME = "failover"
 RETRY_DELAY = 0.1
+LEAVE_MARGIN = 1.5
+"""Seconds the presence watch goes on past the moment an unresumed session leaves."""
+JOIN_WAIT = 20.0
+"""Bound on the wait, before the kill, for the set-up's joins to be seen."""
+
+
+def leave_deadline() -> float:
+    """Seconds after a node's death by which presence has emitted its sessions' leave
+    (the replica's defaults: the bench starts it without those flags)."""
+    from haws.presence.settings import PresenceSettings
+
+    defaults = {f.name: f.default for f in dataclasses.fields(PresenceSettings)}
+    return sum(cast(float, defaults[k]) for k in ("heartbeat_timeout", "grace", "sweep_interval"))
 
 
 class ResumingSubscriber(Subscriber):
@@ -156,8 +178,14 @@ def _one(lab: Lab, n: int, system: str, presence: bool) -> list[Figure]:
         Figure(scenario, f"caught up {k}", system, caught[k], "ms", better="lower", details=details)
         for k in ("p50", "p99", "max")
     ]
-    for metric, unit in (("not caught up", "clients"), ("lost", "msgs"), ("duplicates", "msgs")):
-        value = details["not_caught_up" if metric == "not caught up" else metric]
+    counted = {"not caught up": "not_caught_up", "not resumed": "not_resumed"}
+    for metric, unit in (
+        ("not caught up", "clients"),
+        ("not resumed", "clients"),
+        ("lost", "msgs"),
+        ("duplicates", "msgs"),
+    ):
+        value = details[counted.get(metric, metric)]
         figures.append(
             Figure(scenario, metric, system, value, unit, better="lower", details=details)
         )
@@ -170,7 +198,7 @@ def _one(lab: Lab, n: int, system: str, presence: bool) -> list[Figure]:
 
 
 def _profile(lab: Lab, n: int) -> None:
-    """py-spy on the gateway that takes the clients over, from the kill on."""
+    """py-spy on gateway B, which takes half of A's clients over, from the kill on."""
     scenario = f"{NAME}-{n}"
     print(f"  {scenario} haws (gateway B) under py-spy ...", flush=True)
     try:
@@ -192,37 +220,50 @@ async def _measure(
     sizes = lab.sizes
     node_a = stack.gateways[0]
     urls = stack.gateway_urls()
-    url_b = urls[1 % len(urls)]
+    survivors = urls[1:] or urls
     dialect = Dialect(presence=True) if stack.presence else HAWS_DIALECTS["haws"]
     topic = new_topic(NAME)
 
-    def make(d: Dialect, flow: Flow) -> Subscriber:
-        return ResumingSubscriber(d, topic=topic, flow=flow)
+    built = 0
 
-    # setup_topic spreads subscriber i over urls[i % len(urls)]: A holds every len(urls)-th.
-    load = await setup_topic(dialect, topic, n, urls, urls[-1], sizes, make=make)
-    everyone = [s for s in load.subscribers if isinstance(s, ResumingSubscriber)]
-    subs = everyone[:: len(urls)]
+    def make(d: Dialect, flow: Flow) -> Subscriber:
+        # setup_topic spreads subscriber i over urls[i % len(urls)]: A holds every
+        # len(urls)-th, and only those have to watch every frame (the others take
+        # the load generator's cheap path, so it does not become the limit).
+        nonlocal built
+        built += 1
+        if (built - 1) % len(urls) == 0:
+            return ResumingSubscriber(d, topic=topic, flow=flow)
+        return Subscriber(d, flow=flow)
+
+    # The watch starts before the set-up, so that every client's join can be seen:
+    # a join still in flight at the kill would otherwise count as a flap.
     watcher = await nats.connect(stack.infra.nats.url) if stack.presence else None
     changes: list[pp.Change] = []
     joins_before: list[int] = []
 
     def set_up_done() -> None:  # the joins of the set-up are not flaps, but prove we listen
-        joins_before.append(len(changes))
+        joins_before.append(len({c.session for c in changes if c.kind == "join"}))
         changes.clear()
 
     async def on_change(msg: Msg) -> None:
         changes.append(pp.decode(pp.Change, msg.data))
 
+    load: TopicLoad | None = None
     try:
         if watcher is not None:
             await watcher.subscribe(names.presence_changes_subject(topic), cb=on_change)
             await watcher.flush()
+        load = await setup_topic(dialect, topic, n, urls, urls[-1], sizes, make=make)
+        subs = [s for s in load.subscribers if isinstance(s, ResumingSubscriber)]
+        if watcher is not None:
+            await _all_joined(load, changes, JOIN_WAIT)
         details = await _kill_and_watch(
-            lab, stack, node_a, url_b, load, subs, recording, before_kill=set_up_done
+            lab, stack, node_a, survivors, load, subs, recording, before_kill=set_up_done
         )
     finally:
-        await teardown([load])
+        if load is not None:
+            await teardown([load])
         if watcher is not None:
             await watcher.close()
     if stack.presence:
@@ -231,15 +272,28 @@ async def _measure(
         details["presence_flaps"] = len(flaps)
         details["presence_changes_after_kill"] = len(changes)
         details["presence_joins_before_kill"] = joins_before[0] if joins_before else None
+        details["presence_members_at_kill_expected"] = n
         details["first_flap"] = f"{flaps[0].kind} {flaps[0].session}" if flaps else None
     return details
+
+
+async def _all_joined(load: TopicLoad, changes: list[pp.Change], timeout: float) -> None:
+    """Until every subscriber's join was seen (or ``timeout``: the figure then shows
+    fewer joins before the kill than clients, and late joins count as flaps)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    sessions = {s.session for s in load.subscribers}
+    while loop.time() < deadline:
+        if sessions <= {c.session for c in changes if c.kind == "join"}:
+            return
+        await asyncio.sleep(0.05)
 
 
 async def _kill_and_watch(
     lab: Lab,
     stack: Any,
     node_a: Any,
-    url_b: str,
+    survivors: list[str],
     load: TopicLoad,
     subs: list[ResumingSubscriber],
     recording: Recording | None,
@@ -254,6 +308,8 @@ async def _kill_and_watch(
     )
     await asyncio.sleep(sizes.failover_warmup)
     meter = CpuMeter(stack.pids())
+    gateways = {g.pid: f"gateway-{'ABCDEFGH'[i % 8]}" for i, g in enumerate(stack.gateways)}
+    split = CpuSplit(stack.pids(), gateways)
     start = meter.sample()
     slots = asyncio.Semaphore(sizes.connect_concurrency)
     target = load.publisher.max_acked
@@ -266,8 +322,9 @@ async def _kill_and_watch(
         if pending == 0:
             everyone.set()
 
-    for sub in subs:  # resumes go on trying through the drain below
-        sub.arm(url_b, target, slots, until + sizes.drain_timeout, caught_up)
+    for i, sub in enumerate(subs):  # resumes go on trying through the drain below
+        fallback = survivors[i % len(survivors)]
+        sub.arm(fallback, target, slots, until + sizes.drain_timeout, caught_up)
     if recording is not None:
         recording.start(0.0, sizes.failover_after_kill)
     before_kill()
@@ -276,9 +333,15 @@ async def _kill_and_watch(
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(everyone.wait(), max(0.0, until - loop.time()))
     end = meter.sample()
+    split.stop()
     observed_ns = time.monotonic_ns()
     await publishing
     await drain([load], sizes.drain_timeout, closed_too=True)
+    watched: dict[str, float] = {}
+    if stack.presence:  # see the leave an unresumed session would get, or its absence
+        watch_until = killed_at / 1e9 + leave_deadline() + LEAVE_MARGIN
+        await asyncio.sleep(max(0.0, watch_until - time.monotonic()))
+        watched["presence_watched_s"] = round((time.monotonic_ns() - killed_at) / 1e9, 1)
     for sub in subs:
         sub.armed = False  # closing at the end is not a failure to resume from
     node_a.kill()  # reap
@@ -298,6 +361,7 @@ async def _kill_and_watch(
         "clients": len(subs),
         "clients_total": len(load.subscribers),
         "gateways": len(stack.gateways),
+        "resumed_over": len(survivors),
         "target_seq": target,
         "publish_rate": sizes.failover_rate,
         "caught_up": len(caught),
@@ -307,8 +371,11 @@ async def _kill_and_watch(
         "observed_s": round((observed_ns - killed_at) / 1e9, 1),
         "reconnected_ms": after_kill([s.welcome_at for s in subs if s.welcome_at]),
         "resumed_true": sum(1 for s in subs if s.resumed),
+        "not_resumed": sum(1 for s in subs if not s.resumed),
         "resume_errors": len(errors),
+        "cpu_us_per_resumed_client": split.per_unit(len(subs)),
         "first_resume_error": errors[0] if errors else None,
+        **watched,
         **wire,
         **usage.details(),
     }

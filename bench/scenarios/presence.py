@@ -1,12 +1,15 @@
 """Presence: events per second one replica handles, and kill-to-last-leave.
 
-``presence-events-N``: one presence replica (a process), no gateway. N
-sessions are claimed, then each sends ``sub`` (a presence topic) and ``unsub``
+``presence-events-N``: one presence replica (system ``haws``) and, in the
+same run, two replicas (system ``haws-presence2``), no gateway. N sessions are
+claimed, then each sends ``sub`` (a presence topic) and ``unsub``
 as a gateway would, over NATS, from ``SENDERS`` connections with ``WINDOW``
 sessions in flight on each; one session's requests go one after the other.
 The clock runs until every reply arrived, every join and leave of the topic
 was published on ``haws.pres.<topic>`` and a ``presence`` query answers the
-final (empty) member list. Figure: claims + events per second.
+final (empty) member list. Figures: claims + events per second, and the same
+per second of server CPU (every server process: replicas and nats-server), the
+figure a loaded machine does not distort as much.
 
 ``presence-leave-M``: a presence replica and two gateways (``--presence-heartbeat
 0.5``). M raw WebSocket clients on gateway A and a watcher on gateway B all
@@ -42,6 +45,8 @@ from bench.systems.haws import HawsStack
 from bench.targets import PRESENCE_SESSIONS
 from bench.usage import CpuMeter
 from haws.cluster import service_available
+from haws.cluster.component import wait_ready_all
+from haws.cluster.services import backend_service
 from haws.common import names
 from haws.common import presence_protocol as pp
 
@@ -61,6 +66,8 @@ HEARTBEAT_TIMEOUT = 3.0
 GRACE = 5.0
 PRESENCE_ARGS = ["--heartbeat-timeout", str(HEARTBEAT_TIMEOUT), "--grace", str(GRACE)]
 GATEWAY_ARGS = ["--presence-heartbeat", "0.5"]
+REPLICAS = {"haws": 1, "haws-presence2": 2}
+"""The events figure's systems: presence replicas behind queue group ``haws-presence``."""
 LEAVE_SLACK = 20.0
 """Seconds past heartbeat timeout + grace the watcher waits for the last leave."""
 
@@ -72,17 +79,32 @@ def run(lab: Lab) -> list[Figure]:
     figures: list[Figure] = []
     n = SESSIONS[mode]
     scenario = f"{NAME}-events-{n}"
-    print(f"  {scenario} haws ...", flush=True)
-    try:
-        with _stack(lab, gateways=0) as stack:
-            details = lab.run(_events(stack, n))
-        figures.append(
-            Figure(
-                scenario, "claims+events/s", "haws", details["ops_per_s"], "ops/s", details=details
+    for system, replicas in REPLICAS.items():
+        print(f"  {scenario} {system} ({replicas} presence replicas) ...", flush=True)
+        try:
+            with _stack(lab, gateways=0, replicas=replicas) as stack:
+                details = lab.run(_events(stack, n))
+            details["replicas"] = replicas
+            figures.append(
+                Figure(
+                    scenario,
+                    "claims+events/s",
+                    system,
+                    details["ops_per_s"],
+                    "ops/s",
+                    details=details,
+                )
             )
-        )
-    except Exception as exc:  # reported in the table, the run goes on
-        figures.append(Figure(scenario, "claims+events/s", "haws", None, "ops/s", skipped=why(exc)))
+            figures.append(
+                Figure(
+                    scenario, "per server core", system, details["ops_per_core_s"],
+                    "ops/core-s", details=details,
+                )
+            )  # fmt: skip
+        except Exception as exc:  # reported in the table, the run goes on
+            figures.append(
+                Figure(scenario, "claims+events/s", system, None, "ops/s", skipped=why(exc))
+            )
     m = SUBSCRIBERS[mode]
     scenario = f"{NAME}-leave-{m}"
     print(f"  {scenario} haws (presence {' '.join(PRESENCE_ARGS)}) ...", flush=True)
@@ -103,8 +125,10 @@ def run(lab: Lab) -> list[Figure]:
 
 
 @contextlib.contextmanager
-def _stack(lab: Lab, *, gateways: int) -> Iterator[HawsStack]:
-    """A presence replica (started first) and ``gateways`` gateways, on a fresh bucket."""
+def _stack(lab: Lab, *, gateways: int, replicas: int = 1) -> Iterator[HawsStack]:
+    """``replicas`` presence replicas (started first) and ``gateways`` gateways, on a
+    fresh bucket. The extra replicas join the stack's backends, so they are
+    measured, pinned to the server core and stopped with it."""
     if not service_available("presence"):
         raise Skipped("the presence service is not installed")
     infra = lab.infra()
@@ -114,6 +138,19 @@ def _stack(lab: Lab, *, gateways: int) -> Iterator[HawsStack]:
     lab.wait_quiet()
     stack.start()
     try:
+        for i in range(2, replicas + 1):
+            replica = backend_service(
+                infra.data_dir,
+                "presence",
+                name=f"presence-{uuid.uuid4().hex[:6]}-{i}",
+                nats_url=infra.nats.url,
+                extra_args=PRESENCE_ARGS,
+            )
+            stack.backends.append(replica)
+            replica.spawn()
+            wait_ready_all([replica], 30.0)
+            if replica.pid is not None:
+                infra.machine.pin_server(replica.pid)
         yield stack
     finally:
         stack.stop()
@@ -253,6 +290,7 @@ async def _events(stack: HawsStack, n: int) -> dict[str, Any]:
             await beating
         for nc in [*conns, watcher]:
             await nc.close()
+    usage = meter.between(start, end)
     return {
         "sessions": n,
         "requests": tally.requests,
@@ -266,7 +304,12 @@ async def _events(stack: HawsStack, n: int) -> dict[str, Any]:
         "first_error": tally.first_error,
         "stale": tally.stale,
         "in_flight": SENDERS * WINDOW,
-        **meter.between(start, end).details(),
+        **usage.details(),
+        "ops_per_core_s": (
+            round(tally.requests / (usage.server * seconds), 1)
+            if converged and usage.server > 0
+            else None
+        ),
     }
 
 

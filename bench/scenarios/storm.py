@@ -6,7 +6,9 @@ client holds both its ``welcome`` and the ``ok`` of its ``sub``
 runs with the presence service (every hello claims its session, as in
 production) and without; raw aiohttp is the baseline. Figures: connections/s
 (clients / storm seconds), the storm's length, and p99 of one client's wait
-from the storm's start (queueing for a slot included) until its ``ok``.
+from the storm's start (queueing for a slot included) until its ``ok``. The
+details split the servers' CPU per connection by process (gateway, presence,
+nats-server...): what each part of a hello costs (issue 14's capacity model).
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ import time
 from typing import Any
 
 from bench.figures import Figure, role_of, skipped, why
-from bench.lab import HAWS_DIALECTS, SYSTEMS, Lab, Profile
+from bench.lab import HAWS_DIALECTS, SYSTEMS, Lab, Profile, haws_variants
 from bench.loadgen.crowd import close_all
 from bench.loadgen.peer import Peer
 from bench.loadgen.tally import summarize
+from bench.part_meter import CpuSplit
 from bench.profiler import Recording
 from bench.scenarios.traffic import new_topic
 from bench.systems import Running, Skipped
@@ -63,30 +66,35 @@ def run(lab: Lab) -> list[Figure]:
                 Figure(scenario, "ok p99", system, details["ok_ms"]["p99"], "ms",
                        better="lower", role=role, details=details),
             ]  # fmt: skip
-    if lab.options.profile and lab.wants("haws"):
-        _profile(lab, max(lab.sizes.storm_clients))
+    if lab.options.profile:
+        for system, presence in haws_variants():
+            if lab.wants(system):
+                _profile(lab, max(lab.sizes.storm_clients), system, presence)
     return figures
 
 
-def _profile(lab: Lab, n: int) -> None:
-    """py-spy on the gateway and the presence replica during a presence-on storm."""
+def _profile(lab: Lab, n: int, system: str, presence: bool) -> None:
+    """py-spy on the gateway (and the presence replica, when on) during a storm:
+    with presence and without, so the hot spots of the claim show as a difference."""
     scenario = f"{NAME}-{n}"
-    print(f"  {scenario} haws under py-spy (gateway, presence) ...", flush=True)
+    print(f"  {scenario} {system} under py-spy ...", flush=True)
     try:
-        with lab.haws() as stack:
-            pids = {"haws gateway": stack.gateways[0].pid, "haws presence": stack.backends[0].pid}
+        with lab.haws(presence=presence) as stack:
+            pids = {f"{system} gateway": stack.gateways[0].pid}
+            if presence:
+                pids[f"{system} presence"] = stack.backends[0].pid
             if None in pids.values():
                 raise Skipped("a server has no pid")
             recordings = {
-                name: Recording(pid, lab.data_dir / f"profile-storm-{name.split()[-1]}")
+                name: Recording(pid, lab.data_dir / f"profile-storm-{name.replace(' ', '-')}")
                 for name, pid in pids.items()
                 if pid is not None
             }
-            target = stack.running("haws", HAWS_DIALECTS["haws"])
+            target = stack.running(system, HAWS_DIALECTS["haws"])
             lab.run(_measure(lab, target, n, list(recordings.values())))
             summaries = {name: r.finish(stop=True) for name, r in recordings.items()}
     except Exception as exc:  # reported with the profiles, the run goes on
-        lab.profiles.append(Profile(scenario, "haws", {"skipped": why(exc)}))
+        lab.profiles.append(Profile(scenario, system, {"skipped": why(exc)}))
         return
     for name, summary in summaries.items():
         lab.profiles.append(Profile(scenario, name, summary))
@@ -116,12 +124,14 @@ async def _measure(
 
     for recording in recordings or ():
         recording.start(0.0, PROFILE_SECONDS)
+    split = CpuSplit(target.server_pids(), {target.rss_pid: "gateway"})
     start = meter.sample()
     began = time.monotonic_ns()
     try:
         await asyncio.gather(*(one(peer) for peer in peers))
         end = meter.sample()
         finished = time.monotonic_ns()
+        split.stop()
     finally:
         await close_all(peers)
     if len(errors) > n // 100:
@@ -140,5 +150,6 @@ async def _measure(
         "connections_per_s": len(ok_ns) / seconds if seconds > 0 else None,
         "welcome_ms": since_start(welcome_ns),
         "ok_ms": since_start(ok_ns),
+        "cpu_us_per_conn": split.per_unit(n),
         **meter.between(start, end).details(),
     }

@@ -151,3 +151,38 @@ async def test_health_and_metrics(gateway: RunningGateway, connect: Connect, top
         text = await resp.text()
     assert "haws_gateway_connections 1.0" in text
     assert 'haws_gateway_published_total{dup="false"} 1.0' in text
+
+
+async def test_metrics_count_every_frame_by_op_and_the_invalid_ones(
+    gateway: RunningGateway, connect: Connect, topic: str
+) -> None:
+    """The counters are looked up once per label and reused: the second frame of an
+    op and the second invalid frame must count as much as the first."""
+
+    async def scrape() -> str:
+        async with aiohttp.ClientSession() as s, s.get(f"{gateway.http}/metrics") as resp:
+            return await resp.text()
+
+    def value(text: str, sample: str) -> float:
+        lines = [line for line in text.splitlines() if line.startswith(sample + " ")]
+        return float(lines[0].split()[-1]) if lines else 0.0
+
+    pubs, bad = (
+        'haws_gateway_frames_in_total{op="pub"}',
+        'haws_gateway_frames_in_total{op="invalid"}',
+    )
+    before = await scrape()
+    client = await connect(gateway.url)
+    for n in range(2):
+        assert (await client.pub(topic, n))["op"] == "ack"
+    for _ in range(2):
+        await client.send({"op": "no-such-op", "id": client.next_id()})
+        assert (await client.recv("error"))["code"] == "bad_request"
+    after = await scrape()
+    assert value(after, pubs) - value(before, pubs) == 2
+    assert value(after, bad) - value(before, bad) == 2
+    assert (
+        value(after, 'haws_gateway_published_total{dup="false"}')
+        - value(before, 'haws_gateway_published_total{dup="false"}')
+        == 2
+    )

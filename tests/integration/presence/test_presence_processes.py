@@ -2,17 +2,20 @@
 
 SIGKILL the leader: queries stay right, expiry goes on within a few seconds and
 nothing leaves falsely. Then kill and restart both: the state, all in KV, survives.
+SIGKILL the leader in the middle of a claim storm: every session is owned once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import nats
+import nats.errors
 import pytest
 from nats.aio.client import Client as NatsClient
 
@@ -20,6 +23,7 @@ from haws.cluster import HawsService
 from haws.cluster.probe import http_get
 from haws.cluster.services import backend_service
 from haws.common import names
+from haws.common import presence_protocol as pp
 from haws.presence.lease import LeaseValue
 from tests.integration.presence.presence_support import (
     FAST,
@@ -29,6 +33,8 @@ from tests.integration.presence.presence_support import (
     unique,
 )
 from tests.support.waiting import eventually
+
+T = TypeVar("T")
 
 
 def replica(data_dir: Path, nats_url: str, name: str) -> HawsService:
@@ -117,6 +123,97 @@ async def test_leader_sigkill_then_restart_of_both(
             assert [(c.kind, c.session) for c in recorder.on(topic)[seen:]] == [
                 ("join", sentinel.session)
             ]
+    finally:
+        for r in replicas.values():
+            await asyncio.to_thread(r.stop, 5.0)
+
+
+STORM = 300
+"""Sessions of the storm below; the leader is killed a third of the way in."""
+STORM_IN_FLIGHT = 50
+
+
+async def _until_answered(request: Callable[[], Awaitable[T]], ok: Callable[[T], bool]) -> T:
+    """Retry as a gateway would after a reply lost with a dead replica (bounded)."""
+    for _ in range(20):
+        with contextlib.suppress(nats.errors.TimeoutError, nats.errors.NoRespondersError):
+            answer = await request()
+            if ok(answer):
+                return answer
+    raise AssertionError("presence never answered")
+
+
+async def test_leader_sigkilled_in_a_claim_storm_leaves_every_session_owned_once(
+    nats_server: Any, data_dir: Path, client: NatsClient, topic: str
+) -> None:
+    replicas = {n: replica(data_dir, nats_server.url, n) for n in ("storm-a", "storm-b")}
+    recorder = Recorder()
+    await recorder.start(client)
+    gw = GatewayDouble(client)
+    try:
+        await start(*replicas.values())
+        kv = await client.jetstream().key_value(names.KV_PRESENCE)
+
+        async def holder() -> str | None:
+            entry = await kv.get(names.KV_PRESENCE_LEADER)
+            value = LeaseValue.decode(entry.value or b"")
+            return value.holder if value is not None else None
+
+        async def led_by_one() -> bool:
+            return await holder() in replicas
+
+        await eventually(led_by_one, timeout=5)
+        leader = await holder()
+        assert leader is not None
+        sessions = [unique(f"st{i}-") for i in range(STORM)]
+        owners: dict[str, tuple[str, int]] = {}
+        third = asyncio.Event()
+        slots = asyncio.Semaphore(STORM_IN_FLIGHT)
+
+        async def request(message: Any, reply: type[T]) -> T:
+            subject = (
+                names.PRESENCE_CLAIM if isinstance(message, pp.Claim) else names.PRESENCE_EVENT
+            )
+            raw = await client.request(subject, pp.encode(message), timeout=1.0)
+            return pp.decode(reply, raw.data)
+
+        async def connect(session: str) -> None:
+            async with slots:
+                conn = unique("c-")
+                claim = pp.Claim(session, gw.node, conn)
+                claimed = await _until_answered(
+                    lambda: request(claim, pp.ClaimReply), lambda r: r.epoch > 0
+                )
+                sub = pp.Event("sub", session, gw.node, conn, claimed.epoch, topic)
+                await _until_answered(lambda: request(sub, pp.EventReply), lambda r: r.ok)
+                owners[session] = (conn, claimed.epoch)
+                if len(owners) == STORM // 3:
+                    third.set()
+
+        async def kill_the_leader() -> None:
+            await third.wait()
+            await asyncio.to_thread(replicas[leader].kill)
+
+        async with gw.beating():
+            await asyncio.gather(kill_the_leader(), *(connect(s) for s in sessions))
+            assert not replicas[leader].alive
+            # Every session is owned once: by the connection that holds it, online.
+            for session in sessions:
+                entry = await kv.get(names.presence_owner_key(session))
+                assert entry.value is not None
+                record = pp.decode(pp.OwnerRecord, entry.value)
+                conn, epoch = owners[session]
+                assert (record.node, record.conn, record.epoch) == (gw.node, conn, epoch)
+                assert record.online
+                assert record.topics == [topic]
+            assert await gw.members_soon(topic) == set(sessions)
+            assert (await gw.heartbeat(sessions)).lost == []
+            # Joins right: one per session once the survivor leads (re-sends repeat a
+            # revision), no leave, and no connection was told to close.
+            await recorder.wait(lambda: {c.session for c in recorder.on(topic)} == set(sessions))
+            distinct = sorted((kind, session) for kind, session, _ in recorder.distinct(topic))
+            assert distinct == sorted(("join", s) for s in sessions)
+            assert recorder.takeovers == []
     finally:
         for r in replicas.values():
             await asyncio.to_thread(r.stop, 5.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -11,6 +12,8 @@ import pytest
 
 from haws.common.settings import NatsSettings
 from haws.common.streams import ensure_kv
+from haws.presence.ack_inbox import AckInbox
+from haws.presence.store import StoreUnavailable
 from haws.presence.store_kv import KvStore
 from tests.unit.presence.store_contract import StoreContract
 
@@ -23,7 +26,34 @@ class TestKvStore(StoreContract):
             js = nc.jetstream(timeout=5)
             bucket = f"PRESENCE_TEST_{uuid.uuid4().hex[:8]}"
             kv = await ensure_kv(js, bucket, NatsSettings())
-            yield KvStore(js, kv, bucket)
+            acks = AckInbox(nc)
+            await acks.start()
+            yield KvStore(js, kv, bucket, acks, timeout=5)
+            await acks.stop()
             await js.delete_key_value(bucket)
         finally:
             await nc.close()
+
+
+async def test_a_write_nobody_stores_fails_at_once_as_unavailable(shared_nats: Any) -> None:
+    """No stream behind the subject (the bucket is gone): the server's no-responders
+    status comes back on the ack inbox, so the write fails now, not after a timeout."""
+    nc = await nats.connect(shared_nats.url)
+    try:
+        js = nc.jetstream(timeout=5)
+        bucket = f"PRESENCE_TEST_{uuid.uuid4().hex[:8]}"
+        kv = await ensure_kv(js, bucket, NatsSettings())
+        acks = AckInbox(nc)
+        await acks.start()
+        store = KvStore(js, kv, bucket, acks, timeout=30)
+        revision = await store.create("own.s", b"one")
+        await js.delete_key_value(bucket)
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable):
+            await store.update("own.s", b"two", revision)
+        assert time.monotonic() - started < 5  # far below the 30 s timeout
+        await acks.stop()
+        with pytest.raises(StoreUnavailable):  # stopped: refused, never left hanging
+            await store.update("own.s", b"three", revision)
+    finally:
+        await nc.close()

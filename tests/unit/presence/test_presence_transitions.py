@@ -102,3 +102,19 @@ def test_visible_and_revived() -> None:
     assert back.online
     assert back.offline_since is None
     assert transitions.revived(owner(), 100.0) is None
+
+
+def test_a_claim_repeated_by_its_own_connection_changes_nothing() -> None:
+    """A gateway's retry after a lost reply: not superseded (even if fresh), and
+    answered with the record's epoch as long as it adds no topic."""
+    record = OwnerRecord("n1", "c1", 3, True, 1.0, topics=["a"])
+    retry = Claim("s", "n1", "c1", fresh=True)
+    assert transitions.held_by(record, retry)
+    assert not transitions.superseded(record, retry)
+    assert transitions.repeated(record, retry)
+    assert not transitions.repeated(record, Claim("s", "n1", "c1", topics=["b"]))
+    other = Claim("s", "n1", "c2", fresh=True)  # another connection: a newer hello won
+    assert transitions.superseded(record, other)
+    assert not transitions.repeated(record, other)
+    offline = OwnerRecord("n1", "c1", 3, False, 1.0, offline_since=2.0)
+    assert not transitions.repeated(offline, Claim("s", "n1", "c1"))  # closed: claim anew

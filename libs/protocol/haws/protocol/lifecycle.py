@@ -9,7 +9,7 @@ the fields the server writes are the fields a backend reads.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 from haws.protocol.errors import BadRequest
@@ -54,7 +54,22 @@ class LifecycleEvent:
     """resume: the node the session was on."""
 
     def encode(self) -> bytes:
-        body = {k: v for k, v in asdict(self).items() if v is not None or k == "user"}
+        # Field by field rather than ``asdict`` (which deep-copies): the presence
+        # leader encodes one of these per lifecycle event, several per session.
+        body: dict[str, Any] = {
+            "id": self.id,
+            "type": self.type,
+            "session": self.session,
+            "user": self.user,
+            "node": self.node,
+            "conn": self.conn,
+            "epoch": self.epoch,
+            "ts": self.ts,
+        }
+        for name in _OPTIONAL:
+            value = getattr(self, name)
+            if value is not None:
+                body[name] = value
         return json.dumps(body, separators=(",", ":")).encode()
 
     @classmethod
@@ -70,3 +85,4 @@ class LifecycleEvent:
 
 
 _FIELDS = frozenset(f.name for f in fields(LifecycleEvent))
+_OPTIONAL = ("reason", "topic", "previous_node")

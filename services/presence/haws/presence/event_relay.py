@@ -22,12 +22,12 @@ from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
-from nats.js import JetStreamContext
 from prometheus_client import CollectorRegistry, Counter
 
 from haws.common import names
 from haws.common.logs import EventLogger
 from haws.common.tasks import stop_tasks
+from haws.presence.ack_inbox import AckInbox
 from haws.protocol.lifecycle import LifecycleEvent
 
 SHARDS = 64
@@ -41,16 +41,16 @@ class EventSink(Protocol):
 
 
 class JetStreamEventSink:
-    def __init__(self, js: JetStreamContext, *, timeout: float) -> None:
-        self._js = js
+    def __init__(self, acks: AckInbox, *, timeout: float) -> None:
+        self._acks = acks
         self._timeout = timeout
 
     async def store(self, event: LifecycleEvent) -> None:
-        await self._js.publish(
+        await self._acks.publish(
             names.events_subject(event.type),
             event.encode(),
-            timeout=self._timeout,
-            headers={names.HDR_MSG_ID: event.id},
+            {names.HDR_MSG_ID: event.id},
+            self._timeout,
         )
 
 
@@ -72,6 +72,9 @@ class EventRelay:
         self._recent: deque[tuple[float, LifecycleEvent]] = deque(maxlen=log_size)
         self._max_pending = log_size
         self._queues: list[asyncio.Queue[LifecycleEvent]] = [asyncio.Queue() for _ in range(SHARDS)]
+        self._queued = 0
+        """Events in the queues, not yet taken by a worker: ``pending`` without a sum
+        over every queue on each event."""
         self._tasks: list[asyncio.Task[None]] = []
         self.active = False
         self.stored = Counter(
@@ -105,7 +108,7 @@ class EventRelay:
 
     @property
     def pending(self) -> int:
-        return sum(q.qsize() for q in self._queues)
+        return self._queued
 
     def record(self, events: list[LifecycleEvent]) -> None:
         """The events of one applied update; queued for storing at once while active."""
@@ -131,6 +134,7 @@ class EventRelay:
         for queue in self._queues:  # the next leader re-sends from its own log
             while not queue.empty():
                 queue.get_nowait()
+                self._queued -= 1
                 queue.task_done()
 
     def _trim(self, now: float) -> None:
@@ -145,10 +149,12 @@ class EventRelay:
             self._log.warning("presence.event_dropped", id=event.id, pending=self.pending)
             return
         self._queues[zlib.crc32(event.session.encode()) % SHARDS].put_nowait(event)
+        self._queued += 1
 
     async def _work(self, queue: asyncio.Queue[LifecycleEvent]) -> None:
         while True:
             event = await queue.get()
+            self._queued -= 1
             try:
                 await self._store(event)
             finally:

@@ -9,7 +9,7 @@ epoch come first (its leaves, its takeover), then the newer epoch's.
 from __future__ import annotations
 
 from haws.common.presence_protocol import OwnerRecord
-from haws.protocol.lifecycle import EventType, LifecycleEvent, Reason
+from haws.protocol.lifecycle import REASONS, EventType, LifecycleEvent, Reason
 
 
 class _Builder:
@@ -51,16 +51,7 @@ class _Builder:
 
 def _reason(record: OwnerRecord) -> Reason:
     reason = record.reason
-    known: tuple[Reason, ...] = (
-        "close",
-        "takeover",
-        "drain",
-        "server",
-        "expired",
-        "node_dead",
-        "slow_consumer",
-    )
-    for candidate in known:
+    for candidate in REASONS:
         if reason == candidate:
             return candidate
     return "close"

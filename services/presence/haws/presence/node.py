@@ -19,6 +19,7 @@ from haws.common.nats_connection import NatsState, connect
 from haws.common.ports import bind_listener, default_name, with_port
 from haws.common.settings import nats_settings_of
 from haws.common.streams import ensure_events_stream, ensure_kv
+from haws.presence.ack_inbox import AckInbox
 from haws.presence.emitter import ChangeEmitter, NatsChangeSink
 from haws.presence.event_relay import EventRelay, JetStreamEventSink
 from haws.presence.feed import IndexFeed
@@ -105,11 +106,14 @@ async def run_presence(
         js = nc.jetstream(timeout=settings.request_timeout)
         kv = await ensure_kv(js, names.KV_PRESENCE, nats_settings)
         await ensure_events_stream(js, nats_settings)
-        store = KvStore(js, kv, names.KV_PRESENCE)
+        acks = AckInbox(nc)
+        await acks.start()
+        stack.push_async_callback(acks.stop)
+        store = KvStore(js, kv, names.KV_PRESENCE, acks, timeout=settings.request_timeout)
         sink = NatsChangeSink(nc, flush_timeout=settings.request_timeout)
         emitter = ChangeEmitter(sink, metrics, log, log_size=settings.change_log_size)
         relay = EventRelay(
-            JetStreamEventSink(js, timeout=settings.request_timeout),
+            JetStreamEventSink(acks, timeout=settings.request_timeout),
             log,
             registry=metrics.registry,
             resend_window=settings.events_resend_window,

@@ -124,14 +124,17 @@ class Ownership:
 
     async def claim(self, session: str, claim: Claim) -> ClaimOutcome:
         def rule(old: OwnerRecord | None, now: float) -> OwnerRecord | None:
-            if transitions.superseded(old, claim):
+            if transitions.superseded(old, claim) or transitions.repeated(old, claim):
                 return None  # nothing to write (confirmed on a fresh read by ``change``)
             return transitions.claimed(old, claim, now, self._grace)
 
         outcome = await self.change(session, rule)
         if outcome.new is None:  # unreachable: a claim writes, or finds a record
             raise StoreConflict(f"{session}: claim not written")
-        if not outcome.written:  # a fresh claim of a session a newer hello claimed
+        if not outcome.written:
+            if transitions.repeated(outcome.new, claim):  # a retry of a claim that landed
+                return ClaimOutcome(outcome.new, outcome.new, None)
+            # A fresh claim of a session a newer hello claimed.
             return ClaimOutcome(outcome.old, outcome.new, None, superseded=True)
         takeover = transitions.takeover_of(session, outcome.old, outcome.new)
         return ClaimOutcome(outcome.old, outcome.new, takeover)

@@ -34,10 +34,27 @@ def _union(first: Iterable[str], second: Iterable[str]) -> list[str]:
     return list(dict.fromkeys([*first, *second]))
 
 
+def held_by(old: OwnerRecord | None, claim: Claim) -> bool:
+    """The record is online and names the claiming connection itself: this claim
+    repeats one that landed (the gateway retries a claim whose reply was lost)."""
+    return old is not None and old.online and (old.node, old.conn) == (claim.node, claim.conn)
+
+
 def superseded(old: OwnerRecord | None, claim: Claim) -> bool:
     """A ``fresh`` claim of a session claimed already: that claim came from a newer
-    hello (a resume elsewhere after this one's welcome), which keeps the session."""
-    return claim.fresh and old is not None
+    hello (a resume elsewhere after this one's welcome), which keeps the session.
+    Its own earlier attempt does not count."""
+    return claim.fresh and old is not None and not held_by(old, claim)
+
+
+def repeated(old: OwnerRecord | None, claim: Claim) -> bool:
+    """A retried claim that would change nothing: answered with the record's epoch.
+
+    Without this a retry would take a new epoch, and if the first attempt was
+    only slow (a paused replica) and landed after the retry, the connection
+    would hold the older epoch and be fenced by its own claim.
+    """
+    return held_by(old, claim) and old is not None and set(claim.topics) <= set(old.topics)
 
 
 def claimed(old: OwnerRecord | None, claim: Claim, now: float, grace: float) -> OwnerRecord:

@@ -75,6 +75,28 @@ class PresenceContract:
         finally:
             await feed.stop()
 
+    async def test_a_claim_repeated_by_its_connection_keeps_its_epoch(
+        self, calls: PresenceCalls, session: str, node: str
+    ) -> None:
+        """A gateway retries a claim whose reply was lost: the retry must neither take
+        a new epoch (a slow first attempt would then fence its own connection) nor
+        count as superseded, fresh or not."""
+        received: list[pp.Takeover] = []
+        feed = await calls.takeovers(node, received.append)
+        try:
+            claim = pp.Claim(session=session, node=node, conn="c1", fresh=True)
+            first = await calls.claim(claim)
+            again = await calls.claim(claim)
+            assert (again.epoch, again.superseded) == (first.epoch, False)
+            event = await calls.event(pp.Event("sub", session, node, "c1", first.epoch, "r"))
+            assert (event.ok, event.stale) == (True, False)
+            other = await calls.claim(pp.Claim(session=session, node=node, conn="c2"))
+            assert other.epoch > first.epoch  # another connection still takes over
+            await eventually(lambda: bool(received), timeout=5, message="c2's takeover")
+            assert received == [pp.Takeover(session=session, conn="c1", epoch=other.epoch)]
+        finally:
+            await feed.stop()
+
     async def test_an_event_with_an_old_epoch_is_stale(
         self, calls: PresenceCalls, session: str, node: str
     ) -> None:

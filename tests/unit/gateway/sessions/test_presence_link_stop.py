@@ -1,4 +1,5 @@
-"""PresenceLink.stop while a claim is in flight to a presence that no longer answers.
+"""PresenceLink.stop while a claim is in flight to a presence that no longer answers;
+and a claim whose first request went unanswered (a replica died with it) sent again.
 
 The claim's request is bounded by its own timeout, but stop must not rely on
 it: on Python 3.11 a cancellation can be swallowed by ``asyncio.wait_for`` in
@@ -72,3 +73,41 @@ async def test_stop_ends_a_claim_in_flight_that_swallows_its_cancellation() -> N
     assert calls.swallowed == 1
     assert epochs == [0]  # released unfenced: its held events are dropped, not left waiting
     assert not link.claiming("c1")
+
+
+class ForgetfulPresence(SilentPresence):
+    """The first claim is lost with a replica (the request times out); later ones
+    are answered."""
+
+    async def claim(self, claim: pp.Claim) -> pp.ClaimReply:
+        self.claims += 1
+        if self.claims == 1:
+            raise TimeoutError
+        return pp.ClaimReply(epoch=7)
+
+
+async def test_a_claim_left_unanswered_is_sent_again_and_its_events_follow() -> None:
+    calls = ForgetfulPresence()
+    link = PresenceLink(
+        calls, get_logger("test"), node="n1", fence=Fence(1.0), heartbeat_interval=1.0
+    )
+    epochs: list[int] = []
+    link.claim_soon(pp.Claim(session="s1", node="n1", conn="c1"), epochs.append, lambda: None)
+    await eventually(lambda: epochs == [7], timeout=5, message="the retried claim's epoch")
+    assert calls.claims == 2
+    await link.stop(flush_timeout=FLUSH)
+
+
+async def test_a_claim_is_sent_at_most_twice() -> None:
+    class Lost(SilentPresence):
+        async def claim(self, claim: pp.Claim) -> pp.ClaimReply:
+            self.claims += 1
+            raise TimeoutError
+
+    calls = Lost()
+    link = PresenceLink(
+        calls, get_logger("test"), node="n1", fence=Fence(1.0), heartbeat_interval=1.0
+    )
+    assert await link.claim(pp.Claim(session="s1", node="n1", conn="c1")) == 0  # unfenced
+    assert calls.claims == 2
+    await link.stop(flush_timeout=FLUSH)

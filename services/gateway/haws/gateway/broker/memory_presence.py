@@ -59,6 +59,15 @@ class MemoryPresence:
     async def claim(self, claim: pp.Claim) -> pp.ClaimReply:
         self._check()
         previous = self._owners.get(claim.session)
+        own = (
+            previous is not None
+            and previous.online
+            and (previous.node, previous.conn) == (claim.node, claim.conn)
+        )
+        if own and previous is not None:  # a retry of a claim that landed: same epoch
+            for topic in claim.topics:
+                self._join(topic, claim.session, claim.user)
+            return pp.ClaimReply(previous.epoch, previous.node)
         if claim.fresh and previous is not None:
             return pp.ClaimReply(epoch=0, superseded=True)  # a newer hello claimed it first
         self._epoch += 1

@@ -42,6 +42,10 @@ class Dispatcher:
         self._settings = deps.settings
         self._hub = deps.hub
         self._metrics = deps.metrics
+        # A label lookup takes a lock and builds a key: once, not per pub.
+        self._published = {
+            dup: deps.metrics.published.labels(str(dup).lower()) for dup in (False, True)
+        }
         self._handlers: dict[type[Any], Callable[[Connection, Any], Awaitable[None]]] = {
             Sub: self.on_sub,
             Unsub: self.on_unsub,
@@ -132,7 +136,7 @@ class Dispatcher:
             frame.topic, frame.data, mid=frame.mid, sender=conn.user, request_id=frame.id
         )
         self._metrics.publish_seconds.observe(time.perf_counter() - started)
-        self._metrics.published.labels(str(dup).lower()).inc()
+        self._published[bool(dup)].inc()
         conn.send_obj(frames.ack(frame.id, seq, dup))
 
     async def on_presence(self, conn: Connection, frame: PresenceQuery) -> None:

@@ -33,6 +33,8 @@ from haws.gateway.sessions.fence import Fence
 from haws.protocol.errors import Unavailable
 
 SHARDS = 8
+CLAIM_ATTEMPTS = 2
+"""A claim unanswered within the request timeout is sent once more (see ``_ask``)."""
 EVENT_RETRY_MAX = 2.0
 EVENT_QUEUE = 10_000
 
@@ -85,13 +87,30 @@ class PresenceLink:
         return reply.epoch if reply is not None else 0
 
     async def _ask(self, claim: pp.Claim) -> pp.ClaimReply | None:
+        """The reply, asking again once if the first went unanswered.
+
+        A replica that dies (or stalls) with the claim in hand leaves it
+        unanswered while the other replicas are fine: without a second try the
+        connection would go on unfenced and, if the claim never landed, its
+        presence events would be dropped (no join). A retry is safe: a claim
+        repeated by its own connection keeps the epoch it got (the service
+        answers it without a write), and a ``fresh`` one is not superseded by
+        its own earlier attempt.
+        """
         if self._absent:
             return None
-        try:
-            return await self._calls.claim(claim)
-        except Exception as exc:  # no presence service: messaging goes on unfenced
-            self._log.warning("presence.claim_failed", session=claim.session, error=repr(exc))
-            return None
+        for attempt in range(1, CLAIM_ATTEMPTS + 1):
+            try:
+                return await self._calls.claim(claim)
+            except TimeoutError as exc:
+                if attempt == CLAIM_ATTEMPTS:
+                    self._log.warning(
+                        "presence.claim_failed", session=claim.session, error=repr(exc)
+                    )
+            except Exception as exc:  # no presence service: messaging goes on unfenced
+                self._log.warning("presence.claim_failed", session=claim.session, error=repr(exc))
+                return None
+        return None
 
     def claim_soon(
         self, claim: pp.Claim, on_epoch: EpochHandler, on_superseded: Callable[[], None]

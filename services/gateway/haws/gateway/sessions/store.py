@@ -1,7 +1,9 @@
 """Session records by session id: in JetStream KV, or in memory for unit tests.
 
 Both keep a record for the session TTL after its last write (the KV bucket's
-``max_age``); a missing or expired session reads as ``None``.
+``max_age``); a missing or expired session reads as ``None``. The KV calls are
+bounded with ``asyncio.timeout``, not ``wait_for``: one read per resume and one
+write per new connection, and ``wait_for`` wrapped each in a task of its own.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ class KvSessionStore:
 
     async def get(self, session: str) -> SessionRecord | None:
         try:
-            entry = await asyncio.wait_for(self._kv.get(session), self._timeout)
+            async with asyncio.timeout(self._timeout):
+                entry = await self._kv.get(session)
         except KeyNotFoundError:
             return None
         if not entry.value:
@@ -44,10 +47,12 @@ class KvSessionStore:
         return SessionRecord.decode(entry.value)
 
     async def put(self, session: str, record: SessionRecord) -> None:
-        await asyncio.wait_for(self._kv.put(session, record.encode()), self._timeout)
+        async with asyncio.timeout(self._timeout):
+            await self._kv.put(session, record.encode())
 
     async def delete(self, session: str) -> None:
-        await asyncio.wait_for(self._kv.delete(session), self._timeout)
+        async with asyncio.timeout(self._timeout):
+            await self._kv.delete(session)
 
 
 class MemorySessionStore:
