@@ -28,10 +28,11 @@ from bench.loadgen.peer import Reply
 from bench.loadgen.publisher import Publisher
 from bench.loadgen.subscriber import Subscriber
 from bench.loadgen.tally import lost
+from bench.part_meter import CpuSplit
 from bench.profiler import Recording
 from bench.scenarios.traffic import new_topic
 from bench.systems import Running
-from bench.usage import CpuMeter, cpu_seconds
+from bench.usage import CpuMeter
 from haws.common import names
 from haws.protocol.codec import encode_payload
 
@@ -167,26 +168,23 @@ async def _haws(
     target = stack.running("haws", HAWS_DIALECTS["haws"])
     await client.connect(target.url)
     meter = CpuMeter(stack.pids())
-    parts = _parts(stack)
+    roles = {pid: role for role, pid in _parts(stack).items()}
+    split = CpuSplit(list(roles), roles)
     try:
         for recording in recordings or []:
             recording.start(0.0, PROFILE_SECONDS)
         start = meter.sample()
-        before = {part: cpu_seconds(pid) for part, pid in parts.items()}
         sent_at = time.monotonic_ns()
         await client.subscribe(topic, since=seqs[0] - 1)
         done_at = await client.finished(sent_at)
         end = meter.sample()
-        after = {part: cpu_seconds(pid) for part, pid in parts.items()}
+        split.stop()
     finally:
         await close_all([client])
     result = _result(client, seqs, sent_at, done_at, meter.between(start, end), fill_seconds)
     # Where each replayed message's server CPU goes: it moves far less with the
     # machine's noise than msg/s, and says which part to work on.
-    count = max(1, client.tally.count)
-    result["cpu_us_per_msg"] = {
-        part: round((after[part] - before[part]) * 1e6 / count, 2) for part in parts
-    }
+    result["cpu_us_per_msg"] = split.per_unit(client.tally.count)
     return result
 
 
