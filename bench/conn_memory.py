@@ -87,6 +87,7 @@ def _infra(presence: bool) -> Iterator[tuple[NatsServer, ConsulAgent]]:
 
 
 async def _probe(n: int, presence: bool, top: int) -> None:
+    from haws.gateway.deps import GatewayDeps
     from haws.gateway.service import run_gateway
     from haws.gateway.settings import GatewaySettings
 
@@ -103,10 +104,10 @@ async def _probe(n: int, presence: bool, top: int) -> None:
             drain_timeout=5.0,
         )
         stop = asyncio.Event()
-        ready: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        ready: asyncio.Future[GatewayDeps] = asyncio.get_running_loop().create_future()
         task = asyncio.create_task(run_gateway(settings, stop, started=ready.set_result))
         deps = await asyncio.wait_for(ready, 30)
-        s = deps.settings  # type: ignore[attr-defined]
+        s = deps.settings
         url = f"ws://{s.host}:{s.port}"
         client = await asyncio.create_subprocess_exec(
             sys.executable,
