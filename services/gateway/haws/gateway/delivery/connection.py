@@ -231,7 +231,8 @@ class Connection:
         if self.ws.closed or raw.is_closing():
             return  # the peer is gone: the reader sees it and ends the connection
         raw.write(data)
-        if self._paused():
+        flow = self._flow  # ``_paused`` inlined: this runs once per subscriber per pass
+        if flow is not None and flow.writing_paused:
             self._start([])
 
     def send_obj(self, frame: dict[str, Any]) -> bool:
