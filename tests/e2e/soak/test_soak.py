@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import random
 import time
@@ -359,7 +360,7 @@ async def test_soak(harness: Harness) -> None:
         ack_max_s=slowest[0]["ack_s"] if slowest else None,
         slowest_acks=slowest,
         publish_failures=stream.failures[:5],
-        last_process=[vars(r) for r in processes[-len(gateways) :]],
+        last_process=[dataclasses.asdict(r) for r in processes[-len(gateways) :]],
         app_faults=len(app_faults),
         incomplete=incomplete or None,
     )
