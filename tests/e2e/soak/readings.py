@@ -14,7 +14,7 @@ from nats.errors import Error as NatsError
 
 from haws.cluster import Gateway
 from haws.common import names
-from tests.e2e.chaos.probes import metrics
+from tests.e2e.chaos.probes import metrics, total
 
 PROCESS_FIGURES = ("rss", "fds", "tasks")
 
@@ -29,6 +29,9 @@ class ProcessReading:
     fds: float
     tasks: float
     connections: float
+    deaf: float
+    """Times its canary counted it deaf in this lifetime (it moves its clients then)."""
+    canary_ok: float
 
     @property
     def lifetime(self) -> tuple[str, float]:
@@ -59,6 +62,8 @@ async def read_gateways(gateways: list[Gateway], at: float) -> list[ProcessReadi
                 m.get("process_open_fds", 0.0),
                 m.get("haws_gateway_asyncio_tasks", 0.0),
                 m.get("haws_gateway_connections", 0.0),
+                total(m, "haws_gateway_canary_deaf_total"),
+                m.get("haws_gateway_canary_ok", 1.0),
             )
         )
     return found
