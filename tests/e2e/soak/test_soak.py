@@ -6,18 +6,18 @@ of which ``WITNESSES`` stay subscribed to one topic and are checked at the wire
 ``CHURN_PER_SECOND`` of them resume their session on a new connection (45%),
 move to another topic (45%) or start a new session (10%: most real clients
 resume, a few come back as new). A steady publish runs on the witness topic for
-the whole run and on the churners' topics; the gateways are restarted one at a
-time every ``SOAK_ROLL_MINUTES`` (default 5) and one gateway is SIGKILLed right
-after the first rolling restart.
+the whole run and, paced by the clock, on the churners' topics; the gateways are
+restarted one at a time every ``SOAK_ROLL_MINUTES`` (default 5, or half the run
+when shorter) and one gateway is SIGKILLed right after the first rolling restart.
 
 Every ``SAMPLE_EVERY`` seconds it reads each gateway's RSS, open fds, asyncio
 tasks and connections (per process lifetime), the session bucket's keys and
 the stream's bytes, and prints the slope of each per minute over its steady
-part. Flat means (``BOUNDS``, per gateway process where per process):
+part. Flat means:
 
 - RSS within 2 MiB/min, fds and tasks within 2/min per process, fitted within
-  each process lifetime at a constant number of held connections
-  (``slopes.within_lifetimes``), from 60 s after the process's last restart;
+  each process lifetime at a constant number of connections (the most held so
+  far for RSS; ``slopes.within_lifetimes``), from 60 s after the last restart;
 - KV keys: the bucket minus the sessions model of ``session_ledger``
   (clients up + sessions given up less than one TTL ago) within 1% of the
   clients per minute, from one TTL after the churn began;
@@ -64,7 +64,7 @@ pytestmark = [pytest.mark.soak, pytest.mark.timeout(0)]
 
 MINUTES = float(os.environ.get("SOAK_MINUTES", "30"))
 CLIENTS = int(os.environ.get("SOAK_CLIENTS", "2000"))
-ROLL_MINUTES = float(os.environ.get("SOAK_ROLL_MINUTES", "5"))
+ROLL_MINUTES = float(os.environ.get("SOAK_ROLL_MINUTES", str(min(5.0, MINUTES / 2))))
 WITNESSES = min(100, CLIENTS // 10)
 CHURN_TOPICS = 20
 CHURN_PER_SECOND = max(1, CLIENTS // 200)
