@@ -250,8 +250,14 @@ def process_fits(readings: list[ProcessReading], timeline: Timeline) -> dict[str
 
 
 async def test_soak(harness: Harness) -> None:
+    # For the whole run: every restarted gateway reads them again at its start (and
+    # applies the stream's retention); one started without them put it back to 24 h.
     with soak_environment(RETENTION, DUPLICATE_WINDOW, SESSION_TTL):
-        cluster = await harness.start_cluster(SPEC)
+        await soak(harness)
+
+
+async def soak(harness: Harness) -> None:
+    cluster = await harness.start_cluster(SPEC)
     gateways = cluster.gateways
     urls = [g.ws_url for g in gateways]
     setup_started = time.monotonic()
