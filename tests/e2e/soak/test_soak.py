@@ -338,12 +338,13 @@ async def soak(harness: Harness) -> None:
                 roll = None
             if not killed and roll is None and timeline.restarts:
                 killed = True
+                killed_at = timeline.now()
                 victim = gateways[-1]
                 timeline.note(f"SIGKILL {victim.name}")
                 await asyncio.to_thread(victim.kill)
                 await asyncio.to_thread(victim.start, 60.0)
                 timeline.note(f"{victim.name} back")
-                timeline.restarts.append((now, timeline.now()))
+                timeline.restarts.append((killed_at, timeline.now()))
             for _ in range(CHURN_PER_SECOND):
                 await churn_once(churn, urls, topics, timeline.now())
             await asyncio.sleep(max(0.0, 1.0 - (timeline.now() - now)))  # pacing the churn
