@@ -128,8 +128,8 @@ class CpuSplit:
         """CPU microseconds per unit of work, by process name, and their ``total``."""
         end = self._end if self._end is not None else self._start
         costs = self._meter.between(self._start, end).per_unit_us(units)
-        out = {name: round(us, 1) for name, us in costs.items()}
-        out["total"] = round(sum(out.values()), 1)
+        out = {name: round(us, 3) for name, us in costs.items()}
+        out["total"] = round(sum(out.values()), 3)
         return out
 
 

@@ -13,6 +13,7 @@ history.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from typing import Any
 
@@ -27,6 +28,7 @@ from bench.loadgen.peer import Reply
 from bench.loadgen.publisher import Publisher
 from bench.loadgen.subscriber import Subscriber
 from bench.loadgen.tally import lost
+from bench.part_meter import CpuSplit
 from bench.profiler import Recording
 from bench.scenarios.traffic import new_topic
 from bench.systems import Running
@@ -166,6 +168,8 @@ async def _haws(
     target = stack.running("haws", HAWS_DIALECTS["haws"])
     await client.connect(target.url)
     meter = CpuMeter(stack.pids())
+    roles = {pid: role for role, pid in _parts(stack).items()}
+    split = CpuSplit(list(roles), roles)
     try:
         for recording in recordings or []:
             recording.start(0.0, PROFILE_SECONDS)
@@ -174,9 +178,24 @@ async def _haws(
         await client.subscribe(topic, since=seqs[0] - 1)
         done_at = await client.finished(sent_at)
         end = meter.sample()
+        split.stop()
     finally:
         await close_all([client])
-    return _result(client, seqs, sent_at, done_at, meter.between(start, end), fill_seconds)
+    result = _result(client, seqs, sent_at, done_at, meter.between(start, end), fill_seconds)
+    # Where each replayed message's server CPU goes: it moves far less with the
+    # machine's noise than msg/s, and says which part to work on.
+    result["cpu_us_per_msg"] = split.per_unit(client.tally.count)
+    return result
+
+
+def _parts(stack: Any) -> dict[str, int]:
+    """The processes on a replayed message's path, by role."""
+    pids = {
+        "gateway": stack.gateways[0].pid,
+        "replay": stack.backends[0].pid if stack.backends else None,
+        "nats": stack.infra.nats.pid,
+    }
+    return {part: pid for part, pid in pids.items() if pid is not None}
 
 
 async def _node(lab: Lab, target: Running, n: int) -> dict[str, Any]:
@@ -230,12 +249,17 @@ def _result(
 
 
 def _profile(lab: Lab, n: int) -> None:
-    """py-spy on the gateway and the replay service while the client catches up."""
+    """py-spy on the gateway, the replay service and the reading client while it catches up."""
     scenario = f"{NAME}-{n}"
     print(f"  {scenario} haws under py-spy ...", flush=True)
     try:
         with lab.haws(replay=True) as stack:
-            pids = {"haws gateway": stack.gateways[0].pid, "haws replay": stack.backends[0].pid}
+            pids = {
+                "haws gateway": stack.gateways[0].pid,
+                "haws replay": stack.backends[0].pid,
+                # The reading client: it must not be what limits the figure.
+                "bench client": os.getpid(),
+            }
             recordings = {
                 name: Recording(pid, lab.data_dir / f"profile-replay-{i}")
                 for i, (name, pid) in enumerate(pids.items())

@@ -21,6 +21,7 @@ from bench.loadgen.flow import Flow
 from bench.loadgen.publisher import Publisher
 from bench.loadgen.subscriber import Subscriber
 from bench.loadgen.tally import Latencies, lost
+from bench.part_meter import CpuSplit
 from bench.sizes import Sizes
 from bench.usage import CpuMeter
 
@@ -130,10 +131,12 @@ async def run_window(
         ]
     await asyncio.sleep(sizes.warmup)
     start, d0, p0 = meter.sample(), delivered(loads), published(loads)
+    split = CpuSplit(meter.server_pids)
     _record(loads, latencies)
     await asyncio.sleep(sizes.window)
     _record(loads, None)
     end, d1, p1 = meter.sample(), delivered(loads), published(loads)
+    split.stop()
     results = await asyncio.gather(*tasks)
     drained = await drain(loads, sizes.drain_timeout)
     usage = meter.between(start, end)
@@ -143,6 +146,9 @@ async def run_window(
         # not the server, set the pace (a share of one core over the window).
         "server_us_per_msg": usage.server * usage.seconds / max(1, d1 - d0) * 1e6,
         "published_per_s": (p1 - p0) / usage.seconds,
+        # The same per process (gateway, presence, nats-server...): which part a
+        # configuration's extra cost is in.
+        "server_us_per_msg_by_process": split.per_unit(d1 - d0),
         "window_s": round(usage.seconds, 2),
         "drain_s": round(drained, 2),
         "publish_stalls": sum(r or 0 for r in results),

@@ -16,6 +16,7 @@ class FakeConnection:
         self.session = session
         self.queue = SendQueue(4096, 1 << 20)
         self.closed: tuple[int, str] | None = None
+        self.batch = False
 
     @property
     def closing(self) -> bool:
@@ -23,6 +24,11 @@ class FakeConnection:
 
     def send(self, frame: bytes) -> bool:
         return self.queue.put(frame)
+
+    def write_run(self, data: bytes, frames: list[bytes], size: int) -> None:
+        for frame in frames:
+            if not self.send(frame):
+                return
 
     def send_obj(self, frame: dict[str, Any]) -> bool:
         return self.queue.put(JSON.encode(frame))

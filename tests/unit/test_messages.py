@@ -8,7 +8,9 @@ import json
 import msgpack
 import pytest
 
-from haws.common.messages import StoredMessage, stamp_to_ms, stored
+from haws.common.messages import StoredMessage, stamp_bytes_to_ms, stamp_to_ms, stored
+from haws.common.replay_protocol import decode_page, encode_page, encode_rows, row_of
+from haws.common.stream_reader import HistoryPage
 from haws.gateway.delivery.wire import BATCH_MAX_BYTES, batches
 from haws.gateway.fanout.frame_cache import FrameCache, SharedFrames
 from haws.protocol.codec import JSON, MSGPACK, encode_payload
@@ -19,6 +21,45 @@ def test_stamp_with_nanoseconds_to_ms() -> None:
     assert stamp_to_ms("2026-11-27T03:42:43Z") == 1795750963000
     assert stamp_to_ms(None) == 0
     assert stamp_to_ms("garbage") == 0
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        "2026-11-27T03:42:43.63281128Z",
+        "2026-11-27T03:42:43.999999999Z",
+        "2026-11-27T03:42:43Z",
+        "2026-11-27T03:42:43.6Z",
+        "2026-11-27T03:42:43.63Z",
+        "2026-11-27T03:42:43.632+00:00",
+        "not a time at all, but long",
+        "",
+    ],
+)
+def test_a_raw_stamp_reads_as_its_decoded_text_does(stamp: str) -> None:
+    assert stamp_bytes_to_ms(stamp.encode()) == stamp_to_ms(stamp)
+
+
+def test_a_reply_row_is_the_message_the_gateway_would_have_read_itself() -> None:
+    """The replay service builds rows straight from header blocks; the gateway decodes
+    them into the same messages as a direct read of the stream gives."""
+    block = (
+        b"NATS/1.0\r\nHaws-From: u\xc3\xa9\r\nNats-Msg-Id: m0\r\ntraceparent: 00-ab-cd-01\r\n"
+        b"Nats-Stream: HAWS\r\nNats-Sequence: 17\r\n"
+        b"Nats-Time-Stamp: 2026-11-27T06:07:33.444138968Z\r\n\r\n"
+    )
+    bare = b"NATS/1.0\r\nNats-Sequence: 18\r\nNats-Time-Stamp: 2026-11-27T06:07:34Z\r\n\r\n"
+    body = encode_payload({"x": 1})
+    direct = [
+        StoredMessage.from_header_block("t", block, body, 17, 16),
+        StoredMessage.from_header_block("t", bare, body, 18, 17),
+    ]
+    assert direct[0].sender == "u\u00e9"
+    assert (direct[0].mid, direct[0].traceparent) == ("m0", "00-ab-cd-01")
+    rows = [row_of(block, body, 17, 16), row_of(bare, body, 18, 17)]
+    raw = encode_rows(rows, True, (3, 15))
+    assert raw == encode_page(HistoryPage(direct, more=True, gap=(3, 15)))
+    assert decode_page("t", raw) == HistoryPage(direct, more=True, gap=(3, 15))
 
 
 def test_from_republished_headers() -> None:

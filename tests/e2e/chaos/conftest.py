@@ -17,28 +17,21 @@ from typing import Any
 
 import pytest
 
-from haws.client import Client
 from haws.cluster import ClusterError, ClusterSpec, LocalCluster
 from tests.e2e.chaos.fleet import Fleet
 from tests.e2e.chaos.report import emit
 from tests.e2e.chaos.sizes import FleetSize
 from tests.e2e.chaos.stream import SteadyStream
-from tests.support.wire_log import WireLog
-from tests.support.ws_client import WsClient
+from tests.support.client_owner import ClientOwner
 
 START_TIMEOUT = 60.0
 START_ATTEMPTS = 2
-CLOSE_TIMEOUT = 20.0
 
 
-class Harness:
+class Harness(ClientOwner):
     def __init__(self, tmp_path: Path) -> None:
-        self.tmp_path = tmp_path
-        self.log = WireLog()
+        super().__init__(tmp_path, "CHAOS")
         self._cluster: LocalCluster | None = None
-        self._fleets: list[Fleet] = []
-        self._clients: list[Client] = []
-        self._raw: list[WsClient] = []
         self.start_failures: list[str] = []
 
     @property
@@ -83,11 +76,6 @@ class Harness:
     def topic(self, scenario: str) -> str:
         return f"chaos.{scenario}.{uuid.uuid4().hex[:8]}"
 
-    def fleet(self, prefix: str = "c") -> Fleet:
-        fleet = Fleet(self.log, self.tmp_path, prefix)
-        self._fleets.append(fleet)
-        return fleet
-
     async def steady_fleet(
         self,
         cluster: LocalCluster,
@@ -97,49 +85,17 @@ class Harness:
     ) -> tuple[Fleet, SteadyStream]:
         """``size.clients`` subscribers spread over every gateway, and a started
         stream of ``size.messages`` at ``size.rate`` from an SDK publisher."""
-        fleet = self.fleet()
-        await fleet.open(size.clients, cluster.gateways)
-        await fleet.subscribe(topic)
-        publisher = self.client(publisher_urls, name="publisher")
-        await publisher.connect()
-        stream = SteadyStream(
-            publisher, topic, size.messages, size.rate, deadline=size.messages / size.rate + 60
+        return await self.open_steady_fleet(
+            topic, size, cluster.gateways, publisher_urls, slack=60.0
         )
-        stream.start()
-        return fleet, stream
-
-    def client(self, urls: Sequence[str], *, name: str | None = None, **settings: Any) -> Client:
-        """An SDK client closed at teardown; with ``name`` its frames go to the wire log."""
-        if name is not None:
-            settings["on_frame"] = self.log.tap(name)
-        client = Client(list(urls), discover=False, **settings)
-        self._clients.append(client)
-        return client
-
-    async def raw(self, url: str, **hello: Any) -> tuple[WsClient, dict[str, Any]]:
-        """A raw protocol client closed at teardown, and the ``welcome`` to its ``hello``."""
-        client = await WsClient.connect(url)
-        self._raw.append(client)
-        return client, await client.hello(**hello)
 
     @property
     def data_dir(self) -> Path:
         return self.cluster.data_dir
 
     async def aclose(self) -> None:
-        """Clients first (each group bounded: a close that hangs is reported, not waited
-        for), then the cluster."""
-        closes = [
-            ("fleets", [fleet.close() for fleet in self._fleets]),
-            ("sdk clients", [c.close() for c in self._clients]),
-            ("raw clients", [c.close() for c in self._raw]),
-        ]
-        for what, group in closes:
-            try:
-                async with asyncio.timeout(CLOSE_TIMEOUT):
-                    await asyncio.gather(*group, return_exceptions=True)
-            except TimeoutError:
-                print(f"\nCHAOS teardown: closing the {what} took over {CLOSE_TIMEOUT} s")
+        """Clients first, then the cluster."""
+        await self.close_clients()
         if self._cluster is not None:
             await asyncio.to_thread(self._cluster.stop)
 

@@ -25,7 +25,6 @@ from typing import Any
 
 import pytest
 
-from haws.client import Client
 from haws.cluster import Gateway
 from haws.cluster.netns import call_in, entered
 from haws.cluster.network import Network
@@ -34,11 +33,9 @@ from tests.e2e.chaos.report import emit
 from tests.e2e.chaos.sizes import FleetSize
 from tests.e2e.chaos.stream import SteadyStream
 from tests.e2e.faults.placement import FaultCluster, FaultSpec
-from tests.support.wire_log import WireLog
-from tests.support.ws_client import WsClient
+from tests.support.client_owner import ClientOwner
 
 START_TIMEOUT = 90.0
-CLOSE_TIMEOUT = 20.0
 
 
 def require_network_namespaces() -> None:
@@ -47,16 +44,12 @@ def require_network_namespaces() -> None:
         pytest.fail("network fault tests need root, `ip` (iproute2) and `iptables`")
 
 
-class FaultHarness:
+class FaultHarness(ClientOwner):
     def __init__(self, tmp_path: Path) -> None:
-        self.tmp_path = tmp_path
+        super().__init__(tmp_path, "FAULT")
         self.net = Network()
-        self.log = WireLog()
         self._cluster: FaultCluster | None = None
         self._inside = contextlib.ExitStack()
-        self._fleets: list[Fleet] = []
-        self._clients: list[Client] = []
-        self._raw: list[WsClient] = []
 
     @property
     def cluster(self) -> FaultCluster:
@@ -93,11 +86,6 @@ class FaultHarness:
     def topic(self, scenario: str) -> str:
         return f"fault.{scenario}.{uuid.uuid4().hex[:8]}"
 
-    def fleet(self, prefix: str = "c") -> Fleet:
-        fleet = Fleet(self.log, self.tmp_path, prefix)
-        self._fleets.append(fleet)
-        return fleet
-
     async def steady_fleet(
         self,
         topic: str,
@@ -107,56 +95,20 @@ class FaultHarness:
         **settings: Any,
     ) -> tuple[Fleet, SteadyStream]:
         """``size.clients`` subscribers spread over ``gateways``, and a started stream."""
-        fleet = self.fleet()
-        await fleet.open(size.clients, gateways, **settings)
-        await fleet.subscribe(topic)
-        publisher = self.client(publisher_urls, name="publisher")
-        await publisher.connect()
-        stream = SteadyStream(
-            publisher, topic, size.messages, size.rate, deadline=size.messages / size.rate + 90
+        return await self.open_steady_fleet(
+            topic, size, gateways, publisher_urls, slack=90.0, **settings
         )
-        stream.start()
-        return fleet, stream
-
-    def client(
-        self,
-        urls: Sequence[str],
-        *,
-        name: str | None = None,
-        discover: bool = False,
-        **settings: Any,
-    ) -> Client:
-        if name is not None:
-            settings["on_frame"] = self.log.tap(name)
-        client = Client(list(urls), discover=discover, **settings)
-        self._clients.append(client)
-        return client
-
-    async def raw(self, url: str, **hello: Any) -> tuple[WsClient, dict[str, Any]]:
-        client = await WsClient.connect(url)
-        self._raw.append(client)
-        return client, await client.hello(**hello)
 
     def emit(self, scenario: str, **fields: Any) -> None:
         logs = self.tmp_path / "cluster" / "logs"
         emit(self.tmp_path, scenario, kind="FAULT", **fields, logs=str(logs))
 
     async def aclose(self) -> None:
-        closes = [
-            ("fleets", [fleet.close() for fleet in self._fleets]),
-            ("sdk clients", [c.close() for c in self._clients]),
-            ("raw clients", [c.close() for c in self._raw]),
-        ]
         try:
             if self._cluster is not None:
                 # Healed first: closes then reach their peers, gateways drain.
                 await asyncio.to_thread(self.net.heal)
-            for what, group in closes:
-                try:
-                    async with asyncio.timeout(CLOSE_TIMEOUT):
-                        await asyncio.gather(*group, return_exceptions=True)
-                except TimeoutError:
-                    print(f"\nFAULT teardown: closing the {what} took over {CLOSE_TIMEOUT} s")
+            await self.close_clients()
             if self._cluster is not None:
                 await asyncio.to_thread(self._cluster.stop)
         finally:

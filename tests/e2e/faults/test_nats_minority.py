@@ -12,65 +12,23 @@ node rejoins and holds the same stream.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import time
-from typing import Any
 
-import nats
 import pytest
-from nats.errors import Error as NatsError
 
-from haws.common import names
-from tests.e2e.chaos.probes import get_json, metrics, nats_client_names, read_back, status
+from tests.e2e.chaos.probes import metrics, nats_client_names, status
 from tests.e2e.chaos.report import timings
 from tests.e2e.chaos.sizes import FleetSize
-from tests.e2e.chaos.test_nats_kill import stream_leader
 from tests.e2e.faults.conftest import FaultHarness
-from tests.e2e.faults.placement import FaultCluster, FaultSpec
-from tests.e2e.faults.probes import rpo
+from tests.e2e.faults.placement import FaultSpec
+from tests.e2e.faults.probes import Cut, heal_and_judge, lead_from
 from tests.e2e.faults.sizes import ACK_WAIT, sizes
 from tests.support.waiting import eventually
-from tests.support.wire_log import WireMsg, verify
 
 SIZES = sizes(
     FleetSize(clients=24, messages=240, rate=20.0), FleetSize(clients=120, messages=900, rate=30.0)
 )
 SPEC = FaultSpec(nats=3, gateways=3, replay=1, gateway_args=("--consul-ttl", "2"))
-
-
-async def lead_from(cluster: FaultCluster, node: str) -> bool:
-    """Ask the stream's leadership onto ``node``; whether it got there."""
-    nc = await nats.connect(servers=[s.url for s in cluster.nats], connect_timeout=5)
-    try:
-        if await stream_leader(nc) != node:
-            with contextlib.suppress(NatsError):
-                await nc.request(
-                    f"$JS.API.STREAM.LEADER.STEPDOWN.{names.STREAM}",
-                    json.dumps({"placement": {"preferred": node}}).encode(),
-                    timeout=5,
-                )
-
-            async def moved() -> bool:
-                with contextlib.suppress(NatsError):
-                    return await stream_leader(nc) == node
-                return False
-
-            with contextlib.suppress(AssertionError):
-                await eventually(moved, timeout=10, interval=0.2, message="leader moved")
-        return await stream_leader(nc) == node
-    finally:
-        await nc.close()
-
-
-async def stream_state(monitor_url: str) -> dict[str, Any]:
-    """The HAWS stream's state as one server holds it (its ``/jsz``)."""
-    body = await get_json(f"{monitor_url}/jsz?streams=true")
-    for account in body.get("account_details") or []:
-        for stream in account.get("stream_detail") or []:
-            if stream.get("name") == names.STREAM:
-                return dict(stream.get("state") or {})
-    return {}
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -106,39 +64,12 @@ async def test_a_nats_node_cut_from_its_peers_loses_no_acked_message(
     )
     gw3_back_after = time.monotonic() - cut_at
     samples = await metrics(gw3.http_url)
-    await stream.wait_acked(size.messages * 3 // 4, timeout=ACK_WAIT)
-    await faults.heal()
-    healed_at = time.monotonic()
-
-    await stream.finish()
-    assert not stream.failures, stream.failures[:5]
-    acked = stream.seqs
-    assert len(acked) == len(set(acked)) == size.messages
-    await fleet.wait_received(topic, set(acked), timeout=ACK_WAIT)
-    totals = fleet.verify(topic, acked)
-    app_faults = fleet.application_faults(acked)
-    marker = stream.first_sent_after(cut_at)
-    assert marker is not None
-    arrivals = [faults.log.arrival(name, topic, marker.seq) for name in moved]
-    resumed = [a - cut_at for a in arrivals if a is not None]
-
-    majority_state = await stream_state(cluster.nats[0].monitor_url)
-
-    async def caught_up() -> bool:
-        state = await stream_state(minority.monitor_url)
-        # The stream goes on growing (canary probes): at least where the majority was.
-        return int(state.get("last_seq", 0)) >= int(majority_state.get("last_seq", 0))
-
-    await eventually(caught_up, timeout=60, interval=0.5, message="the cut node caught up")
-    caught_up_after = time.monotonic() - healed_at
-    stored = [WireMsg.of(m) for m in await read_back(gw3.ws_url, topic, timeout=30)]
-    history = verify(stored, acked, first_prev=0)
+    cut = Cut(cut_at, moved, minority.monitor_url, cluster.nats[0].monitor_url, gw3.ws_url)
+    heal = await heal_and_judge(faults, fleet, stream, topic, cut)
     faults.emit(
         "nats-minority",
         size=str(size),
-        **totals.counts(),
-        rto_s=round(max(resumed), 3) if resumed else None,
-        rpo=rpo(stream.acks, stored),
+        **heal.counts(),
         cut=minority.name,
         cut_leader=was_leader,
         gateway_moved_s=round(gw3_moved_after, 3),
@@ -147,18 +78,19 @@ async def test_a_nats_node_cut_from_its_peers_loses_no_acked_message(
             'haws_gateway_canary_deaf_total{cause="no_quorum",nats="up"}', 0.0
         ),
         client_moves=sum(m.connections - 1 for m in fleet.members),
-        caught_up_s=round(caught_up_after, 3),
+        caught_up_s=round(heal.caught_up_s, 3),
         moved=len(moved),
-        resume=timings(resumed),
+        resume=timings(heal.resumed),
         publish_retries=stream.client.stats.sent - stream.client.stats.acked,
-        history=history.counts(),
-        app_faults=len(app_faults),
+        history=heal.history.counts(),
+        app_faults=len(heal.app_faults),
     )
+    totals = heal.totals
     assert totals.ok, (totals.evidence(), fleet.dump(list(totals.failed), topic))
-    assert not app_faults, list(app_faults.items())[:5]
-    assert history.ok, history
-    assert history.unexpected == 0, history
-    assert rpo(stream.acks, stored) == 0
+    assert not heal.app_faults, list(heal.app_faults.items())[:5]
+    assert heal.history.ok, heal.history
+    assert heal.history.unexpected == 0, heal.history
+    assert heal.rpo == 0
 
 
 async def _ready(http_url: str, want: int) -> bool:

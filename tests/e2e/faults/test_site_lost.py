@@ -17,16 +17,12 @@ import time
 
 import pytest
 
-from tests.e2e.chaos.probes import read_back
 from tests.e2e.chaos.report import timings
 from tests.e2e.chaos.sizes import FleetSize
 from tests.e2e.faults.conftest import FaultHarness
 from tests.e2e.faults.placement import FaultSpec
-from tests.e2e.faults.probes import rpo
+from tests.e2e.faults.probes import Cut, heal_and_judge, lead_from
 from tests.e2e.faults.sizes import ACK_WAIT, sizes
-from tests.e2e.faults.test_nats_minority import lead_from, stream_state
-from tests.support.waiting import eventually
-from tests.support.wire_log import WireMsg, verify
 
 SIZES = sizes(
     FleetSize(clients=24, messages=240, rate=20.0), FleetSize(clients=120, messages=900, rate=30.0)
@@ -58,50 +54,24 @@ async def test_a_lost_site_loses_no_acked_message(faults: FaultHarness, size: Fl
 
     await faults.partition(site_a, rest)
     cut_at = time.monotonic()
-    await stream.wait_acked(size.messages * 3 // 4, timeout=ACK_WAIT)
-    await faults.heal()
-    healed_at = time.monotonic()
-
-    await stream.finish()
-    assert not stream.failures, stream.failures[:5]
-    acked = stream.seqs
-    assert len(acked) == len(set(acked)) == size.messages
-    await fleet.wait_received(topic, set(acked), timeout=ACK_WAIT)
-    totals = fleet.verify(topic, acked)
-    app_faults = fleet.application_faults(acked)
-    marker = stream.first_sent_after(cut_at)
-    assert marker is not None
-    arrivals = [faults.log.arrival(name, topic, marker.seq) for name in moved]
-    resumed = [a - cut_at for a in arrivals if a is not None]
-    majority = await stream_state(cluster.nats[1].monitor_url)
-
-    async def caught_up() -> bool:
-        state = await stream_state(nats_a.monitor_url)
-        # The stream goes on growing (canary probes): at least where the majority was.
-        return int(state.get("last_seq", 0)) >= int(majority.get("last_seq", 0))
-
-    await eventually(caught_up, timeout=60, interval=0.5, message="the lost site caught up")
-    caught_up_after = time.monotonic() - healed_at
-    stored = [WireMsg.of(m) for m in await read_back(gw_b.ws_url, topic, timeout=30)]
-    history = verify(stored, acked, first_prev=0)
-    lost_acked = rpo(stream.acks, stored)
+    cut = Cut(cut_at, moved, nats_a.monitor_url, cluster.nats[1].monitor_url, gw_b.ws_url)
+    heal = await heal_and_judge(faults, fleet, stream, topic, cut)
     faults.emit(
         "site-lost",
         size=str(size),
-        **totals.counts(),
-        rto_s=round(max(resumed), 3) if resumed else None,
-        rpo=lost_acked,
+        **heal.counts(),
         lost_site=site_a,
         lost_leader=was_leader,
         moved=len(moved),
-        resume=timings(resumed),
-        caught_up_s=round(caught_up_after, 3),
+        resume=timings(heal.resumed),
+        caught_up_s=round(heal.caught_up_s, 3),
         publish_retries=stream.client.stats.sent - stream.client.stats.acked,
-        history=history.counts(),
-        app_faults=len(app_faults),
+        history=heal.history.counts(),
+        app_faults=len(heal.app_faults),
     )
+    totals = heal.totals
     assert totals.ok, (totals.evidence(), fleet.dump(list(totals.failed), topic))
-    assert not app_faults, list(app_faults.items())[:5]
-    assert len(resumed) == len(moved)
-    assert history.ok, history
-    assert lost_acked == 0
+    assert not heal.app_faults, list(heal.app_faults.items())[:5]
+    assert len(heal.resumed) == len(moved)
+    assert heal.history.ok, heal.history
+    assert heal.rpo == 0

@@ -42,6 +42,37 @@ def stamp_to_ms(stamp: str | None) -> int:
     return seconds * 1000 + millis
 
 
+@lru_cache(maxsize=1024)
+def _whole_seconds_of(whole: bytes) -> int | None:
+    return _whole_seconds(whole.decode("ascii", "replace"))
+
+
+def stamp_bytes_to_ms(stamp: bytes) -> int:
+    """``stamp_to_ms`` of a header's raw bytes, without decoding and splitting them:
+    a history page parses one per message (the server writes ``...T03:42:43.632Z``)."""
+    if len(stamp) >= 20 and stamp[19] in _AFTER_SECONDS:
+        seconds = _whole_seconds_of(stamp[:19])
+        if seconds is not None:
+            frac = stamp[20:23]
+            if len(frac) == 3 and frac.isdigit():
+                return seconds * 1000 + int(frac)
+    return stamp_to_ms(stamp.decode("ascii", "replace"))
+
+
+_AFTER_SECONDS = frozenset(b".Z")
+
+
+def block_fields(block: bytes) -> tuple[int, str | None, str | None, str | None]:
+    """(ts, sender, mid, traceparent) of a direct-get reply's raw header block."""
+    stamp = header(block, _TIMESTAMP_KEY)
+    return (
+        stamp_bytes_to_ms(stamp) if stamp else 0,
+        _text(header(block, _FROM_KEY)),
+        _text(header(block, _MSG_ID_KEY)),
+        _text(header(block, _TRACEPARENT_KEY)),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class StoredMessage:
     topic: str
@@ -73,17 +104,8 @@ class StoredMessage:
         cls, topic: str, block: bytes, body: bytes, seq: int, prev: int
     ) -> StoredMessage:
         """From a direct-get reply's raw header block (``raw_replies``), ``seq`` already read."""
-        stamp = header(block, _TIMESTAMP_KEY)
-        return stored(
-            topic,
-            seq,
-            prev,
-            stamp_to_ms(stamp.decode("ascii", "replace")) if stamp else 0,
-            body,
-            _text(header(block, _FROM_KEY)),
-            _text(header(block, _MSG_ID_KEY)),
-            _text(header(block, _TRACEPARENT_KEY)),
-        )
+        ts, sender, mid, traceparent = block_fields(block)
+        return stored(topic, seq, prev, ts, body, sender, mid, traceparent)
 
 
 def _text(value: bytes | None) -> str | None:

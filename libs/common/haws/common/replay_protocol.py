@@ -11,7 +11,7 @@ from typing import Any
 
 import msgpack
 
-from haws.common.messages import StoredMessage, stored
+from haws.common.messages import StoredMessage, block_fields, stored
 from haws.common.stream_reader import HistoryPage
 from haws.protocol.errors import BadRequest
 
@@ -47,23 +47,33 @@ class ReplayRequest:
         return request
 
 
-def _message_to_wire(m: StoredMessage) -> list[Any]:
+Row = list[Any]
+"""One message on the wire: ``[seq, prev, ts, body, sender, mid, traceparent]``."""
+
+
+def _message_to_wire(m: StoredMessage) -> Row:
     return [m.seq, m.prev, m.ts, m.body, m.sender, m.mid, m.traceparent]
 
 
-def _message_from_wire(topic: str, row: list[Any]) -> StoredMessage:
+def _message_from_wire(topic: str, row: Row) -> StoredMessage:
     seq, prev, ts, body, sender, mid, traceparent = row
     return stored(topic, seq, prev, ts, body, sender, mid, traceparent)
 
 
+def row_of(block: bytes, body: bytes, seq: int, prev: int) -> Row:
+    """A direct-get reply (``StreamReader.read_as``) as its row, with no message between."""
+    ts, sender, mid, traceparent = block_fields(block)
+    return [seq, prev, ts, body, sender, mid, traceparent]
+
+
 def encode_page(page: HistoryPage) -> bytes:
+    return encode_rows([_message_to_wire(m) for m in page.messages], page.more, page.gap)
+
+
+def encode_rows(rows: list[Row], more: bool, gap: tuple[int, int] | None) -> bytes:
     return bytes(
         msgpack.packb(
-            {
-                "messages": [_message_to_wire(m) for m in page.messages],
-                "more": page.more,
-                "gap": list(page.gap) if page.gap else None,
-            },
+            {"messages": rows, "more": more, "gap": list(gap) if gap else None},
             use_bin_type=True,
         )
     )

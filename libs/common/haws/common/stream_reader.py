@@ -23,6 +23,9 @@ from haws.common.errors import StreamError
 from haws.common.messages import SEQUENCE_KEY, StoredMessage
 from haws.common.raw_replies import RawTap, header, header_block, header_key, status, tap_for
 
+R = TypeVar("R")
+T = TypeVar("T")
+
 MAX_BATCH = 1000
 MAX_BATCH_BYTES = 1 << 20
 
@@ -142,6 +145,25 @@ class StreamReader:
         The read starts at the cursor itself, so ``page_of`` can tell a complete
         range from one retention cut.
         """
+
+        def build(block: bytes, data: bytes, seq: int, prev: int) -> StoredMessage:
+            return StoredMessage.from_header_block(topic, block, data, seq, prev)
+
+        messages, more, gap = await self.read_as(topic, after, limit, build, until=until)
+        return HistoryPage(messages, more=more, gap=gap)
+
+    async def read_as(
+        self,
+        topic: str,
+        after: int,
+        limit: int,
+        build: Callable[[bytes, bytes, int, int], T],
+        *,
+        until: int | None = None,
+    ) -> tuple[list[T], bool, tuple[int, int] | None]:
+        """``read``, each message made by ``build(header block, payload, seq, prev)``:
+        the replay service goes from the stream's bytes straight to its reply's rows,
+        without a ``StoredMessage`` in between. Returns (items, more, gap)."""
         limit = max(1, min(limit, MAX_BATCH))
         subject = names.topic_subject(topic)
         start = max(after, 1)
@@ -154,20 +176,15 @@ class StreamReader:
             }
         )
         pending = header(replies[-1][0], _PENDING_KEY) if replies else None
-        return page_of(
+        return items_of(
             replies,
             after=after,
             limit=limit,
             until=until,
             seq_of=lambda reply: _seq_of(reply[0]),
-            message_of=lambda reply, seq, prev: StoredMessage.from_header_block(
-                topic, reply[0], reply[1], seq, prev
-            ),
+            item_of=lambda reply, seq, prev: build(reply[0], reply[1], seq, prev),
             more_beyond=int(pending or 0) > 0,
         )
-
-
-R = TypeVar("R")
 
 
 def page_of(
@@ -181,16 +198,39 @@ def page_of(
     more_beyond: bool,
 ) -> HistoryPage:
     """The page of a read from ``replies``: the store's first ``limit + 1`` messages of
-    the topic at or after the cursor ``after``, in order.
+    the topic at or after the cursor ``after``, in order (``items_of``'s rules).
+    One function for the stream and the in-memory broker, so both answer alike."""
+    messages, more, gap = items_of(
+        replies,
+        after=after,
+        limit=limit,
+        until=until,
+        seq_of=seq_of,
+        item_of=message_of,
+        more_beyond=more_beyond,
+    )
+    return HistoryPage(messages, more=more, gap=gap)
+
+
+def items_of(
+    replies: Sequence[R],
+    *,
+    after: int,
+    limit: int,
+    until: int | None,
+    seq_of: Callable[[R], int],
+    item_of: Callable[[R, int, int], T],
+    more_beyond: bool,
+) -> tuple[list[T], bool, tuple[int, int] | None]:
+    """(items, more, gap) of a read from ``replies``, each item ``item_of(reply, seq, prev)``.
 
     If the cursor's own message is still stored, nothing after it can have been
     removed (retention drops the oldest first) and the range is complete. If it is
     gone, the seqs between the cursor and the first retained message are the
-    ``gap``. ``more_beyond`` says the store holds messages past the last reply. One
-    function for the stream and the in-memory broker, so both answer alike.
+    ``gap``. ``more_beyond`` says the store holds messages past the last reply.
     """
     gap: tuple[int, int] | None = None
-    messages: list[StoredMessage] = []
+    items: list[T] = []
     prev = after
     for i, reply in enumerate(replies):
         seq = seq_of(reply)
@@ -199,14 +239,14 @@ def page_of(
         if i == 0 and after > 0 and seq > after + 1:
             gap = (after + 1, seq - 1)
         if until is not None and seq >= until:
-            return HistoryPage(messages, more=False, gap=gap)
-        if len(messages) == limit:
-            return HistoryPage(messages, more=True, gap=gap)
-        messages.append(message_of(reply, seq, prev))
+            return items, False, gap
+        if len(items) == limit:
+            return items, True, gap
+        items.append(item_of(reply, seq, prev))
         prev = seq
     if not replies and until is not None and after > 0 and until > after + 1:
         gap = (after + 1, until - 1)
-    return HistoryPage(messages, more=more_beyond, gap=gap)
+    return items, more_beyond, gap
 
 
 def _seq_of(block: bytes) -> int:

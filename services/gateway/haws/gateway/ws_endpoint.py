@@ -130,7 +130,20 @@ class WsEndpoint:
             raise web.HTTPServiceUnavailable(text="backplane lost")
         lease = self._admission.admit(request)  # 403 origin, 503/429 limits: before the upgrade
         try:
-            return await self._handle(request, lease)
+            # Built here, not in a coroutine of its own: every open connection keeps
+            # each coroutine frame of its handler chain (docs/performance.md).
+            settings = self._deps.settings
+            ws = LingeringWebSocketResponse(
+                linger=settings.close_linger,  # a close frame must outlive unread input
+                protocols=SUBPROTOCOLS,
+                heartbeat=settings.heartbeat,
+                max_msg_size=settings.max_frame_bytes,  # also caps a compressed frame, inflated
+                compress=settings.compression and lease.reserve_compression(),
+            )
+            try:
+                return await self._session(request, lease, ws)
+            finally:
+                await ws.lingered()
         finally:
             lease.release()
             self._deps.metrics.compressed_connections.set(self._deps.limits.compressed)
@@ -153,20 +166,6 @@ class WsEndpoint:
             self._deps.metrics.limit_hits.labels("connections_per_user").inc()
             raise HelloFailed(CloseCode.TRY_AGAIN_LATER, str(exc)) from None
         return principal
-
-    async def _handle(self, request: web.Request, lease: Lease) -> web.StreamResponse:
-        settings = self._deps.settings
-        ws = LingeringWebSocketResponse(
-            linger=settings.close_linger,  # a close frame must outlive unread input
-            protocols=SUBPROTOCOLS,
-            heartbeat=settings.heartbeat,
-            max_msg_size=settings.max_frame_bytes,  # also caps a compressed frame, inflated
-            compress=settings.compression and lease.reserve_compression(),
-        )
-        try:
-            return await self._session(request, lease, ws)
-        finally:
-            await ws.lingered()
 
     async def _session(
         self, request: web.Request, lease: Lease, ws: web.WebSocketResponse

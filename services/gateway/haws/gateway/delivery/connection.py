@@ -208,6 +208,33 @@ class Connection:
         self._overflow()
         return False
 
+    def write_run(self, data: bytes, frames: list[bytes], size: int) -> None:
+        """A topic's frames of this pass, ``data`` their bytes for this connection
+        (``fanout.SharedRun``). With nothing queued ahead of them they go to the socket
+        now, in one write and through no queue; otherwise they are queued behind
+        what waits (a task owns the socket, a close is pending, the socket is
+        compressed) or, over the queue's limits, overflow it (4008) as ``send`` would."""
+        raw = self._raw
+        if (
+            raw is None
+            or self._dirty
+            or self._task is not None
+            or self._close_request is not None
+            or self._state != _OPEN
+            or self._sent_close is not None
+            or not self.queue.fits(len(frames), size)
+        ):
+            for frame in frames:
+                if not self.send(frame):
+                    return
+            return
+        if self.ws.closed or raw.is_closing():
+            return  # the peer is gone: the reader sees it and ends the connection
+        raw.write(data)
+        flow = self._flow  # ``_paused`` inlined: this runs once per subscriber per pass
+        if flow is not None and flow.writing_paused:
+            self._start([])
+
     def send_obj(self, frame: dict[str, Any]) -> bool:
         # The codec returns bytes of their own size (see ``JsonCodec.encode``), so a
         # queue of small replies holds what its byte limit counts.

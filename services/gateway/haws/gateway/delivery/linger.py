@@ -86,6 +86,10 @@ class LingeringWebSocketResponse(web.WebSocketResponse):
     once the socket is closed (aiohttp closes it outright when the handler ends).
     """
 
+    __slots__ = ("_linger", "_lingering")
+    """In slots, not the instance dict: two more keys there made it grow (about
+    110 B per connection, tracemalloc; docs/performance.md)."""
+
     def __init__(self, *, linger: float, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._linger = linger

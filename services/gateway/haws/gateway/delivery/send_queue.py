@@ -76,6 +76,11 @@ class SendQueue:
         self._count = self._bytes = 0
         return False
 
+    def fits(self, count: int, size: int) -> bool:
+        """``count`` frames of ``size`` bytes in all would be taken by an empty queue
+        (a run written past the queue obeys the same limits as one queued)."""
+        return count <= self._max_frames and size <= self._max_bytes and not self._overflowed
+
     def take_all(self) -> list[bytes]:
         if self._many is not None:
             frames = self._many

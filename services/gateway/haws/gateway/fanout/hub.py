@@ -14,6 +14,7 @@ from haws.common.logs import EventLogger
 from haws.common.tasks import stop_tasks
 from haws.gateway.broker.seams import History, LiveFeed
 from haws.gateway.delivery.connection import Connection
+from haws.gateway.delivery.flusher import Flusher
 from haws.gateway.fanout.catch_up import catch_up
 from haws.gateway.fanout.frame_cache import SharedFrames
 from haws.gateway.fanout.recent_window import RecentLimits, RecentMessages
@@ -34,6 +35,7 @@ class Hub:
         *,
         fence: Fence | None = None,
         recent: RecentLimits | None = None,
+        flusher: Flusher | None = None,
     ) -> None:
         self.connections: set[Connection] = set()
         self.by_session: dict[str, Connection] = {}
@@ -45,6 +47,8 @@ class Hub:
         self.fence = fence
         self._recent = recent or RecentLimits()
         self.shared_frames = SharedFrames()
+        self.flusher = flusher or Flusher(log)
+        """Where topics write their runs (the connections' own flush pass may be another)."""
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
@@ -77,6 +81,7 @@ class Hub:
                 self._log,
                 fence=self.fence,
                 recent=self._recent,
+                flusher=self.flusher,
             )
             self.topics[name] = topic
             self._metrics.topics.set(len(self.topics))

@@ -21,6 +21,11 @@ class Subscriber(Protocol):
     def session(self) -> str: ...
 
     @property
+    def batch(self) -> bool:
+        """The client asked for ``batch``: several frames travel in one message."""
+        ...
+
+    @property
     def queue(self) -> SendQueue:
         """Where frames wait for the socket (catch-up paces itself by its room)."""
         ...
@@ -33,6 +38,13 @@ class Subscriber(Protocol):
     def send(self, frame: bytes) -> bool:
         """Queue an encoded frame; ``False`` when the queue overflowed (the
         connection then closes itself, slow consumer)."""
+        ...
+
+    def write_run(self, data: bytes, frames: list[bytes], size: int) -> None:
+        """A topic's frames of this iteration (``SharedRun``): ``data`` is their bytes
+        on the wire for this connection's codec and batch mode, ``size`` the sum of
+        their lengths. Written now when nothing is queued ahead of them, else queued
+        behind it like ``send``."""
         ...
 
     def send_obj(self, frame: dict[str, Any]) -> bool:

@@ -8,6 +8,7 @@ it every message directly.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from haws.common.messages import StoredMessage
 from haws.gateway.fanout.subscriber import Subscriber
@@ -17,7 +18,7 @@ MAX_BUFFERED = 10_000
 
 
 class Subscription:
-    __slots__ = ("buffer", "conn", "floor", "live", "presence", "seq", "task", "topic")
+    __slots__ = ("_watcher", "buffer", "conn", "floor", "live", "presence", "seq", "task", "topic")
 
     def __init__(
         self,
@@ -41,6 +42,12 @@ class Subscription:
         self.buffer: list[StoredMessage] = []
         self.task: asyncio.Task[None] | None = None
         """The catch-up delivering history to it, owned by the hub."""
+        self._watcher: Callable[[Subscription, bool], None] | None = None
+        """Told before ``live`` changes (the topic's ``Members``: its shared run must
+        not reach a subscription that went live or stopped after the run began)."""
+
+    def watch(self, watcher: Callable[[Subscription, bool], None] | None) -> None:
+        self._watcher = watcher
 
     def hold(self, message: StoredMessage) -> None:
         """Buffer a live message while catching up; a full buffer is dropped and
@@ -52,11 +59,15 @@ class Subscription:
     def go_live(self) -> None:
         """Drop the buffer (its caller delivered what it needed) and receive live
         messages directly from now on."""
+        if not self.live and self._watcher is not None:
+            self._watcher(self, True)
         self.buffer = []
         self.live = True
 
     def stop_delivery(self) -> None:
         """Deliver nothing more to this connection (its session moved elsewhere)."""
+        if self.live and self._watcher is not None:
+            self._watcher(self, False)
         self.live = False
 
     def cancel(self) -> None:

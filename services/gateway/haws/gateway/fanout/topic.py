@@ -3,6 +3,8 @@
 Live messages arrive at most once (core NATS). The topic keeps the last seq it
 fanned out; a message whose ``prev`` skips ahead is held until the missing range
 is read from the stream and delivered, so subscribers never see a silent gap.
+What it fans out in one event-loop iteration reaches its live subscribers as one
+shared run in the node's flush pass (``SharedRun``).
 """
 
 from __future__ import annotations
@@ -17,15 +19,15 @@ from haws.common.logs import EventLogger
 from haws.common.messages import StoredMessage
 from haws.common.telemetry import extract_context, tracer
 from haws.gateway.broker.seams import Feed, History, LiveFeed
+from haws.gateway.delivery.flusher import Flusher
 from haws.gateway.fanout import recovery
 from haws.gateway.fanout.frame_cache import FrameCache
+from haws.gateway.fanout.members import Members
 from haws.gateway.fanout.recent_window import RecentLimits, RecentMessages
-from haws.gateway.fanout.subscriber import Subscriber
-from haws.gateway.fanout.subscription import Subscription
+from haws.gateway.fanout.shared_run import SharedRun
 from haws.gateway.metrics import GatewayMetrics
 from haws.gateway.presence_relay import PresenceRelay
 from haws.gateway.sessions.fence import Fence
-from haws.protocol.codec import Codec
 from haws.protocol.errors import HawsError
 
 FILL_RETRY_MAX = 1.0
@@ -44,9 +46,11 @@ class Topic:
         *,
         fence: Fence | None = None,
         recent: RecentLimits | None = None,
+        flusher: Flusher | None = None,
     ) -> None:
         self.name = name
-        self.subscribers: dict[Subscriber, Subscription] = {}
+        self.subscribers = Members(self._settle)
+        self._run = SharedRun(self.subscribers, flusher, log)
         self.last_seq = 0
         self._feed = feed
         self._history = history
@@ -83,7 +87,13 @@ class Topic:
         if self._presence is None:
             self._presence = await self._feed.presence_changes(self.name, self._on_presence)
 
+    def _settle(self) -> None:
+        """Write this iteration's run now (before who is live changes, or before a
+        frame that must follow it)."""
+        self._run.settle()
+
     async def _on_presence(self, change: pp.Change) -> None:
+        self._run.settle()
         frame = self._presence_relay.frame(change)
         if frame is None:
             return  # a new presence leader re-sent what we already delivered
@@ -167,6 +177,7 @@ class Topic:
 
     def _announce_gap(self, gap: recovery.Gap) -> None:
         self.recent.clear()  # the window must not bridge a gap a catch-up has to report
+        self._run.settle()  # the messages before the gap go out before its announcement
         for sub in self.subscribers.values():
             if sub.live:
                 sub.conn.send_obj(frames.recovered(self.name, gap))
@@ -188,19 +199,12 @@ class Topic:
         self.last_seq = message.seq
         cache = FrameCache(message)
         self.recent.add(cache)
-        delivered = 0
-        codec: Codec | None = None
-        frame = b""
-        for sub in self.subscribers.values():
-            if sub.live:
-                conn = sub.conn
-                if conn.codec is not codec:  # subscribers mostly share one codec
-                    codec = conn.codec
-                    frame = cache.encoded(codec)
-                conn.send(frame)
-                delivered += 1
-            else:
+        members = self.subscribers
+        if members.holding:
+            for sub in members.holding.values():
                 sub.hold(message)
+        delivered = members.live_count
         if delivered:
+            self._run.add(cache)
             self._metrics.delivered.inc(delivered)
         return delivered
