@@ -41,7 +41,7 @@ from bench.loadgen.crowd import close_all, open_all
 from bench.loadgen.peer import Peer, Reply
 from bench.scenarios.traffic import new_topic
 from bench.systems import Skipped
-from bench.systems.haws import HawsStack
+from bench.systems.haws import PER_MEMBER_PRESENCE, HawsStack
 from bench.targets import PRESENCE_SESSIONS
 from bench.usage import CpuMeter
 from haws.cluster import service_available
@@ -64,7 +64,13 @@ EVENTS_TIMEOUT = 120.0
 """Bound on the whole events measurement."""
 HEARTBEAT_TIMEOUT = 3.0
 GRACE = 5.0
-PRESENCE_ARGS = ["--heartbeat-timeout", str(HEARTBEAT_TIMEOUT), "--grace", str(GRACE)]
+PRESENCE_ARGS = [
+    "--heartbeat-timeout",
+    str(HEARTBEAT_TIMEOUT),
+    "--grace",
+    str(GRACE),
+    *PER_MEMBER_PRESENCE,  # every join and leave is counted, on one topic of N members
+]
 GATEWAY_ARGS = ["--presence-heartbeat", "0.5"]
 REPLICAS = {"haws": 1, "haws-presence2": 2}
 """The events figure's systems: presence replicas behind queue group ``haws-presence``."""

@@ -34,6 +34,8 @@ from haws.cluster.services import backend_service
 
 _names = itertools.count(1)
 
+PER_MEMBER_PRESENCE = ("--presence-counts-from", "0")
+"""Presence flags of every bench stack: join/leave per member at any topic size."""
 UNLIMITED = {
     "max_connections": "0",
     "max_connections_per_ip": "0",
@@ -130,7 +132,9 @@ class HawsStack:
                     "presence",
                     name=f"presence-{run}",
                     nats_url=infra.nats.url,
-                    extra_args=list(presence_args),
+                    # Per-member join/leave at any size, as the scenarios count them
+                    # (issue 14's counts-only mode would hide them on a large topic).
+                    extra_args=[*PER_MEMBER_PRESENCE, *presence_args],
                 )
             )
 

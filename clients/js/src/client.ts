@@ -15,7 +15,7 @@ import { Connection, DROPPED, type SocketFactory } from "./connection.js";
 import { Emitter } from "./emitter.js";
 import { type GatewayNode, Endpoints } from "./endpoints.js";
 import { HawsError } from "./errors.js";
-import { type ClientFrame, type Json, type Member, type ServerFrame, byteLength, checkTopic, encode } from "./frames.js";
+import { type ClientFrame, type Json, type PresenceAnswer, type ServerFrame, byteLength, checkTopic, encode } from "./frames.js";
 import { Heartbeat } from "./heartbeat.js";
 import { diagnose, gateways } from "./http.js";
 import { browserOnline, watchPage } from "./lifecycle.js";
@@ -212,9 +212,12 @@ export class Client extends Emitter<ClientEvents> {
     });
   }
 
-  /** Who is on `topic` now. */
-  queryPresence(topic: string): Promise<Member[]> {
-    return this.request({ op: "presence", topic }).then((f) => f.members ?? []);
+  /** Who is on `topic` now; on a counts-only topic a sample, with the totals. */
+  queryPresence(topic: string): Promise<PresenceAnswer> {
+    return this.request({ op: "presence", topic }).then((f) => ({
+      members: f.members ?? [],
+      counts: f.sample ? { count: f.count ?? 0, users: f.users ?? 0 } : undefined,
+    }));
   }
 
   /** Publishes waiting for their ack. */
@@ -400,6 +403,7 @@ export class Client extends Emitter<ClientEvents> {
       case "recovered":
       case "join":
       case "leave":
+      case "counts":
         return this.subs.get(f.topic ?? "")?.route(f);
       case "ack": {
         this.outbox.take(f.id ?? -1)?.resolve({ seq: f.seq ?? 0, dup: f.dup === true });

@@ -17,6 +17,18 @@ export interface Member extends Who {
   node?: string;
 }
 
+/** (haws) The totals of a counts-only (large) topic, which sends these instead of join/leave. */
+export interface Counts {
+  count: number;
+  users: number;
+}
+
+/** (haws) A `presence` answer: `sample` says `members` is a bounded sample and `counts` the totals. */
+export interface PresenceAnswer {
+  members: Member[];
+  counts?: Counts | undefined;
+}
+
 /** A server frame: `op` plus whatever fields that op carries. */
 export interface ServerFrame {
   op: string;
@@ -39,6 +51,13 @@ export interface ServerFrame {
   complete?: boolean;
   who?: Who;
   members?: Member[];
+  /** (haws) `counts`, and `presence` on a counts-only topic: member sessions, distinct users. */
+  count?: number;
+  users?: number;
+  /** (haws) `presence`: `members` is a bounded sample of a counts-only topic. */
+  sample?: boolean;
+  /** (haws) `counts`: `members` = back to per-member mode, `members` holds the whole list. */
+  mode?: string;
   reason?: string;
   delay?: number;
   code?: string;

@@ -4,7 +4,7 @@ export { HawsError } from "./errors.js";
 export { Presence } from "./presence.js";
 export { Subscription } from "./subscription.js";
 export type { ChainBreak, Message, Recovered, SubscribeOptions, SubscriptionEvents } from "./subscription.js";
-export type { Json, Member, Who } from "./frames.js";
+export type { Counts, Json, Member, PresenceAnswer, Who } from "./frames.js";
 export type { GatewayNode } from "./endpoints.js";
 export type { PublishResult } from "./outbox.js";
 export type { KeyValueStore } from "./storage.js";

@@ -11,7 +11,7 @@
  */
 import { Emitter } from "./emitter.js";
 import type { HawsError } from "./errors.js";
-import type { Json, Member, ServerFrame, Who } from "./frames.js";
+import type { Counts, Json, Member, PresenceAnswer, ServerFrame, Who } from "./frames.js";
 
 export interface Message {
   topic: string;
@@ -48,6 +48,8 @@ export interface SubscriptionEvents {
   error: HawsError;
   join: Who;
   leave: Who;
+  /** (haws) A counts-only topic's totals; with `members`, the topic is back to per-member mode. */
+  counts: Counts & { members?: Member[] };
   /** The node confirmed the subscription (every connection); `seq` = the topic's last seq. */
   subscribed: { seq: number };
 }
@@ -63,7 +65,7 @@ export type Verdict = "deliver" | "duplicate" | "refill";
 
 export interface SubscriptionOwner {
   unsubscribeTopic(sub: Subscription): Promise<void>;
-  queryPresence(topic: string): Promise<Member[]>;
+  queryPresence(topic: string): Promise<PresenceAnswer>;
 }
 
 export class Subscription extends Emitter<SubscriptionEvents> {
@@ -97,6 +99,11 @@ export class Subscription extends Emitter<SubscriptionEvents> {
 
   /** Who is on the topic now (one `presence` request). */
   members(): Promise<Member[]> {
+    return this.presence().then((a) => a.members);
+  }
+
+  /** One `presence` request; on a counts-only topic `members` is a sample and `counts` the totals. */
+  presence(): Promise<PresenceAnswer> {
     return this.owner.queryPresence(this.topic);
   }
 
@@ -153,6 +160,9 @@ export class Subscription extends Emitter<SubscriptionEvents> {
       this.emit("recovered", { topic: this.topic, complete, gap });
     } else if ((frame.op === "join" || frame.op === "leave") && frame.who) {
       this.emit(frame.op, frame.who);
+    } else if (frame.op === "counts") {
+      const counts = { count: frame.count ?? 0, users: frame.users ?? 0 };
+      this.emit("counts", frame.mode === "members" ? { ...counts, members: frame.members ?? [] } : counts);
     }
   }
 

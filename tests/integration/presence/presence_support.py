@@ -38,7 +38,14 @@ FAST_FLAGS = [f"--{k.replace('_', '-')}={v}" for k, v in FAST.items()]
 
 
 def presence_settings(nats_url: str, **overrides: Any) -> PresenceSettings:
-    values: dict[str, Any] = {"nats_url": (nats_url,), "http_port": 0, **FAST}
+    # Per-member join/leave at any size: these tests count each one (a thousand on
+    # one topic in one of them). Counts-only mode has its own tests, which override it.
+    values: dict[str, Any] = {
+        "nats_url": (nats_url,),
+        "http_port": 0,
+        "presence_counts_from": 0,
+        **FAST,
+    }
     values.update(overrides)
     return PresenceSettings(**values)
 

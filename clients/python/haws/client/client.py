@@ -27,6 +27,7 @@ from haws.client.session import Session
 from haws.client.types import (
     AuthenticationFailed,
     ClientClosed,
+    PresenceCounts,
     PubAck,
     SessionTakenOver,
     State,
@@ -39,6 +40,8 @@ from haws.protocol.errors import CLOSE_ADVICE, CloseCode
 log = logging.getLogger(__name__)
 
 StateCallback = Callable[[State], None]
+CountsCallback = Callable[[PresenceCounts], None]
+"""``on_counts(counts)`` (haws): a counts-only topic's new totals (see ``PresenceCounts``)."""
 FrameTap = Callable[[dict[str, Any], int], None]
 """``on_frame(frame, connection)``, a wire tap for tests and debugging: every decoded
 server frame as it came off the wire (the ``welcome`` first, duplicates included; not
@@ -112,6 +115,7 @@ class Client:
         on_state: StateCallback | None = None,
         on_gap: GapCallback | None = None,
         on_frame: FrameTap | None = None,
+        on_counts: CountsCallback | None = None,
         token: str | None = None,
         session: str | None = None,
     ) -> None:
@@ -137,6 +141,7 @@ class Client:
             queue_size=queue_size,
             on_gap=self._report_gap,
             session=session,
+            on_counts=(lambda counts: self._notify(on_counts, counts)) if on_counts else None,
         )
         self._state = State.IDLE
         self._state_changed = asyncio.Event()

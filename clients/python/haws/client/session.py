@@ -14,6 +14,7 @@ import contextlib
 import itertools
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any, Final
 
 from haws.client.backoff import full_jitter
@@ -21,7 +22,15 @@ from haws.client.connection import Connection
 from haws.client.cursors import Cursors, GapCallback, Verdict
 from haws.client.outbox import Outbox, Request
 from haws.client.router import Router
-from haws.client.types import ClientClosed, ClientError, Message, PubAck, Stats, error_of
+from haws.client.types import (
+    ClientClosed,
+    ClientError,
+    Message,
+    PresenceCounts,
+    PubAck,
+    Stats,
+    error_of,
+)
 from haws.protocol.client_frames import PROTOCOL_VERSION, check_topic
 from haws.protocol.codec import Codec
 from haws.protocol.errors import BadRequest, RateLimited, TooLarge, Unavailable
@@ -52,8 +61,10 @@ class Session:
         queue_size: int,
         on_gap: GapCallback,
         session: str | None,
+        on_counts: Callable[[PresenceCounts], None] | None = None,
     ) -> None:
         self.id = session
+        self._on_counts = on_counts
         self._codec = codec
         self._max_frame_bytes = max_frame_bytes
         self.cursors = Cursors(on_gap=on_gap)
@@ -234,6 +245,16 @@ class Session:
                 self._on_error(frame)
             elif op == "recovered":
                 self._on_recovered(frame)
+            elif op == "counts" and self._on_counts is not None:
+                members = frame.get("members") if frame.get("mode") == "members" else None
+                self._on_counts(
+                    PresenceCounts(
+                        topic=str(frame["topic"]),
+                        count=int(frame["count"]),
+                        users=int(frame.get("users", 0)),
+                        members=list(members) if members is not None else None,
+                    )
+                )
             else:
                 log.debug("frame ignored: %r", frame)
         except (KeyError, TypeError, ValueError) as exc:

@@ -39,6 +39,24 @@ class Message:
 
 
 @dataclass(frozen=True, slots=True)
+class PresenceCounts:
+    """(haws) A ``counts`` frame: a large topic is counts-only, its totals replace join/leave.
+
+    Large topics would cost every presence subscriber one frame per member change;
+    the server coalesces them into these totals instead (at most one per interval).
+    """
+
+    topic: str
+    count: int
+    """Member sessions of the topic."""
+    users: int
+    """Distinct user ids among them (0 in anonymous mode)."""
+    members: list[dict[str, Any]] | None = None
+    """Set when the topic went back to per-member mode: the whole member list, after
+    which join/leave resume."""
+
+
+@dataclass(frozen=True, slots=True)
 class PubAck:
     """The stored position of a publish; ``dup`` says a retry found it already stored."""
 

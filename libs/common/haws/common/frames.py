@@ -53,8 +53,11 @@ def recovered(topic: str, gap: tuple[int, int] | None) -> dict[str, Any]:
     return {"op": "recovered", "topic": topic, "complete": False, "from": gap[0], "to": gap[1]}
 
 
-def presence(request_id: int, topic: str, members: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"op": "presence", "id": request_id, "topic": topic, "members": members}
+def presence(
+    request_id: int, topic: str, members: list[dict[str, Any]], **counts: Any
+) -> dict[str, Any]:
+    """``counts`` (haws): ``count``, ``users`` and ``sample`` of a counts-only topic."""
+    return {"op": "presence", "id": request_id, "topic": topic, "members": members, **counts}
 
 
 def pong(request_id: int | None) -> dict[str, Any]:

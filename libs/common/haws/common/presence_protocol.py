@@ -8,7 +8,7 @@ single truth; replicas keep an in-memory index of it through a KV watch.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, Field, dataclass, field, fields
 from typing import Any, Literal, TypeVar
 
 import msgpack
@@ -40,10 +40,16 @@ def _layout(cls: type[Any]) -> _Layout:
     layout = _layouts.get(cls)
     if layout is None:
         layout = tuple(
-            (f.name, bool(f.metadata.get("omit_default")), f.default) for f in fields(cls)
+            (f.name, bool(f.metadata.get("omit_default")), _default(f)) for f in fields(cls)
         )
         _layouts[cls] = layout
     return layout
+
+
+def _default(f: Field[Any]) -> Any:
+    if f.default_factory is not MISSING:
+        return f.default_factory()
+    return f.default
 
 
 def _known(cls: type[Any]) -> frozenset[str]:
@@ -152,13 +158,24 @@ class Member:
 @dataclass(frozen=True, slots=True)
 class QueryReply:
     members: list[dict[str, Any]]
+    sample: bool = field(default=False, metadata=OMIT_DEFAULT)
+    """(haws) The topic is in counts-only mode: ``members`` is a bounded sample and
+    ``count``/``users`` are the totals."""
+    count: int = field(default=0, metadata=OMIT_DEFAULT)
+    users: int = field(default=0, metadata=OMIT_DEFAULT)
 
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """Published on ``haws.pres.<topic>`` by the leader."""
+    """Published on ``haws.pres.<topic>`` by the leader.
 
-    kind: Literal["join", "leave"]
+    ``counts`` and ``members`` (haws) belong to counts-only mode for large topics:
+    ``counts`` carries the totals instead of per-member join/leave, ``members``
+    the full list when the topic goes back to per-member mode. Their
+    ``session`` is empty and ``revision`` is the last one applied when sent.
+    """
+
+    kind: Literal["join", "leave", "counts", "members"]
     topic: str
     session: str
     user: str | None = None
@@ -166,6 +183,12 @@ class Change:
     """KV revision of the record update behind it. A new leader re-sends what its
     predecessor may not have published, with the same revision, so a receiver may
     drop a (topic, session) change at a revision it has already seen."""
+    count: int = field(default=0, metadata=OMIT_DEFAULT)
+    """(counts, members) members of the topic."""
+    users: int = field(default=0, metadata=OMIT_DEFAULT)
+    """(counts, members) distinct user ids among them (anonymous sessions have none)."""
+    members: list[dict[str, Any]] = field(default_factory=list, metadata=OMIT_DEFAULT)
+    """(members) the whole member list, as in a query reply."""
 
 
 @dataclass(frozen=True, slots=True)

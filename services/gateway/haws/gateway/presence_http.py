@@ -13,10 +13,10 @@ def presence_route(deps: GatewayDeps) -> web.RouteDef:
     async def presence(request: web.Request) -> web.Response:
         try:
             topic = check_topic(request.match_info["topic"], None)
-            members = await deps.presence.query(topic)
+            answer = await deps.presence.answer(topic)
         except ProtocolError as exc:
             status = 400 if exc.code == "bad_request" else 503
             return web.json_response({"error": exc.code, "message": exc.message}, status=status)
-        return web.json_response({"topic": topic, "members": members})
+        return web.json_response({"topic": topic, **answer})
 
     return web.get("/v1/presence/{topic}", presence)

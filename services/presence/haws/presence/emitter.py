@@ -19,6 +19,7 @@ from nats.aio.client import Client as NatsClient
 from haws.common import names
 from haws.common.logs import EventLogger
 from haws.common.presence_protocol import Change, encode
+from haws.presence.large_topics import LargeTopics
 from haws.presence.metrics import PresenceMetrics
 
 
@@ -34,9 +35,17 @@ class ChangeSink(Protocol):
 
 class ChangeEmitter:
     def __init__(
-        self, sink: ChangeSink, metrics: PresenceMetrics, log: EventLogger, *, log_size: int
+        self,
+        sink: ChangeSink,
+        metrics: PresenceMetrics,
+        log: EventLogger,
+        *,
+        log_size: int,
+        large: LargeTopics | None = None,
     ) -> None:
         self._sink = sink
+        self.large = large
+        """Counts-only mode of large topics (None: every topic is per-member)."""
         self._metrics = metrics
         self._log = log
         self._recent: deque[Change] = deque(maxlen=log_size)
@@ -59,6 +68,8 @@ class ChangeEmitter:
         self.processed = max(self.processed, revision)
         if not changes:
             return
+        if self.large is not None:
+            changes = self.large.sort(changes, revision)
         self._recent.extend(changes)
         if self.active and (unseen or revision > self._floor):
             await self._publish(changes)
@@ -67,10 +78,17 @@ class ChangeEmitter:
         """Start publishing; first re-send what is logged above ``after``. The count re-sent."""
         self._floor = after
         self.active = True
+        if self.large is not None:
+            self.large.mark_all()
         pending = [c for c in self._recent if c.revision > after]
         await self._publish(pending)
         self._floor = max(after, self.processed)
         return len(pending)
+
+    async def publish_counts(self) -> None:
+        """The leader's coalesced counts of counts-only topics that changed (every interval)."""
+        if self.active and self.large is not None:
+            await self._publish(self.large.due(self.processed))
 
     def deactivate(self) -> None:
         self.active = False

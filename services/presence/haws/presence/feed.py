@@ -125,6 +125,8 @@ class IndexFeed:
             if not silent:
                 self._lifecycle(session, before, None, self._emitter.processed)
                 await self._emitter.record(self._emitter.processed, changes, unseen=True)
+        if silent and self._emitter.large is not None:
+            self._emitter.large.settle()
         if not self.loaded.is_set():
             self._log.info("presence.loaded", sessions=len(self._index.sessions()))
             self.loaded.set()

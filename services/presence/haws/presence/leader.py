@@ -1,6 +1,7 @@
 """What the one leader does: dead nodes, expiry, join/leave publishing, tombstones.
 
-Two loops, started by ``start`` and ended by ``stop``: the lease loop (renew
+Two loops (three with counts-only mode: the coalesced counts every interval),
+started by ``start`` and ended by ``stop``: the lease loop (renew
 or watch the lease every ``ttl / 3``, and start or end this replica's term) and
 the sweep loop (every ``sweep_interval``: gauges on every replica; on the
 leader, nodes silent for longer than the heartbeat timeout lose their online
@@ -91,6 +92,12 @@ class Leadership:
             asyncio.create_task(self._every(self._lease.ttl / 3, self.lease_tick), name="lease"),
             asyncio.create_task(self._every(self._t.sweep_interval, self.sweep), name="sweep"),
         ]
+        large = self._emitter.large
+        if large is not None and large.enabled:
+            every = large.limits.interval
+            self._tasks.append(
+                asyncio.create_task(self._every(every, self._emitter.publish_counts), name="counts")
+            )
 
     async def _every(self, interval: float, work: Callable[[], Awaitable[None]]) -> None:
         while True:
@@ -240,6 +247,8 @@ class Leadership:
 
     def _gauges(self) -> None:
         self._metrics.members.set(self._index.memberships)
+        if self._emitter.large is not None:
+            self._metrics.counts_topics.set(self._emitter.large.counting_topics)
         self._metrics.sessions.labels("online").set(self._index.online_count)
         self._metrics.sessions.labels("offline").set(self._index.offline_count)
         self._metrics.nodes_alive.set(self._liveness.alive(self._t.heartbeat_timeout))

@@ -27,7 +27,8 @@ class PresenceMetrics:
         )
         self.changes = Counter(
             "haws_presence_changes_total",
-            "Join/leave published (leader only), re-sends after a leader change included",
+            "Join/leave (and counts/members of counts-only topics) published (leader only), "
+            "re-sends after a leader change included",
             ["kind"],
             registry=r,
         )
@@ -50,6 +51,11 @@ class PresenceMetrics:
         )
         self.members = Gauge(
             "haws_presence_members", "(topic, session) memberships in the index", registry=r
+        )
+        self.counts_topics = Gauge(
+            "haws_presence_counts_only_topics",
+            "Topics in counts-only mode (large: counts instead of join/leave)",
+            registry=r,
         )
         self.sessions = Gauge(
             "haws_presence_sessions", "Ownership records, by state", ["state"], registry=r

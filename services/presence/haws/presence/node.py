@@ -24,6 +24,7 @@ from haws.presence.emitter import ChangeEmitter, NatsChangeSink
 from haws.presence.event_relay import EventRelay, JetStreamEventSink
 from haws.presence.feed import IndexFeed
 from haws.presence.index import PresenceIndex
+from haws.presence.large_topics import CountsLimits, LargeTopics
 from haws.presence.leader import Leadership, LeaderTimings
 from haws.presence.lease import LeaderLease
 from haws.presence.liveness import NodeLiveness
@@ -111,7 +112,16 @@ async def run_presence(
         stack.push_async_callback(acks.stop)
         store = KvStore(js, kv, names.KV_PRESENCE, acks, timeout=settings.request_timeout)
         sink = NatsChangeSink(nc, flush_timeout=settings.request_timeout)
-        emitter = ChangeEmitter(sink, metrics, log, log_size=settings.change_log_size)
+        large = LargeTopics(
+            index,
+            CountsLimits(
+                counts_from=settings.presence_counts_from,
+                interval=settings.presence_counts_interval,
+                sample=settings.presence_sample,
+            ),
+            grace=settings.grace,
+        )
+        emitter = ChangeEmitter(sink, metrics, log, log_size=settings.change_log_size, large=large)
         relay = EventRelay(
             JetStreamEventSink(acks, timeout=settings.request_timeout),
             log,
@@ -153,6 +163,7 @@ async def run_presence(
             ownership=ownership,
             liveness=liveness,
             leadership=leadership,
+            large=large,
             metrics=metrics,
             log=log,
             grace=settings.grace,

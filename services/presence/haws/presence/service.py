@@ -26,6 +26,7 @@ from haws.common import presence_protocol as pp
 from haws.common.logs import EventLogger
 from haws.common.tasks import stop_tasks
 from haws.presence.index import PresenceIndex
+from haws.presence.large_topics import LargeTopics
 from haws.presence.leader import Leadership
 from haws.presence.liveness import NodeLiveness
 from haws.presence.metrics import PresenceMetrics
@@ -73,7 +74,9 @@ class PresenceService:
         heartbeat_timeout: float,
         max_inflight: int,
         request_timeout: float,
+        large: LargeTopics | None = None,
     ) -> None:
+        self._large = large
         self._nc = nc
         self._request_timeout = request_timeout
         self._index = index
@@ -206,8 +209,20 @@ class PresenceService:
             self._log.warning("presence.bad_query", error=exc.message)
             await self._respond(msg, pp.QueryReply(members=[]))
             return
-        members = self._index.members(query.topic, time.time(), self._grace)
         self._metrics.queries.inc()
+        large = self._large
+        if large is not None and large.counting(query.topic):
+            # A large topic answers its counts and a bounded sample, never its whole list.
+            sample = large.sample(query.topic)
+            reply = pp.QueryReply(
+                members=[asdict(m) for m in sample],
+                sample=True,
+                count=self._index.size(query.topic),
+                users=self._index.users(query.topic),
+            )
+            await self._respond(msg, reply)
+            return
+        members = self._index.members(query.topic, time.time(), self._grace)
         await self._respond(msg, pp.QueryReply(members=[asdict(m) for m in members]))
 
     async def _heartbeat(self, msg: Msg) -> None:

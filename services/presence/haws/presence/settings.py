@@ -35,6 +35,17 @@ class PresenceSettings(NatsSettings):
         "seconds of lifecycle events a new leader re-sends to HAWS_EVENTS "
         "(below stream_duplicate_window, so re-sends are dropped as duplicates)",
     )
+    presence_counts_from: int = setting(
+        1000,
+        "members from which a topic sends coalesced counts instead of join/leave "
+        "(back to join/leave below nine tenths of it; 0: never)",
+    )
+    presence_counts_interval: float = setting(
+        1.0, "seconds between two counts of one counts-only topic while it changes"
+    )
+    presence_sample: int = setting(
+        100, "members a presence query on a counts-only topic answers at most"
+    )
     log_level: str = setting("info", "debug, info, warning, error")
 
     def validate(self) -> None:
@@ -45,11 +56,14 @@ class PresenceSettings(NatsSettings):
             "sweep_interval",
             "tombstone_age",
             "events_resend_window",
+            "presence_counts_interval",
         )
         for name in positive:
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name} must be > 0")
-        for name in ("max_inflight", "cas_attempts", "change_log_size"):
+        if self.presence_counts_from < 0:
+            raise SettingsError("presence_counts_from must be >= 0")
+        for name in ("max_inflight", "cas_attempts", "change_log_size", "presence_sample"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be >= 1")
         if self.events_resend_window >= self.stream_duplicate_window:

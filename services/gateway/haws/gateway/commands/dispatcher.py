@@ -141,8 +141,8 @@ class Dispatcher:
 
     async def on_presence(self, conn: Connection, frame: PresenceQuery) -> None:
         conn.principal.check_sub(frame.topic, frame.id)
-        members = await self._deps.presence.query(frame.topic, frame.id)
-        conn.send_obj(frames.presence(frame.id, frame.topic, members))
+        answer = await self._deps.presence.answer(frame.topic, frame.id)
+        conn.send_obj(frames.presence(frame.id, frame.topic, **answer))
 
     async def on_ping(self, conn: Connection, frame: Ping) -> None:
         conn.send_obj(frames.pong(frame.id))

@@ -26,6 +26,7 @@ from haws.gateway.fanout.members import Members
 from haws.gateway.fanout.recent_window import RecentLimits, RecentMessages
 from haws.gateway.fanout.shared_run import SharedRun
 from haws.gateway.metrics import GatewayMetrics
+from haws.gateway.presence_relay import PresenceRelay
 from haws.gateway.sessions.fence import Fence
 from haws.protocol.errors import HawsError
 
@@ -58,8 +59,7 @@ class Topic:
         self._ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._live: Feed | None = None
         self._presence: Feed | None = None
-        self._presence_seen: dict[str, int] = {}
-        """Per session, the KV revision of the last change delivered (re-sends repeat it)."""
+        self._presence_relay = PresenceRelay(name)
         self._fence = fence
         self._lock = asyncio.Lock()
         self.recent = RecentMessages(recent or RecentLimits(), asyncio.get_running_loop().time)
@@ -94,14 +94,9 @@ class Topic:
 
     async def _on_presence(self, change: pp.Change) -> None:
         self._run.settle()
-        if change.revision:
-            if self._presence_seen.get(change.session, 0) >= change.revision:
-                return  # a new presence leader re-sent what we already delivered
-            self._presence_seen[change.session] = change.revision
-        who: dict[str, str] = {"session": change.session}
-        if change.user:
-            who["user"] = change.user
-        frame = {"op": change.kind, "topic": self.name, "who": who}
+        frame = self._presence_relay.frame(change)
+        if frame is None:
+            return  # a new presence leader re-sent what we already delivered
         for sub in self.subscribers.values():
             if sub.presence:
                 sub.conn.send_obj(frame)

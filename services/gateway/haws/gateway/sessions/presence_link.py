@@ -198,6 +198,12 @@ class PresenceLink:
                 queue.task_done()
 
     async def query(self, topic: str, request_id: int | None = None) -> list[dict[str, Any]]:
+        members: list[dict[str, Any]] = (await self.answer(topic, request_id))["members"]
+        return members
+
+    async def answer(self, topic: str, request_id: int | None = None) -> dict[str, Any]:
+        """The fields of a ``presence`` answer: ``members``, and for a counts-only topic
+        (haws) ``count``, ``users`` and ``sample: true`` (``members`` is then a sample)."""
         try:
             reply = await self._calls.query(pp.Query(topic))
         except (NoReplica, TimeoutError) as exc:
@@ -205,7 +211,10 @@ class PresenceLink:
                 f"presence unavailable: {type(exc).__name__}", request_id=request_id
             ) from None
         # ``user`` is optional on the wire: absent rather than null.
-        return [{k: v for k, v in m.items() if v is not None} for m in reply.members]
+        members = [{k: v for k, v in m.items() if v is not None} for m in reply.members]
+        if not reply.sample:
+            return {"members": members}
+        return {"members": members, "count": reply.count, "users": reply.users, "sample": True}
 
     async def _heartbeats(
         self, connections: Callable[[], int], sessions: SessionsSource, fenced: FencedHandler
