@@ -22,7 +22,9 @@ from nats.aio.msg import Msg
 from haws.common import names
 from haws.common import presence_protocol as pp
 from haws.common.tasks import stop_task
+from haws.presence.node import PresenceNode, run_presence
 from haws.presence.settings import PresenceSettings
+from tests.support.service_runner import RunningService, running_service
 from tests.support.waiting import eventually
 
 T = TypeVar("T")
@@ -179,3 +181,36 @@ class Recorder:
 
     async def wait_for(self, kind: str, session: str, timeout: float = 10.0) -> None:
         await self.wait(lambda: kind in self.of(session), timeout)
+
+
+@dataclass
+class ReplicaPair:
+    """Two presence replicas in this event loop, once one of them leads."""
+
+    services: list[RunningService[PresenceNode]]
+    leader: int
+
+    @property
+    def nodes(self) -> list[PresenceNode]:
+        return [s.value for s in self.services]
+
+    @property
+    def follower(self) -> PresenceNode:
+        return self.nodes[1 - self.leader]
+
+
+async def replica_pair(
+    stack: contextlib.AsyncExitStack, nats_url: str, **overrides: Any
+) -> ReplicaPair:
+    services = [
+        await stack.enter_async_context(
+            running_service(
+                run_presence, presence_settings(nats_url, name=unique("r-"), **overrides)
+            )
+        )
+        for _ in range(2)
+    ]
+    nodes: list[PresenceNode] = [s.value for s in services]
+    await eventually(lambda: sum(n.leadership.leading for n in nodes) == 1, timeout=5)
+    leader = next(i for i, n in enumerate(nodes) if n.leadership.leading)
+    return ReplicaPair(services, leader)

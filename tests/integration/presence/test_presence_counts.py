@@ -9,12 +9,13 @@ from typing import Any
 
 from haws.common import names
 from haws.common import presence_protocol as pp
-from haws.presence.node import PresenceNode, run_presence
+from haws.presence.node import run_presence
 from tests.integration.presence.presence_support import (
     GatewayDouble,
     Held,
     Recorder,
     presence_settings,
+    replica_pair,
     unique,
 )
 from tests.support.service_runner import running_service
@@ -74,18 +75,8 @@ async def test_a_new_leader_goes_on_sending_counts(
     shared_nats: Any, gw1: GatewayDouble, recorder: Recorder, topic: str
 ) -> None:
     async with contextlib.AsyncExitStack() as stack:
-        services = [
-            await stack.enter_async_context(
-                running_service(
-                    run_presence, presence_settings(shared_nats.url, name=unique("r-"), **COUNTS)
-                )
-            )
-            for _ in range(2)
-        ]
-        nodes: list[PresenceNode] = [s.value for s in services]
-        await eventually(lambda: sum(n.leadership.leading for n in nodes) == 1, timeout=5)
-        leader = next(i for i, n in enumerate(nodes) if n.leadership.leading)
-        follower = nodes[1 - leader]
+        pair = await replica_pair(stack, shared_nats.url, **COUNTS)
+        services, leader, follower = pair.services, pair.leader, pair.follower
         async with gw1.beating():
             await join_all(gw1, topic, [f"u{i}" for i in range(12)])
             await eventually(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Container
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,6 +18,7 @@ import nats
 import nats.errors
 import pytest
 from nats.aio.client import Client as NatsClient
+from nats.js.kv import KeyValue
 
 from haws.cluster import HawsService
 from haws.cluster.probe import http_get
@@ -41,6 +42,17 @@ def replica(data_dir: Path, nats_url: str, name: str) -> HawsService:
     return backend_service(
         data_dir, "presence", name=name, nats_url=nats_url, extra_args=["--name", name, *FAST_FLAGS]
     )
+
+
+async def lease_holder(kv: KeyValue) -> str | None:
+    """The replica named in the leader lease, if any."""
+    entry = await kv.get(names.KV_PRESENCE_LEADER)
+    value = LeaseValue.decode(entry.value or b"")
+    return value.holder if value is not None else None
+
+
+async def led_by_one_of(kv: KeyValue, replicas: Container[str]) -> bool:
+    return await lease_holder(kv) in replicas
 
 
 async def start(*replicas: HawsService) -> None:
@@ -67,22 +79,14 @@ async def test_leader_sigkill_then_restart_of_both(
         await start(*replicas.values())
         kv = await client.jetstream().key_value(names.KV_PRESENCE)
 
-        async def holder() -> str | None:
-            entry = await kv.get(names.KV_PRESENCE_LEADER)
-            value = LeaseValue.decode(entry.value or b"")
-            return value.holder if value is not None else None
-
-        async def led_by_one() -> bool:
-            return await holder() in replicas
-
-        await eventually(led_by_one, timeout=5)
+        await eventually(lambda: led_by_one_of(kv, replicas), timeout=5)
         async with gw.beating():
             held = [await gw.claim(unique(f"m{i}-")) for i in range(4)]
             for h in held:
                 await gw.sub(h, topic)
             await recorder.wait(lambda: len(recorder.on(topic)) == 4)
 
-            leader_name = await holder()
+            leader_name = await lease_holder(kv)
             assert leader_name is not None
             survivor_name = next(n for n in replicas if n != leader_name)
             await asyncio.to_thread(replicas[leader_name].kill)
@@ -96,7 +100,7 @@ async def test_leader_sigkill_then_restart_of_both(
             handover = time.monotonic() - killed_at
             assert handover < FAST["leader_ttl"] + FAST["grace"] + 3.0, handover
             await recorder.wait_for("join", late.session)
-            assert await holder() == survivor_name
+            assert await lease_holder(kv) == survivor_name
             metrics = await asyncio.to_thread(
                 http_get, replicas[survivor_name].http_url + "/metrics", 2.0
             )
@@ -154,16 +158,8 @@ async def test_leader_sigkilled_in_a_claim_storm_leaves_every_session_owned_once
         await start(*replicas.values())
         kv = await client.jetstream().key_value(names.KV_PRESENCE)
 
-        async def holder() -> str | None:
-            entry = await kv.get(names.KV_PRESENCE_LEADER)
-            value = LeaseValue.decode(entry.value or b"")
-            return value.holder if value is not None else None
-
-        async def led_by_one() -> bool:
-            return await holder() in replicas
-
-        await eventually(led_by_one, timeout=5)
-        leader = await holder()
+        await eventually(lambda: led_by_one_of(kv, replicas), timeout=5)
+        leader = await lease_holder(kv)
         assert leader is not None
         sessions = [unique(f"st{i}-") for i in range(STORM)]
         owners: dict[str, tuple[str, int]] = {}

@@ -6,15 +6,13 @@ import contextlib
 import time
 from typing import Any
 
-from haws.presence.node import PresenceNode, run_presence
 from tests.integration.presence.presence_support import (
     FAST,
     GatewayDouble,
     Recorder,
-    presence_settings,
+    replica_pair,
     unique,
 )
-from tests.support.service_runner import running_service
 from tests.support.waiting import eventually
 
 
@@ -22,16 +20,8 @@ async def test_clean_stop_of_the_leader_hands_over_without_waiting_a_ttl(
     shared_nats: Any, gw1: GatewayDouble, recorder: Recorder, topic: str
 ) -> None:
     async with contextlib.AsyncExitStack() as stack:
-        services = [
-            await stack.enter_async_context(
-                running_service(run_presence, presence_settings(shared_nats.url, name=unique("r-")))
-            )
-            for _ in range(2)
-        ]
-        nodes: list[PresenceNode] = [s.value for s in services]
-        await eventually(lambda: sum(n.leadership.leading for n in nodes) == 1, timeout=5)
-        leader = next(i for i, n in enumerate(nodes) if n.leadership.leading)
-        follower = nodes[1 - leader]
+        pair = await replica_pair(stack, shared_nats.url)
+        services, leader, follower = pair.services, pair.leader, pair.follower
         async with gw1.beating():
             first = await gw1.claim(unique("a-"))
             await gw1.sub(first, topic)
