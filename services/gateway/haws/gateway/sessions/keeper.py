@@ -87,42 +87,25 @@ class SessionKeeper:
             return True
         return self._clock() - at >= self._cursor_interval
 
-    def _due_record(self, conn: Connection, *, final: bool = False) -> SessionRecord | None:
-        """The record to write now, or None when this round has nothing to write."""
+    async def _write(self, conn: Connection, *, final: bool = False) -> None:
         if conn.taken_over:
-            return None  # the session's record is the newer connection's now
+            return  # the session's record is the newer connection's now
         record = self.record_of(conn)
-        return record if self._due(conn.session, record, final=final) else None
-
-    async def _put(self, conn: Connection, record: SessionRecord) -> None:
-        if conn.taken_over:
-            return  # taken over while earlier writes of this round were in flight
+        if not self._due(conn.session, record, final=final):
+            return
         try:
             await self._store.put(conn.session, record)
             self._written[conn.session] = (record, self._clock())
         except Exception as exc:  # next round retries; the client's cursors still hold
             self._log.warning("session.write_failed", session=conn.session, error=repr(exc))
 
-    async def _write(self, conn: Connection, *, final: bool = False) -> None:
-        record = self._due_record(conn, final=final)
-        if record is not None:
-            await self._put(conn, record)
-
     async def flush(self) -> None:
         """Write the changed records, ``FLUSH_CONCURRENCY`` KV puts in flight at once
-        (one at a time, a reconnect storm's records trailed by seconds).
-
-        Which records are due is decided first, without a coroutine per connection:
-        a round runs every second over every connection, and most have nothing to
-        write (a moved cursor waits for ``cursor_interval``). A record decided
-        early is never ahead of what its socket was handed: it can only be older.
-        """
-        due = [
-            (c, r) for c in list(self._hub.connections) if (r := self._due_record(c)) is not None
-        ]
-        for start in range(0, len(due), FLUSH_CONCURRENCY):
+        (one at a time, a reconnect storm's records trailed by seconds)."""
+        conns = list(self._hub.connections)
+        for start in range(0, len(conns), FLUSH_CONCURRENCY):
             await asyncio.gather(
-                *(self._put(c, r) for c, r in due[start : start + FLUSH_CONCURRENCY])
+                *(self._write(c) for c in conns[start : start + FLUSH_CONCURRENCY])
             )
 
     async def closed(self, conn: Connection) -> None:
