@@ -2,6 +2,7 @@
 exactly-once delivery to the application. Start at ``Client``."""
 
 from haws.client.client import Client
+from haws.client.presence_tracker import PresenceTracker
 from haws.client.router import MessageStream
 from haws.client.types import (
     AuthenticationFailed,
@@ -9,7 +10,9 @@ from haws.client.types import (
     ClientError,
     Message,
     OutboxFull,
+    PresenceAnswer,
     PresenceCounts,
+    PresenceMember,
     PubAck,
     SessionTakenOver,
     State,
@@ -24,7 +27,10 @@ __all__ = [
     "Message",
     "MessageStream",
     "OutboxFull",
+    "PresenceAnswer",
     "PresenceCounts",
+    "PresenceMember",
+    "PresenceTracker",
     "PubAck",
     "SessionTakenOver",
     "State",

@@ -22,11 +22,13 @@ from haws.client.backoff import Backoff
 from haws.client.connection import ConnectFailed, Connection, Ended, FrameHandler
 from haws.client.cursors import GapCallback
 from haws.client.endpoints import Endpoints
+from haws.client.presence_tracker import ChangeCallback, MemberCallback, PresenceTracker
 from haws.client.router import MessageStream
 from haws.client.session import Session
 from haws.client.types import (
     AuthenticationFailed,
     ClientClosed,
+    PresenceAnswer,
     PresenceCounts,
     PubAck,
     SessionTakenOver,
@@ -35,7 +37,7 @@ from haws.client.types import (
 )
 from haws.protocol.client_frames import check_topic
 from haws.protocol.codec import JSON, MSGPACK, Codec
-from haws.protocol.errors import CLOSE_ADVICE, CloseCode
+from haws.protocol.errors import CLOSE_ADVICE, BadRequest, CloseCode
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +110,7 @@ class Client:
         ping_interval: float | None = 2.0,
         ping_timeout: float = 2.0,
         connect_timeout: float = 5.0,
+        request_timeout: float = 5.0,
         outbox_limit: int = 10_000,
         max_frame_bytes: int = 65_536,
         queue_size: int = 1000,
@@ -128,6 +131,9 @@ class Client:
         self._ping_interval = ping_interval
         self._ping_timeout = ping_timeout
         self._connect_timeout = connect_timeout
+        if request_timeout <= 0:
+            raise ValueError("request_timeout must be > 0")
+        self._request_timeout = request_timeout
         self._discover = discover
         self._on_state = on_state
         self._on_gap = on_gap
@@ -224,8 +230,65 @@ class Client:
         self._check_open()
         await self._session.subscribe(topic, since, presence)
 
+    async def presence(self, topic: str, *, timeout: float | None = None) -> PresenceAnswer:
+        """Who is on ``topic`` now (one ``presence`` request; no subscription needed).
+
+        On a counts-only topic (haws) ``members`` is a bounded sample and
+        ``count``/``users`` the totals. Raises the gateway's error (``Unavailable``
+        when the presence service is down: not retried, ask again later;
+        ``Forbidden`` without a ``sub`` grant) and ``TimeoutError`` after
+        ``timeout`` (default ``request_timeout``), waiting for a connection included.
+        """
+        self._check_open()
+        return await self._session.presence(
+            topic, self._request_timeout if timeout is None else timeout
+        )
+
+    async def track_presence(
+        self,
+        topic: str,
+        *,
+        on_change: ChangeCallback | None = None,
+        on_join: MemberCallback | None = None,
+        on_leave: MemberCallback | None = None,
+        on_counts: CountsCallback | None = None,
+    ) -> PresenceTracker:
+        """A ``PresenceTracker`` of ``topic``: its members kept current.
+
+        Subscribes ``topic`` with ``presence=True`` unless it already is (so this
+        client is a member too, and the topic's messages flow as for
+        ``subscribe``), then returns once the first snapshot was answered or
+        failed (``tracker.synced`` says which; a failed one is asked again with
+        backoff). ``unsubscribe(topic)`` or ``tracker.close()`` ends it.
+        """
+        self._check_open()
+        check_topic(topic, None)
+        state = self._session.cursors.get(topic)
+        if state is not None and not state.presence:
+            raise BadRequest(f"{topic} is subscribed without presence: unsubscribe it first")
+        tracker = PresenceTracker(
+            topic,
+            lambda t: self._session.presence(t, self._request_timeout),
+            on_change=on_change,
+            on_join=on_join,
+            on_leave=on_leave,
+            on_counts=on_counts,
+            on_close=self._session.untrack,
+        )
+        self._session.track(tracker)
+        try:
+            await self._session.subscribe(topic, None, True)
+            if not tracker.syncing and not tracker.synced:  # subscribed already: no `ok`
+                tracker.refresh()
+            await tracker.wait_attempted()
+        except BaseException:
+            await tracker.close()
+            raise
+        return tracker
+
     async def unsubscribe(self, topic: str) -> None:
-        """End the subscription; messages already queued for iterators stay there."""
+        """End the subscription (and its presence trackers); messages already queued
+        for iterators stay there."""
         self._check_open()
         await self._session.unsubscribe(topic)
 
@@ -280,6 +343,7 @@ class Client:
         if runner is not None:
             runner.cancel()
             await asyncio.gather(runner, return_exceptions=True)
+        await self._session.close_trackers()
         self._finish(None)
 
     async def __aenter__(self) -> Self:

@@ -21,15 +21,19 @@ from haws.client.backoff import full_jitter
 from haws.client.connection import Connection
 from haws.client.cursors import Cursors, GapCallback, Verdict
 from haws.client.outbox import Outbox, Request
+from haws.client.presence_tracker import PresenceTracker
 from haws.client.router import Router
 from haws.client.types import (
     ClientClosed,
     ClientError,
     Message,
+    PresenceAnswer,
     PresenceCounts,
     PubAck,
     Stats,
+    answer_of,
     error_of,
+    member_of,
 )
 from haws.protocol.client_frames import PROTOCOL_VERSION, check_topic
 from haws.protocol.codec import Codec
@@ -76,6 +80,8 @@ class Session:
         self._sub_requests: dict[str, int] = {}  # topic -> id of its unanswered sub
         self._unsub_requests: dict[str, int] = {}  # topic -> id of its unanswered unsub
         self._restoring: set[str] = set()  # topics the last hello restores, until `recovered`
+        self.trackers: dict[str, list[PresenceTracker]] = {}
+        """Per topic, the presence trackers fed its ``join``/``leave``/``counts``."""
 
     # -- connections -----------------------------------------------------------
 
@@ -107,6 +113,9 @@ class Session:
 
     def detach(self) -> None:
         self.conn = None
+        for trackers in self.trackers.values():
+            for tracker in trackers:
+                tracker.interrupted()
 
     def _queue_resubscriptions(self) -> None:
         """Subscriptions the ``hello`` did not restore go out as ``sub`` after their
@@ -214,9 +223,38 @@ class Session:
                 self.cursors.remove(topic)
             raise
 
+    async def presence(self, topic: str, timeout: float | None) -> PresenceAnswer:
+        """One ``presence`` query; queued while disconnected, like every request, but
+        not retried on ``unavailable``: a late answer to "who is here" is a wrong one."""
+        check_topic(topic, None)
+        request = self._request({"op": "presence", "topic": topic}, waited=True)
+        async with asyncio.timeout(timeout):
+            answer: PresenceAnswer = await self._wait(request)
+        return answer
+
+    def track(self, tracker: PresenceTracker) -> None:
+        self.trackers.setdefault(tracker.topic, []).append(tracker)
+
+    def untrack(self, tracker: PresenceTracker) -> None:
+        trackers = self.trackers.get(tracker.topic, [])
+        if tracker in trackers:
+            trackers.remove(tracker)
+        if not trackers:
+            self.trackers.pop(tracker.topic, None)
+
+    async def close_trackers(self, topic: str | None = None) -> None:
+        """Close the trackers of ``topic`` (of every topic: ``None``) and await their tasks."""
+        if topic is None:
+            trackers = [t for ts in self.trackers.values() for t in ts]
+        else:
+            trackers = list(self.trackers.get(topic, ()))
+        for tracker in trackers:
+            await tracker.close()
+
     async def unsubscribe(self, topic: str) -> None:
         if not self.cursors.remove(topic):
             return
+        await self.close_trackers(topic)
         self._restoring.discard(topic)
         pending = self.outbox.pop(self._sub_requests.pop(topic, 0))
         if pending is not None and pending.future is not None and not pending.future.done():
@@ -239,22 +277,16 @@ class Session:
         try:
             if op == "msg":
                 await self._on_msg(frame)
-            elif op in ("ack", "ok"):
+            elif op in ("ack", "ok", "presence"):
                 self._on_reply(frame)
             elif op == "error":
                 self._on_error(frame)
             elif op == "recovered":
                 self._on_recovered(frame)
-            elif op == "counts" and self._on_counts is not None:
-                members = frame.get("members") if frame.get("mode") == "members" else None
-                self._on_counts(
-                    PresenceCounts(
-                        topic=str(frame["topic"]),
-                        count=int(frame["count"]),
-                        users=int(frame.get("users", 0)),
-                        members=list(members) if members is not None else None,
-                    )
-                )
+            elif op in ("join", "leave"):
+                self._on_presence_change(frame)
+            elif op == "counts":
+                self._on_counts_frame(frame)
             else:
                 log.debug("frame ignored: %r", frame)
         except (KeyError, TypeError, ValueError) as exc:
@@ -284,16 +316,52 @@ class Session:
         self.cursors.advance(topic, seq, prev)
         self.stats.delivered += 1
 
+    def _on_presence_change(self, frame: dict[str, Any]) -> None:
+        trackers = self.trackers.get(frame["topic"])
+        if not trackers:
+            return
+        who = member_of(frame["who"])
+        if who is None:
+            raise ValueError("who has no session")
+        for tracker in list(trackers):
+            if frame["op"] == "join":
+                tracker.joined(who)
+            else:
+                tracker.left(who)
+
+    def _on_counts_frame(self, frame: dict[str, Any]) -> None:
+        trackers = self.trackers.get(frame["topic"])
+        if self._on_counts is None and not trackers:
+            return
+        members = frame.get("members") if frame.get("mode") == "members" else None
+        counts = PresenceCounts(
+            topic=str(frame["topic"]),
+            count=int(frame["count"]),
+            users=int(frame.get("users", 0)),
+            members=list(members) if members is not None else None,
+        )
+        for tracker in list(trackers or ()):
+            tracker.counted(counts)
+        if self._on_counts is not None:
+            self._on_counts(counts)
+
     def _on_reply(self, frame: dict[str, Any]) -> None:
         request = self.outbox.get(frame["id"])
         if request is None:
             return  # abandoned by its caller
-        result: PubAck | None = None
+        result: PubAck | PresenceAnswer | None = None
         if frame["op"] == "ack":
             self.stats.acked += 1
             result = PubAck(seq=int(frame["seq"]), dup=bool(frame.get("dup", False)))
+        elif frame["op"] == "presence":
+            result = answer_of(frame)
         elif request.frame["op"] == "sub":
-            self.cursors.confirm(request.frame["topic"], int(frame.get("seq", 0)))
+            topic = request.frame["topic"]
+            self.cursors.confirm(topic, int(frame.get("seq", 0)))
+            # A (re)subscription: whatever changed while it was not there, a fresh
+            # snapshot knows; join/leave from now on are buffered on top of it.
+            for tracker in list(self.trackers.get(topic, ())):
+                tracker.refresh()
         self._settle(request, result=result)
 
     def _on_error(self, frame: dict[str, Any]) -> None:
@@ -308,6 +376,9 @@ class Session:
         op, topic = request.frame["op"], str(request.frame.get("topic"))
         if op == "unsub":  # not subscribed there (any more): what we wanted
             self._settle(request)
+            return
+        if op == "presence":  # a query: the caller (or a tracker's retry) decides
+            self._settle(request, error=error)
             return
         if isinstance(error, Unavailable | RateLimited):
             # Both say "not now": back off (with jitter, so a fleet spreads out) and resend.

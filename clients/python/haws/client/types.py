@@ -57,6 +57,41 @@ class PresenceCounts:
 
 
 @dataclass(frozen=True, slots=True)
+class PresenceMember:
+    """One member session of a topic, as ``presence`` answers and ``join``/``leave`` name it.
+
+    The wire has no online/offline flag: a session is listed while it is a member
+    (a session whose connection dropped stays one for the presence grace, so a
+    quick reconnect does not flap), and not at all once it left.
+    """
+
+    session: str
+    user: str | None = None
+    """The user id of an authenticated session; ``None`` for an anonymous one."""
+    node: str | None = None
+    """The gateway node that owns the session; ``presence`` answers carry it,
+    ``join``/``leave`` do not."""
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceAnswer:
+    """A ``presence`` answer: who is on the topic now.
+
+    (haws) On a counts-only (large) topic ``sample`` is true, ``members`` is a
+    bounded sample (``HAWS_PRESENCE_SAMPLE``) and ``count``/``users`` are the
+    totals; on any other topic ``members`` is the whole list and both are ``None``.
+    """
+
+    topic: str
+    members: tuple[PresenceMember, ...]
+    count: int | None = None
+    """(haws) Member sessions of a counts-only topic."""
+    users: int | None = None
+    """(haws) Distinct user ids among them (0 in anonymous mode)."""
+    sample: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class PubAck:
     """The stored position of a publish; ``dup`` says a retry found it already stored."""
 
@@ -145,3 +180,39 @@ def error_of(frame: dict[str, Any]) -> ProtocolError:
         exc.code = code
         return exc
     return cls(message, request_id=rid if isinstance(rid, int) else None)
+
+
+def member_of(obj: Any) -> PresenceMember | None:
+    """The member a ``who`` or ``members`` entry names; ``None`` for one without a session
+    (dropped alone, so one bad entry does not cost the whole list)."""
+    if not isinstance(obj, dict) or not isinstance(obj.get("session"), str):
+        return None
+    user, node = obj.get("user"), obj.get("node")
+    return PresenceMember(
+        session=obj["session"],
+        user=user if isinstance(user, str) else None,
+        node=node if isinstance(node, str) else None,
+    )
+
+
+def members_of(entries: Any) -> tuple[PresenceMember, ...]:
+    """The members of a ``members`` list (anything but a list: none)."""
+    if not isinstance(entries, list):
+        return ()
+    found = (member_of(entry) for entry in entries)
+    return tuple(member for member in found if member is not None)
+
+
+def answer_of(frame: dict[str, Any]) -> PresenceAnswer:
+    """The ``PresenceAnswer`` a ``presence`` frame carries."""
+    members = members_of(frame.get("members"))
+    topic = str(frame.get("topic", ""))
+    if frame.get("sample") is not True:
+        return PresenceAnswer(topic=topic, members=members)
+    return PresenceAnswer(
+        topic=topic,
+        members=members,
+        count=int(frame.get("count", len(members))),
+        users=int(frame.get("users", 0)),
+        sample=True,
+    )
