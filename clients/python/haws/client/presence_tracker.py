@@ -103,8 +103,8 @@ class PresenceTracker:
 
     @property
     def synced(self) -> bool:
-        """True once a snapshot was applied since the last (re)subscription; False
-        while disconnected and until the next snapshot is in."""
+        """True once a snapshot was applied since the last (re)subscription (or
+        ``refresh``); False while disconnected and until the next snapshot is in."""
         return self._synced
 
     @property
@@ -134,6 +134,7 @@ class PresenceTracker:
         resubscription); changes meanwhile wait and are applied on top of it."""
         if self._closed:
             return
+        self._synced = False
         if self._pending is None:
             self._pending = []
         previous = self._task
