@@ -10,6 +10,7 @@ from typing import Any, cast
 
 import pytest
 
+from haws.client import Client
 from haws.client.connection import Connection
 from haws.client.outbox import Request
 from haws.client.presence_tracker import PresenceTracker
@@ -146,3 +147,13 @@ async def test_a_subscriptions_ok_asks_for_a_snapshot_and_changes_reach_the_trac
     await session.unsubscribe("room")  # ends the tracker too
     assert tracker.closed
     assert "room" not in session.trackers
+
+
+async def test_the_client_waits_request_timeout_for_an_answer_by_default() -> None:
+    client = Client("ws://127.0.0.1:9/ws", request_timeout=0.05)  # never started
+    with pytest.raises(TimeoutError):
+        await client.presence("room")
+    assert client.pending == 0
+    with pytest.raises(ValueError, match="request_timeout"):
+        Client("ws://127.0.0.1:9/ws", request_timeout=0)
+    await client.close()
