@@ -80,7 +80,7 @@ async def test_changes_racing_the_snapshot_are_applied_on_top_of_it_in_order() -
     tracker.left(m("a"))
     tracker.joined(m("d"))
     tracker.left(m("d"))
-    assert tracker.members == ()
+    assert len(tracker) == 0
     assert not tracker.synced
     request.set_result(answer("a", "b"))
     await tracker.wait_synced(timeout=5)
@@ -219,7 +219,7 @@ async def test_a_closed_tracker_stops_its_task_and_its_callbacks() -> None:
     assert tracker.closed
     tracker.joined(m("late"))
     tracker.refresh()
-    assert tracker.members == ()
+    assert len(tracker) == 0
     assert seen.events == []
     assert len(snapshots.asked) == 1
     with pytest.raises(ClientClosed):
