@@ -240,3 +240,15 @@ async def test_a_failing_callback_does_not_stop_the_tracker() -> None:
     tracker.joined(m("b"))
     assert tracker.sessions == {"a", "b"}
     await tracker.close()
+
+
+async def test_a_closed_client_ends_the_tracker() -> None:
+    snapshots = Snapshots()
+    tracker, _ = tracker_with(snapshots)
+    tracker.refresh()
+    (await snapshots.next_request(1)).set_exception(ClientClosed("client closed"))
+    with pytest.raises(ClientClosed):
+        await tracker.wait_synced(timeout=5)
+    assert tracker.closed
+    assert not tracker.syncing
+    assert len(snapshots.asked) == 1  # not asked again

@@ -268,7 +268,7 @@ class Client:
             raise BadRequest(f"{topic} is subscribed without presence: unsubscribe it first")
         tracker = PresenceTracker(
             topic,
-            lambda t: self._session.presence(t, self._request_timeout),
+            self._snapshot,
             on_change=on_change,
             on_join=on_join,
             on_leave=on_leave,
@@ -285,6 +285,11 @@ class Client:
             await tracker.close()
             raise
         return tracker
+
+    async def _snapshot(self, topic: str) -> PresenceAnswer:
+        """A tracker's query: ``ClientClosed`` once the client closed, so it stops asking."""
+        self._check_open()
+        return await self._session.presence(topic, self._request_timeout)
 
     async def unsubscribe(self, topic: str) -> None:
         """End the subscription (and its presence trackers); messages already queued

@@ -214,6 +214,8 @@ class PresenceTracker:
             except ClientClosed:
                 self._tried += 1
                 self._flush(None)
+                self._closed = True  # the client is gone: nothing more will come
+                self._bump()
                 return
             except (HawsError, TimeoutError) as exc:
                 failures += 1
