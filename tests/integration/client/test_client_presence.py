@@ -202,3 +202,7 @@ async def test_without_a_presence_service_queries_are_unavailable_and_a_tracker_
         await room.wait_synced(timeout=20)  # asked again with backoff until answered
         answer = await client.presence(topic)
         assert isinstance(answer.members, tuple)
+        room.refresh()  # a snapshot in flight when the client closes...
+        await client.close()
+        assert room.closed  # ...is cancelled and awaited by close()
+        assert not room.syncing
