@@ -134,3 +134,28 @@ async def test_claims_arriving_while_batches_fly_leave_after_them(n: int) -> Non
     async with asyncio.timeout(5):
         replies = await asyncio.gather(*first, *later)
     assert all(r is not None and r.epoch > 0 for r in replies)
+
+
+async def test_claims_that_may_linger_share_one_request() -> None:
+    presence = CountingPresence()
+    batches = ClaimBatches(presence, get_logger("test"), linger=0.05)
+    first = batches.send(claims(1)[0], linger=True)
+    await asyncio.sleep(0)  # a sender is free, and lingers
+    rest = [batches.send(claim, linger=True) for claim in claims(30)[1:]]
+    async with asyncio.timeout(5):
+        replies = await asyncio.gather(first, *rest)
+    assert all(r is not None and r.epoch > 0 for r in replies)
+    assert presence.batch_sizes == [30]
+
+
+async def test_a_claim_somebody_awaits_does_not_wait_for_a_lingering_one() -> None:
+    presence = CountingPresence()
+    batches = ClaimBatches(presence, get_logger("test"), linger=60.0)
+    lingering = batches.send(pp.Claim(session="new", node="n1", conn="c1"), linger=True)
+    await asyncio.sleep(0)
+    async with asyncio.timeout(5):  # far below the linger
+        resumed = await batches.send(pp.Claim(session="resumed", node="n1", conn="c2"))
+        assert resumed is not None
+        assert resumed.epoch > 0
+        assert (await lingering) is not None  # it left with the urgent one
+    await batches.stop(timeout=0.1)

@@ -6,7 +6,11 @@ reply to parse) and the replica a message, a task and a reply each; on one
 core the round trips also interleaved three processes per claim. Here a claim
 goes out at once when a sender is free (alone: no added latency), and claims
 that arrive while ``SENDERS`` batches are in flight wait and leave together,
-up to ``BATCH`` in one ``pp.Batch``.
+up to ``BATCH`` in one ``pp.Batch``. A claim that no client waits for (a new
+session's, whose ``welcome`` went out already) may also wait ``linger``
+seconds for others: in a connect storm, claims then share requests even while
+a sender is free, and every process on the way (gateway, NATS, replica) wakes
+once per batch rather than once per claim.
 
 A batch left unanswered is sent once more: a claim repeated by its own
 connection keeps the epoch it got, and a ``fresh`` one is not superseded by
@@ -38,17 +42,25 @@ assert BATCH <= pp.BATCH_MAX
 
 
 class ClaimBatches:
-    def __init__(self, calls: PresenceCalls, log: EventLogger) -> None:
+    def __init__(self, calls: PresenceCalls, log: EventLogger, *, linger: float = 0.0) -> None:
         self._calls = calls
         self._log = log
-        self._waiting: list[tuple[pp.Claim, asyncio.Future[Reply]]] = []
+        self._linger = linger
+        self._waiting: list[tuple[pp.Claim, asyncio.Future[Reply], bool]] = []
+        """Claim, its reply, and whether somebody awaits it."""
+        self._urgent = 0
+        """Claims waiting that somebody awaits (a resume's ``welcome``): no lingering."""
         self._senders: set[asyncio.Task[None]] = set()
+        self._lingering = False
+        """A sender waits ``linger`` for more: a claim that may wait too joins it."""
 
-    def send(self, claim: pp.Claim) -> asyncio.Future[Reply]:
-        """The claim's reply, soon: alone if a sender is free, else in the next batch."""
+    def send(self, claim: pp.Claim, *, linger: bool = False) -> asyncio.Future[Reply]:
+        """The claim's reply, soon: alone if a sender is free, else in the next batch;
+        with ``linger``, after up to ``linger`` seconds with the claims sent meanwhile."""
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
-        self._waiting.append((claim, future))
-        if len(self._senders) < SENDERS:
+        self._waiting.append((claim, future, not linger))
+        self._urgent += not linger
+        if len(self._senders) < SENDERS and not (linger and self._lingering):
             task = asyncio.create_task(self._send_waiting(), name="presence-claims")
             self._senders.add(task)
             task.add_done_callback(self._senders.discard)
@@ -68,15 +80,22 @@ class ClaimBatches:
                 self._senders.discard(task)
 
     async def _send_all(self) -> None:
+        if self._linger > 0 and not self._urgent:
+            self._lingering = True
+            try:
+                await asyncio.sleep(self._linger)
+            finally:
+                self._lingering = False
         while self._waiting:
             taken = self._waiting[:BATCH]
             del self._waiting[:BATCH]
+            self._urgent -= sum(urgent for _, _, urgent in taken)
             replies: list[Reply] = []
             try:
-                replies = await self._replies([claim for claim, _ in taken])
+                replies = await self._replies([claim for claim, _, _ in taken])
             finally:
                 # Cancelled (a stop): answered unclaimed, never left waiting.
-                for i, (_, future) in enumerate(taken):
+                for i, (_, future, _) in enumerate(taken):
                     if not future.done():
                         future.set_result(replies[i] if replies else None)
 
@@ -127,6 +146,7 @@ class ClaimBatches:
             await asyncio.wait(set(self._senders), timeout=timeout)
             await stop_tasks(list(self._senders))
         waiting, self._waiting = self._waiting, []
-        for _, future in waiting:
+        self._urgent = 0
+        for _, future, _ in waiting:
             if not future.done():
                 future.set_result(None)

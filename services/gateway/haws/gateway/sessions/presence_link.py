@@ -55,6 +55,7 @@ class PresenceLink:
         node: str,
         fence: Fence,
         heartbeat_interval: float,
+        linger: float = 0.0,
     ) -> None:
         self._calls = calls
         self._log = log
@@ -65,7 +66,8 @@ class PresenceLink:
             asyncio.Queue(EVENT_QUEUE) for _ in range(SHARDS)
         ]
         self._tasks: list[asyncio.Task[None]] = []
-        self._claims = ClaimBatches(calls, log)
+        self._claims = ClaimBatches(calls, log, linger=linger)
+        self._linger = linger
         self._held: dict[str, list[pp.Event]] = {}
         """Events of connections whose claim is in flight, by connection id, in order.
         Bounded by what one connection may send (``command_rate``) during one claim
@@ -107,7 +109,7 @@ class PresenceLink:
             on_epoch(0)
             return
         self._held[claim.conn] = []
-        reply = self._claims.send(dataclasses.replace(claim, fresh=True))
+        reply = self._claims.send(dataclasses.replace(claim, fresh=True), linger=True)
 
         def release(done: asyncio.Future[pp.ClaimReply | None]) -> None:
             # In one step, so no event of this connection can slip in between.
@@ -153,6 +155,8 @@ class PresenceLink:
         """
         while True:
             events = [await queue.get()]
+            if self._linger > 0:
+                await asyncio.sleep(self._linger)  # others join it: one request, not many
             while len(events) < EVENT_BATCH and not queue.empty():
                 events.append(queue.get_nowait())
             try:
