@@ -10,7 +10,7 @@ of the wire, the no-responders answer of a real server, and the fallback.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import nats
