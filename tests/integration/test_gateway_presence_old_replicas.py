@@ -80,11 +80,13 @@ async def test_claims_and_events_fall_back_to_one_per_request(
         await eventually(lambda: link.available, timeout=5, message="the heartbeat")
         n = SENDERS * 20  # far more than the senders: they would leave in batches
         epochs: dict[str, int] = {}
+
+        def keep(session: str) -> Callable[[int], None]:
+            return lambda epoch: epochs.__setitem__(session, epoch)
+
         for i in range(n):
             claim = pp.Claim(session=f"s{i}", node="gw-1", conn=f"c{i}")
-            link.claim_soon(
-                claim, lambda e, s=claim.session: epochs.__setitem__(s, e), lambda: None
-            )
+            link.claim_soon(claim, keep(claim.session), lambda: None)
             for topic in ("t0", "t1", "t2"):  # held behind the claim, then sent in order
                 link.event(pp.Event("sub", claim.session, "gw-1", claim.conn, 0, topic))
         await eventually(lambda: len(epochs) == n, timeout=10, message="every claim's epoch")
