@@ -1,11 +1,16 @@
-"""A batch's items: sessions at once, one session's in order, none after its failure."""
+"""A batch: its wire form and limit; its items sessions at once, one session's in
+order, none after its failure."""
 
 from __future__ import annotations
 
 import asyncio
 
+import msgpack
+import pytest
+
 from haws.common import presence_protocol as pp
 from haws.presence.batches import event_failed, in_session_order
+from haws.protocol.errors import BadRequest
 
 OK = pp.EventReply(ok=True)
 FAILED = pp.EventReply(ok=False)
@@ -59,3 +64,37 @@ async def test_sessions_run_at_once_and_each_in_its_order() -> None:
     assert replies == [OK] * 4
     assert applied.index(("fast", "2")) < applied.index(("slow", "1"))
     assert applied.index(("slow", "1")) < applied.index(("slow", "2"))
+
+
+def test_a_batch_round_trips_and_ignores_fields_it_does_not_know() -> None:
+    batch = pp.Batch(
+        claims=[pp.Claim("s1", "n", "c1", user="ann", topics=["t"], fresh=True)],
+        events=[event("s1", "t"), pp.Event("close", "s1", "n", "c1", 1, reason="client")],
+    )
+    assert pp.Batch.decode(batch.encode()) == batch
+    reply = pp.BatchReply([pp.ClaimReply(3, "n0"), pp.ClaimReply(0, superseded=True)], [OK, STALE])
+    assert pp.BatchReply.decode(reply.encode()) == reply
+    newer = msgpack.packb({"claims": [{"session": "s", "node": "n", "conn": "c", "later": 1}]})
+    assert pp.Batch.decode(newer) == pp.Batch(claims=[pp.Claim("s", "n", "c")])
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"\x01garbage",
+        msgpack.packb([1, 2]),
+        msgpack.packb({"claims": ["not a claim"]}),
+        msgpack.packb({"events": [{"kind": "sub"}]}),  # fields missing
+    ],
+)
+def test_a_batch_that_does_not_decode_is_a_bad_request(raw: bytes) -> None:
+    with pytest.raises(BadRequest):
+        pp.Batch.decode(raw)
+
+
+def test_a_batch_over_the_limit_is_a_bad_request() -> None:
+    at_limit = pp.Batch(claims=[pp.Claim(f"s{i}", "n", "c") for i in range(pp.BATCH_MAX)])
+    assert len(pp.Batch.decode(at_limit.encode()).claims) == pp.BATCH_MAX
+    over = pp.Batch(claims=at_limit.claims, events=[event("s0", "t")])
+    with pytest.raises(BadRequest, match="at most"):
+        pp.Batch.decode(over.encode())
