@@ -5,7 +5,10 @@ same run, two replicas (system ``haws-presence2``), no gateway. N sessions are
 claimed, then each sends ``sub`` (a presence topic) and ``unsub``
 as a gateway would, over NATS, from ``SENDERS`` connections with ``WINDOW``
 sessions in flight on each; one session's requests go one after the other.
-The clock runs until every reply arrived, every join and leave of the topic
+Twice: batched as a busy gateway sends them (``haws.presence.batch``: a
+window's 64 claims in one request, then their subs, then their unsubs; the
+targets' figure ``claims+events/s``) and one item per request (``one per
+request``), the way every gateway sent them before batches. The clock runs until every reply arrived, every join and leave of the topic
 was published on ``haws.pres.<topic>`` and a ``presence`` query answers the
 final (empty) member list. Figures: claims + events per second, and the same
 per second of server CPU (every server process: replicas and nats-server), the
@@ -86,31 +89,8 @@ def run(lab: Lab) -> list[Figure]:
     n = SESSIONS[mode]
     scenario = f"{NAME}-events-{n}"
     for system, replicas in REPLICAS.items():
-        print(f"  {scenario} {system} ({replicas} presence replicas) ...", flush=True)
-        try:
-            with _stack(lab, gateways=0, replicas=replicas) as stack:
-                details = lab.run(_events(stack, n))
-            details["replicas"] = replicas
-            figures.append(
-                Figure(
-                    scenario,
-                    "claims+events/s",
-                    system,
-                    details["ops_per_s"],
-                    "ops/s",
-                    details=details,
-                )
-            )
-            figures.append(
-                Figure(
-                    scenario, "per server core", system, details["ops_per_core_s"],
-                    "ops/core-s", details=details,
-                )
-            )  # fmt: skip
-        except Exception as exc:  # reported in the table, the run goes on
-            figures.append(
-                Figure(scenario, "claims+events/s", system, None, "ops/s", skipped=why(exc))
-            )
+        for batched, metric in ((True, "claims+events/s"), (False, "one per request")):
+            figures += _events_figures(lab, scenario, system, replicas, n, batched, metric)
     m = SUBSCRIBERS[mode]
     scenario = f"{NAME}-leave-{m}"
     print(f"  {scenario} haws (presence {' '.join(PRESENCE_ARGS)}) ...", flush=True)
@@ -128,6 +108,26 @@ def run(lab: Lab) -> list[Figure]:
             )
         )
     return figures
+
+
+def _events_figures(
+    lab: Lab, scenario: str, system: str, replicas: int, n: int, batched: bool, metric: str
+) -> list[Figure]:
+    """``metric`` per second and per server-core second; batched as a busy gateway
+    sends (``haws.presence.batch``, the targets' figure) or one item per request."""
+    how = "batches of 64" if batched else "one per request"
+    print(f"  {scenario} {system} ({replicas} presence replicas, {how}) ...", flush=True)
+    try:
+        with _stack(lab, gateways=0, replicas=replicas) as stack:
+            details = lab.run(_events(stack, n, batched))
+    except Exception as exc:  # reported in the table, the run goes on
+        return [Figure(scenario, metric, system, None, "ops/s", skipped=why(exc))]
+    details["replicas"] = replicas
+    core = "per server core" if batched else "per server core, one per request"
+    return [
+        Figure(scenario, metric, system, details["ops_per_s"], "ops/s", details=details),
+        Figure(scenario, core, system, details["ops_per_core_s"], "ops/core-s", details=details),
+    ]
 
 
 @contextlib.contextmanager
@@ -224,7 +224,38 @@ async def _session(nc: NatsClient, node: str, topic: str, tally: Tally) -> None:
         tally.failed(exc)
 
 
-async def _sender(nc: NatsClient, node: str, topic: str, count: int, tally: Tally) -> None:
+async def _batch(nc: NatsClient, batch: pp.Batch) -> pp.BatchReply:
+    response = await nc.request(names.PRESENCE_BATCH, batch.encode(), timeout=REQUEST_TIMEOUT)
+    return pp.BatchReply.decode(response.data)
+
+
+async def _window(nc: NatsClient, node: str, topic: str, k: int, tally: Tally) -> None:
+    """``k`` sessions as a busy gateway reports them: their claims in one batch,
+    then their subs in one, then their unsubs in one."""
+    ids = [(uuid.uuid4().hex, uuid.uuid4().hex[:12]) for _ in range(k)]
+    try:
+        claimed = await _batch(nc, pp.Batch(claims=[pp.Claim(s, node, c) for s, c in ids]))
+        tally.requests += k
+        epochs = [reply.epoch for reply in claimed.claims]
+        for kind in ("sub", "unsub"):
+            events = [
+                pp.Event(kind, s, node, c, epoch, topic)
+                for (s, c), epoch in zip(ids, epochs, strict=True)
+            ]
+            answers = await _batch(nc, pp.Batch(events=events))
+            tally.requests += k
+            tally.stale += sum(answer.stale for answer in answers.events)
+    except Exception as exc:  # counted and reported, the others go on
+        tally.failed(exc)
+
+
+async def _sender(
+    nc: NatsClient, node: str, topic: str, count: int, tally: Tally, batched: bool
+) -> None:
+    if batched:
+        for start in range(0, count, WINDOW):
+            await _window(nc, node, topic, min(WINDOW, count - start), tally)
+        return
     left = iter(range(count))
 
     async def lane() -> None:
@@ -252,7 +283,7 @@ async def _members(nc: NatsClient, topic: str) -> list[dict[str, Any]] | None:
     return None
 
 
-async def _events(stack: HawsStack, n: int) -> dict[str, Any]:
+async def _events(stack: HawsStack, n: int, batched: bool) -> dict[str, Any]:
     url = stack.infra.nats.url
     conns = [await nats.connect(url) for _ in range(SENDERS)]
     watcher = await nats.connect(url)
@@ -276,7 +307,7 @@ async def _events(stack: HawsStack, n: int) -> dict[str, Any]:
         async with asyncio.timeout(EVENTS_TIMEOUT):
             await asyncio.gather(
                 *(
-                    _sender(nc, node, topic, k, tally)
+                    _sender(nc, node, topic, k, tally, batched)
                     for nc, node, k in zip(conns, nodes, counts, strict=True)
                 )
             )
@@ -310,6 +341,7 @@ async def _events(stack: HawsStack, n: int) -> dict[str, Any]:
         "first_error": tally.first_error,
         "stale": tally.stale,
         "in_flight": SENDERS * WINDOW,
+        "batched": batched,
         **usage.details(),
         "ops_per_core_s": (
             round(tally.requests / (usage.server * seconds), 1)

@@ -90,6 +90,7 @@ def _watches_kv(bucket: str) -> tuple[str, ...]:
 _PRESENCE_REQUESTS = (
     names.PRESENCE_CLAIM,
     names.PRESENCE_EVENT,
+    names.PRESENCE_BATCH,
     names.PRESENCE_HEARTBEAT,
     names.PRESENCE_QUERY,
 )

@@ -59,26 +59,36 @@ def _known(cls: type[Any]) -> frozenset[str]:
     return known
 
 
-def encode(message: Any) -> bytes:
+def _body(message: Any) -> dict[str, Any]:
     body: dict[str, Any] = {}
     for name, omit, default in _layout(type(message)):
         value = getattr(message, name)
         if omit and value == default:
             continue
         body[name] = value
-    return bytes(msgpack.packb(body, use_bin_type=True))
+    return body
+
+
+def encode(message: Any) -> bytes:
+    return bytes(msgpack.packb(_body(message), use_bin_type=True))
+
+
+def _from_body(cls: type[T], body: dict[str, Any]) -> T:
+    """Fields this version does not know are ignored, so a newer peer's additions
+    (like ``reason``) never make an older one drop the whole message."""
+    known = _known(cls)
+    if known.issuperset(body):  # the usual case: no field to drop
+        return cls(**body)
+    return cls(**{k: v for k, v in body.items() if k in known})
+
+
+_DECODE_ERRORS = (TypeError, ValueError, AttributeError, msgpack.UnpackException)
 
 
 def decode(cls: type[T], raw: bytes) -> T:
-    """Fields this version does not know are ignored, so a newer peer's additions
-    (like ``reason``) never make an older one drop the whole message."""
     try:
-        body = msgpack.unpackb(raw, raw=False)
-        known = _known(cls)
-        if known.issuperset(body):  # the usual case: no field to drop
-            return cls(**body)
-        return cls(**{k: v for k, v in body.items() if k in known})
-    except (TypeError, ValueError, AttributeError, msgpack.UnpackException) as exc:
+        return _from_body(cls, msgpack.unpackb(raw, raw=False))
+    except _DECODE_ERRORS as exc:
         raise BadRequest(f"bad {cls.__name__}: {exc!r}") from None
 
 
@@ -125,6 +135,73 @@ class EventReply:
     ok: bool
     stale: bool = False
     """The event's epoch is older than the record's: the connection lost the session."""
+
+
+BATCH_MAX = 256
+"""Claims plus events one ``Batch`` may carry; a replica refuses a larger one."""
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """(issue 14) Claims and events of many sessions in one request on
+    ``haws.presence.batch``: one message each way instead of one per item.
+
+    Each item is applied exactly as alone on its own subject. Claims are
+    applied before events; the events of one session in the order given, and
+    after one of them fails (not applied, not stale) the session's later events
+    are not tried, so a sender that retries every failed item in order keeps
+    each session's order.
+    """
+
+    claims: list[Claim] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+    def encode(self) -> bytes:
+        return _pack_lists(self.claims, self.events)
+
+    @classmethod
+    def decode(cls, raw: bytes) -> Batch:
+        claims, events = _unpack_lists(raw, Claim, Event, cls.__name__)
+        if len(claims) + len(events) > BATCH_MAX:
+            raise BadRequest(f"a batch carries at most {BATCH_MAX} claims and events")
+        return cls(claims, events)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchReply:
+    """One reply per item of the ``Batch``, in its order."""
+
+    claims: list[ClaimReply] = field(default_factory=list)
+    events: list[EventReply] = field(default_factory=list)
+
+    def encode(self) -> bytes:
+        return _pack_lists(self.claims, self.events)
+
+    @classmethod
+    def decode(cls, raw: bytes) -> BatchReply:
+        claims, events = _unpack_lists(raw, ClaimReply, EventReply, cls.__name__)
+        return cls(claims, events)
+
+
+def _pack_lists(claims: list[Any], events: list[Any]) -> bytes:
+    body = {"claims": [_body(c) for c in claims], "events": [_body(e) for e in events]}
+    return bytes(msgpack.packb(body, use_bin_type=True))
+
+
+_C = TypeVar("_C")
+_E = TypeVar("_E")
+
+
+def _unpack_lists(
+    raw: bytes, claim_cls: type[_C], event_cls: type[_E], name: str
+) -> tuple[list[_C], list[_E]]:
+    try:
+        body = msgpack.unpackb(raw, raw=False)
+        claims = [_from_body(claim_cls, item) for item in body.get("claims", ())]
+        events = [_from_body(event_cls, item) for item in body.get("events", ())]
+    except _DECODE_ERRORS as exc:
+        raise BadRequest(f"bad {name}: {exc!r}") from None
+    return claims, events
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,6 +54,9 @@ class GatewaySettings(NatsSettings):
     )
     recent_max_age: float = setting(10.0, "seconds a message stays in that window")
     presence_heartbeat: float = setting(1.0, "seconds between node heartbeats to presence")
+    presence_linger: float = setting(
+        0.005, "seconds a new session's claim and presence events wait to share a request"
+    )
     pause_threshold: float = setting(
         3.0, "seconds without a heartbeat tick after which the node fences itself"
     )

@@ -22,6 +22,12 @@ class PresenceMetrics:
         self.claims = Counter(
             "haws_presence_claims_total", "Session claims, by outcome", ["outcome"], registry=r
         )
+        self.batches = Counter(
+            "haws_presence_batches_total",
+            "Batches of claims and events (each item counted as claim or event too), by outcome",
+            ["outcome"],
+            registry=r,
+        )
         self.takeovers = Counter(
             "haws_presence_takeovers_total", "Takeover commands sent to gateways", registry=r
         )

@@ -25,6 +25,7 @@ from haws.common import names
 from haws.common import presence_protocol as pp
 from haws.common.logs import EventLogger
 from haws.common.tasks import stop_tasks
+from haws.presence.batches import claim_failed, event_failed, in_session_order
 from haws.presence.index import PresenceIndex
 from haws.presence.large_topics import LargeTopics
 from haws.presence.leader import Leadership
@@ -89,6 +90,9 @@ class PresenceService:
         self._heartbeat_timeout = heartbeat_timeout
         self._writes = asyncio.Semaphore(max_inflight)
         self._reads = asyncio.Semaphore(max_inflight)
+        self._batches = asyncio.Semaphore(max(1, max_inflight // pp.BATCH_MAX))
+        """A batch applies up to ``BATCH_MAX`` items at once: this many batches
+        together stay within ``max_inflight`` writes."""
         self._tasks: set[asyncio.Task[None]] = set()
         self._subs: list[Subscription] = []
 
@@ -101,6 +105,9 @@ class PresenceService:
             ),
             await nc.subscribe(
                 names.PRESENCE_EVENT, queue=queue, cb=self._spawner(self._event, self._writes)
+            ),
+            await nc.subscribe(
+                names.PRESENCE_BATCH, queue=queue, cb=self._spawner(self._batch, self._batches)
             ),
             await nc.subscribe(
                 names.PRESENCE_QUERY, queue=queue, cb=self._spawner(self._query, self._reads)
@@ -139,33 +146,42 @@ class PresenceService:
             slots.release()
 
     async def _respond(self, msg: Msg, message: object) -> None:
+        await self._respond_raw(msg, pp.encode(message))
+
+    async def _respond_raw(self, msg: Msg, data: bytes) -> None:
         if msg.reply:
             with contextlib.suppress(Exception):  # the requester gave up or NATS is down
-                await msg.respond(pp.encode(message))
+                await msg.respond(data)
 
     async def _claim(self, msg: Msg) -> None:
         try:
             claim = pp.decode(pp.Claim, msg.data)
-            _check_claim(claim)
         except BadRequest as exc:
             self._log.warning("presence.bad_claim", error=exc.message)
             self._metrics.claims.labels("bad_request").inc()
             await self._respond(msg, pp.ClaimReply(epoch=0))
             return
+        await self._respond(msg, await self._claimed(claim))
+
+    async def _claimed(self, claim: pp.Claim) -> pp.ClaimReply:
+        try:
+            _check_claim(claim)
+        except BadRequest as exc:
+            self._log.warning("presence.bad_claim", error=exc.message)
+            self._metrics.claims.labels("bad_request").inc()
+            return pp.ClaimReply(epoch=0)
         log = self._log.bind(session=claim.session, node=claim.node)
         try:
             outcome = await self._ownership.claim(claim.session, claim)
         except StoreError as exc:
             log.warning("presence.claim_failed", error=str(exc))
             self._metrics.claims.labels("error").inc()
-            await self._respond(msg, pp.ClaimReply(epoch=0))  # 0: not claimed, degrade
-            return
+            return pp.ClaimReply(epoch=0)  # 0: not claimed, degrade
         old, takeover = outcome.old, outcome.takeover
         if outcome.superseded:
             self._metrics.claims.labels("superseded").inc()
             log.info("presence.claim_superseded", conn=claim.conn)
-            await self._respond(msg, pp.ClaimReply(epoch=0, superseded=True))
-            return
+            return pp.ClaimReply(epoch=0, superseded=True)
         if takeover is not None and old is not None:
             with contextlib.suppress(Exception):
                 await self._nc.publish(names.gateway_control_subject(old.node), pp.encode(takeover))
@@ -174,33 +190,53 @@ class PresenceService:
         self._metrics.claims.labels("ok").inc()
         log.debug("presence.claimed", epoch=outcome.new.epoch, topics=len(outcome.new.topics))
         previous = old.node if old is not None else None
-        await self._respond(msg, pp.ClaimReply(epoch=outcome.new.epoch, previous_node=previous))
+        return pp.ClaimReply(epoch=outcome.new.epoch, previous_node=previous)
 
     async def _event(self, msg: Msg) -> None:
         try:
             event = pp.decode(pp.Event, msg.data)
-            _check_event(event)
         except BadRequest as exc:
             self._log.warning("presence.bad_event", error=exc.message)
             self._metrics.events.labels("bad", "bad_request").inc()
             await self._respond(msg, pp.EventReply(ok=False))
             return
+        await self._respond(msg, await self._applied(event))
+
+    async def _applied(self, event: pp.Event) -> pp.EventReply:
+        try:
+            _check_event(event)
+        except BadRequest as exc:
+            self._log.warning("presence.bad_event", error=exc.message)
+            self._metrics.events.labels("bad", "bad_request").inc()
+            return pp.EventReply(ok=False)
         log = self._log.bind(session=event.session, node=event.node, topic=event.topic)
         try:
             await self._ownership.event(event)
         except StaleEvent:
             log.info("presence.stale_event", kind=event.kind, epoch=event.epoch)
             self._metrics.events.labels(event.kind, "stale").inc()
-            await self._respond(msg, pp.EventReply(ok=False, stale=True))
-            return
+            return pp.EventReply(ok=False, stale=True)
         except StoreError as exc:
             log.warning("presence.event_failed", kind=event.kind, error=str(exc))
             self._metrics.events.labels(event.kind, "error").inc()
-            await self._respond(msg, pp.EventReply(ok=False))  # not applied; may retry
-            return
+            return pp.EventReply(ok=False)  # not applied; may retry
         self._metrics.events.labels(event.kind, "ok").inc()
         log.debug("presence.event", kind=event.kind)
-        await self._respond(msg, pp.EventReply(ok=True))
+        return pp.EventReply(ok=True)
+
+    async def _batch(self, msg: Msg) -> None:
+        """Every item as on its own subject; see ``pp.Batch`` for the order kept."""
+        try:
+            batch = pp.Batch.decode(msg.data)
+        except BadRequest as exc:
+            self._log.warning("presence.bad_batch", error=exc.message)
+            self._metrics.batches.labels("bad_request").inc()
+            await self._respond_raw(msg, pp.BatchReply().encode())
+            return
+        self._metrics.batches.labels("ok").inc()
+        claims = await in_session_order(batch.claims, self._claimed, claim_failed)
+        events = await in_session_order(batch.events, self._applied, event_failed)
+        await self._respond_raw(msg, pp.BatchReply(claims, events).encode())
 
     async def _query(self, msg: Msg) -> None:
         try:

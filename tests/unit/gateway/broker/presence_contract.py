@@ -107,6 +107,54 @@ class PresenceContract:
         assert (fresh.ok, fresh.stale) == (True, False)
         assert (stale.ok, stale.stale) == (False, True)
 
+    async def test_a_batch_applies_each_item_as_alone_and_answers_in_order(
+        self, calls: PresenceCalls, session: str, node: str
+    ) -> None:
+        """Claims first (epochs as single claims get them, a fresh one superseded by
+        a claim earlier in the batch), then events in order, stale ones stale."""
+        other = session + "-b"
+        reply = await calls.batch(
+            pp.Batch(
+                claims=[
+                    pp.Claim(session=session, node=node, conn="c1"),
+                    pp.Claim(session=other, node=node, conn="c2"),
+                    pp.Claim(session=session, node=node, conn="c3"),
+                    pp.Claim(session=session, node=node, conn="c4", fresh=True),
+                ]
+            )
+        )
+        first, second, third, late = reply.claims
+        assert reply.events == []
+        assert 0 < first.epoch < third.epoch
+        assert second.epoch > 0
+        assert second.previous_node is None
+        assert third.previous_node == node
+        assert (late.epoch, late.superseded) == (0, True)
+        topic = f"room.{uuid.uuid4().hex[:8]}"
+        events = await calls.batch(
+            pp.Batch(
+                events=[
+                    pp.Event("sub", session, node, "c3", third.epoch, topic),
+                    pp.Event("sub", session, node, "c1", first.epoch, topic),
+                    pp.Event("sub", other, node, "c2", second.epoch, topic),
+                    pp.Event("unsub", other, node, "c2", second.epoch, topic),
+                ]
+            )
+        )
+        assert [(e.ok, e.stale) for e in events.events] == [
+            (True, False),
+            (False, True),
+            (True, False),
+            (True, False),
+        ]
+        assert events.claims == []
+
+        async def listed() -> bool:
+            members = (await calls.query(pp.Query(topic))).members
+            return [m["session"] for m in members] == [session]  # ``other`` came and went
+
+        await eventually(listed, timeout=5, message="the batch's member")
+
     async def test_members_of_a_topic_are_who_subscribed_with_presence(
         self, calls: PresenceCalls, session: str, node: str
     ) -> None:
@@ -141,3 +189,5 @@ class PresenceContract:
             await absent_calls.query(pp.Query("room"))
         with pytest.raises(NoReplica):
             await absent_calls.event(pp.Event("close", session, node, "c1", 1))
+        with pytest.raises(NoReplica):
+            await absent_calls.batch(pp.Batch([pp.Claim(session=session, node=node, conn="c1")]))

@@ -41,6 +41,10 @@ class SilentPresence:
     async def event(self, event: pp.Event) -> pp.EventReply:
         return pp.EventReply(ok=True)
 
+    async def batch(self, batch: pp.Batch) -> pp.BatchReply:
+        claims = [await self.claim(claim) for claim in batch.claims]
+        return pp.BatchReply(claims, [await self.event(event) for event in batch.events])
+
     async def query(self, query: pp.Query) -> pp.QueryReply:
         return pp.QueryReply([])
 

@@ -51,6 +51,8 @@ class MemoryPresence:
         self._lost: dict[str, list[str]] = {}
         self.events: list[pp.Event] = []
         """Every event applied, in order."""
+        self.batches = 0
+        """``batch`` requests answered."""
 
     def _check(self) -> None:
         if self.absent:
@@ -95,6 +97,13 @@ class MemoryPresence:
                 self._leave(topic, event.session)
             self._owners[event.session] = replace(owner, online=False)
         return pp.EventReply(ok=True)
+
+    async def batch(self, batch: pp.Batch) -> pp.BatchReply:
+        """In the order given (this replica never fails an item, so none is skipped)."""
+        self._check()
+        self.batches += 1
+        claims = [await self.claim(claim) for claim in batch.claims]
+        return pp.BatchReply(claims, [await self.event(event) for event in batch.events])
 
     async def query(self, query: pp.Query) -> pp.QueryReply:
         self._check()

@@ -24,18 +24,24 @@ class NatsPresence:
         self._timeout = timeout
 
     async def _request(self, subject: str, message: Any, reply_type: type[_Reply]) -> _Reply:
+        return pp.decode(reply_type, await self._ask(subject, pp.encode(message)))
+
+    async def _ask(self, subject: str, data: bytes) -> bytes:
         try:
-            reply = await self._nc.request(subject, pp.encode(message), timeout=self._timeout)
+            reply = await self._nc.request(subject, data, timeout=self._timeout)
         except NoRespondersError:
             raise NoReplica("no presence replica") from None
         # nats-py's TimeoutError is a TimeoutError: it passes as the seam says.
-        return pp.decode(reply_type, reply.data)
+        return reply.data
 
     async def claim(self, claim: pp.Claim) -> pp.ClaimReply:
         return await self._request(names.PRESENCE_CLAIM, claim, pp.ClaimReply)
 
     async def event(self, event: pp.Event) -> pp.EventReply:
         return await self._request(names.PRESENCE_EVENT, event, pp.EventReply)
+
+    async def batch(self, batch: pp.Batch) -> pp.BatchReply:
+        return pp.BatchReply.decode(await self._ask(names.PRESENCE_BATCH, batch.encode()))
 
     async def query(self, query: pp.Query) -> pp.QueryReply:
         return await self._request(names.PRESENCE_QUERY, query, pp.QueryReply)

@@ -88,6 +88,12 @@ class PresenceCalls(Protocol):
         """Apply one connection event (sub, unsub, close); ``stale`` when its epoch is old."""
         ...
 
+    async def batch(self, batch: pp.Batch) -> pp.BatchReply:
+        """Claims, then events, each as ``claim``/``event`` would apply it, in one request;
+        one reply per item in order (see ``pp.Batch`` for the order kept per session).
+        ``NoReplica`` also when only replicas that predate batches run."""
+        ...
+
     async def query(self, query: pp.Query) -> pp.QueryReply:
         """Who is on the topic now."""
         ...

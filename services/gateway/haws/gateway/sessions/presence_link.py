@@ -29,14 +29,17 @@ from haws.common import presence_protocol as pp
 from haws.common.logs import EventLogger
 from haws.common.tasks import stop_tasks
 from haws.gateway.broker.seams import Feed, NoReplica, PresenceCalls, TakeoverHandler
+from haws.gateway.sessions.claim_batches import ClaimBatches
 from haws.gateway.sessions.fence import Fence
 from haws.protocol.errors import Unavailable
 
 SHARDS = 8
-CLAIM_ATTEMPTS = 2
-"""A claim unanswered within the request timeout is sent once more (see ``_ask``)."""
 EVENT_RETRY_MAX = 2.0
 EVENT_QUEUE = 10_000
+EVENT_BATCH = 128
+"""Events of one shard sent in one request at most (those queued when it leaves)."""
+
+assert EVENT_BATCH <= pp.BATCH_MAX
 
 SessionsSource = Callable[[], list[str]]
 FencedHandler = Callable[[list[str]], None]
@@ -52,6 +55,7 @@ class PresenceLink:
         node: str,
         fence: Fence,
         heartbeat_interval: float,
+        linger: float = 0.0,
     ) -> None:
         self._calls = calls
         self._log = log
@@ -62,7 +66,8 @@ class PresenceLink:
             asyncio.Queue(EVENT_QUEUE) for _ in range(SHARDS)
         ]
         self._tasks: list[asyncio.Task[None]] = []
-        self._claims: set[asyncio.Task[None]] = set()
+        self._claims = ClaimBatches(calls, log, linger=linger)
+        self._linger = linger
         self._held: dict[str, list[pp.Event]] = {}
         """Events of connections whose claim is in flight, by connection id, in order.
         Bounded by what one connection may send (``command_rate``) during one claim
@@ -83,34 +88,10 @@ class PresenceLink:
         exception and a warning per hello; the heartbeat (every second) notices
         when replicas appear.
         """
-        reply = await self._ask(claim)
-        return reply.epoch if reply is not None else 0
-
-    async def _ask(self, claim: pp.Claim) -> pp.ClaimReply | None:
-        """The reply, asking again once if the first went unanswered.
-
-        A replica that dies (or stalls) with the claim in hand leaves it
-        unanswered while the other replicas are fine: without a second try the
-        connection would go on unfenced and, if the claim never landed, its
-        presence events would be dropped (no join). A retry is safe: a claim
-        repeated by its own connection keeps the epoch it got (the service
-        answers it without a write), and a ``fresh`` one is not superseded by
-        its own earlier attempt.
-        """
         if self._absent:
-            return None
-        for attempt in range(1, CLAIM_ATTEMPTS + 1):
-            try:
-                return await self._calls.claim(claim)
-            except TimeoutError as exc:
-                if attempt == CLAIM_ATTEMPTS:
-                    self._log.warning(
-                        "presence.claim_failed", session=claim.session, error=repr(exc)
-                    )
-            except Exception as exc:  # no presence service: messaging goes on unfenced
-                self._log.warning("presence.claim_failed", session=claim.session, error=repr(exc))
-                return None
-        return None
+            return 0
+        reply = await self._claims.send(claim)
+        return reply.epoch if reply is not None else 0
 
     def claim_soon(
         self, claim: pp.Claim, on_epoch: EpochHandler, on_superseded: Callable[[], None]
@@ -128,29 +109,21 @@ class PresenceLink:
             on_epoch(0)
             return
         self._held[claim.conn] = []
-        fresh = dataclasses.replace(claim, fresh=True)
-        task = asyncio.create_task(
-            self._claim_and_release(fresh, on_epoch, on_superseded), name="claim"
-        )
-        self._claims.add(task)
-        task.add_done_callback(self._claims.discard)
+        reply = self._claims.send(dataclasses.replace(claim, fresh=True), linger=True)
 
-    async def _claim_and_release(
-        self, claim: pp.Claim, on_epoch: EpochHandler, on_superseded: Callable[[], None]
-    ) -> None:
-        reply: pp.ClaimReply | None = None
-        try:
-            reply = await self._ask(claim)
-        finally:
-            # Synchronously, so no event of this connection can slip in between.
+        def release(done: asyncio.Future[pp.ClaimReply | None]) -> None:
+            # In one step, so no event of this connection can slip in between.
+            answer = None if done.cancelled() else done.result()
             held = self._held.pop(claim.conn, [])
-            epoch = reply.epoch if reply is not None else 0
+            epoch = answer.epoch if answer is not None else 0
             on_epoch(epoch)
-            if reply is not None and reply.superseded:
+            if answer is not None and answer.superseded:
                 self._log.info("presence.claim_superseded", session=claim.session)
                 on_superseded()  # its held events (epoch 0) are dropped: not the owner
             for event in held:
                 self.event(dataclasses.replace(event, epoch=epoch))
+
+        reply.add_done_callback(release)
 
     def claiming(self, conn: str) -> bool:
         """Whether the claim of connection ``conn`` is still in flight."""
@@ -172,30 +145,65 @@ class PresenceLink:
             self._log.warning("presence.event_dropped", session=event.session, kind=event.kind)
 
     async def _send_events(self, queue: asyncio.Queue[pp.Event]) -> None:
-        """Send each event until the service applied it or called it stale.
+        """Send the queued events (many in one request when many wait) until the
+        service applied each or called it stale.
 
-        While no replica answers (a presence outage), the event waits and is
-        retried: dropping a ``close`` would leave a gone session listed.
+        While no replica answers (a presence outage), the events wait and are
+        retried: dropping a ``close`` would leave a gone session listed. Only the
+        events not applied are sent again, in order; the service skips a
+        session's later events after one fails, so each session keeps its order.
         """
         while True:
-            event = await queue.get()
+            events = [await queue.get()]
+            if self._linger > 0:
+                await asyncio.sleep(self._linger)  # others join it: one request, not many
+            while len(events) < EVENT_BATCH and not queue.empty():
+                events.append(queue.get_nowait())
             try:
                 delay = 0.05
+                pending = events
                 while True:
-                    try:
-                        reply = await self._calls.event(event)
-                        if reply.ok or reply.stale:
-                            break
-                    except (NoReplica, TimeoutError):
-                        pass
-                    except Exception as exc:
-                        self._log.warning(
-                            "presence.event_failed", session=event.session, error=repr(exc)
-                        )
+                    pending = await self._unapplied(pending)
+                    if not pending:
+                        break
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, EVENT_RETRY_MAX)
             finally:
-                queue.task_done()
+                for _ in events:
+                    queue.task_done()
+
+    async def _unapplied(self, events: list[pp.Event]) -> list[pp.Event]:
+        """Send ``events``; those neither applied nor stale, in their order."""
+        try:
+            if len(events) == 1:
+                replies = [await self._calls.event(events[0])]
+            else:
+                try:
+                    replies = (await self._calls.batch(pp.Batch(events=events))).events
+                except NoReplica:  # replicas that predate batches (or none at all)
+                    replies = await self._one_by_one(events)
+            if len(replies) != len(events):
+                raise ValueError(f"{len(replies)} replies to {len(events)} events")
+        except (NoReplica, TimeoutError):
+            return events
+        except Exception as exc:
+            self._log.warning("presence.event_failed", session=events[0].session, error=repr(exc))
+            return events
+        return [e for e, r in zip(events, replies, strict=True) if not (r.ok or r.stale)]
+
+    async def _one_by_one(self, events: list[pp.Event]) -> list[pp.EventReply]:
+        """As a batch would: in order, a session's events after a failed one not tried."""
+        failed: set[str] = set()
+        replies: list[pp.EventReply] = []
+        for event in events:
+            reply = pp.EventReply(ok=False)
+            if event.session not in failed:
+                with contextlib.suppress(TimeoutError):
+                    reply = await self._calls.event(event)  # NoReplica: none runs at all
+            if not (reply.ok or reply.stale):
+                failed.add(event.session)
+            replies.append(reply)
+        return replies
 
     async def query(self, topic: str, request_id: int | None = None) -> list[dict[str, Any]]:
         members: list[dict[str, Any]] = (await self.answer(topic, request_id))["members"]
@@ -264,9 +272,7 @@ class PresenceLink:
     async def stop(self, flush_timeout: float = 2.0) -> None:
         """Let claims in flight land, send what is queued (the close events of a
         drain), then stop."""
-        if self._claims:
-            await asyncio.wait(set(self._claims), timeout=flush_timeout)
-            await stop_tasks(list(self._claims))
+        await self._claims.stop(flush_timeout)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.gather(*(q.join() for q in self._queues)), flush_timeout)
         await stop_tasks(self._tasks)

@@ -44,7 +44,12 @@ async def start_sessions(
     sessions.start()
     stack.push_async_callback(sessions.stop)
     presence = PresenceLink(
-        calls, log, node=node, fence=fence, heartbeat_interval=settings.presence_heartbeat
+        calls,
+        log,
+        node=node,
+        fence=fence,
+        heartbeat_interval=settings.presence_heartbeat,
+        linger=settings.presence_linger,
     )
     await presence.start(
         on_takeover=lambda command: on_takeover(hub, command),
