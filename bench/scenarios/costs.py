@@ -50,6 +50,7 @@ from typing import Any
 import nats
 from nats.aio.client import Client as NatsClient
 
+from bench.capacity_inputs import curve_metric
 from bench.figures import Figure, why
 from bench.lab import HAWS_DIALECTS, Lab
 from bench.loadgen.crowd import close_all
@@ -64,11 +65,12 @@ from bench.scenarios.traffic import TopicLoad, accounting, delivered, drain, new
 NAME = "costs"
 CLIENTS = {"tiny": 100, "quick": 1_000, "full": 5_000}
 TOPICS = {"tiny": 2, "quick": 5, "full": 10}
-DELIVERY_RATES = {"tiny": (10.0, 100.0, 1000.0), "quick": (10.0, 100.0, 400.0),
-                  "full": (4.0, 40.0, 400.0)}  # fmt: skip
+DELIVERY_RATES = {"tiny": (10.0, 100.0, 1000.0), "quick": (10.0, 1.0, 100.0, 400.0),
+                  "full": (4.0, 1.0, 40.0, 400.0)}  # fmt: skip
 """msg/s per topic, so per subscriber (one subscription per client), of the delivery
 phases; the first runs on every topic (full: 4 x 5,000 = 20,000 deliveries/s, as
-latency) and is the ``delivery`` phase the other figures stand on."""
+latency) and is the ``delivery`` phase the other figures stand on; 1 msg/s is the
+capacity model's default rate per connection, measured rather than clamped to."""
 DELIVERY_BUDGET = {"tiny": 50_000, "quick": 100_000, "full": 100_000}
 """Deliveries per second a delivery phase offers at most: a higher rate runs on fewer
 topics (the rest of the clients stay connected, idle), so the load generator, on
@@ -268,15 +270,6 @@ async def _settle(meter: PartMeter, least: float) -> None:
         await asyncio.sleep(0.5)
         if meter.quiet(before, meter.sample(), QUIET_MARGIN):
             return
-
-
-CURVE_PREFIX = "CPU/delivery at "
-CURVE_SUFFIX = " msg/s per conn, gateway"
-
-
-def curve_metric(rate: float) -> str:
-    """The figure of the gateway's CPU per delivery at ``rate`` msg/s to each client."""
-    return f"{CURVE_PREFIX}{rate:g}{CURVE_SUFFIX}"
 
 
 def _topics_within(rate: float, per_topic: int, topics: int, budget: int) -> int:
