@@ -66,6 +66,8 @@ class Measured:
     """nats-server CPU per published message for each more gateway that wants it."""
     gateway_us_per_received: float
     """A gateway's CPU per message NATS sends it (taken in, delivered to one client)."""
+    received_rate: float
+    """msg/s to each connection at which ``gateway_us_per_received`` was measured."""
     fanout: float
     """Subscribers per topic during the delivery phase."""
     delivery_curve: Sequence[CurvePoint]
@@ -180,6 +182,11 @@ def from_figures(
             0.0, value("NATS CPU/publish, 2 gateways") - nats_per_publish
         ),
         gateway_us_per_received=value("gateway CPU/publish received"),
+        received_rate=float(
+            (found[(scenario, "gateway CPU/publish received", "haws")].get("details") or {}).get(
+                "rate_per_conn", SPREAD_RATE
+            )
+        ),
         fanout=fanout,
         delivery_curve=curve,
         memory_kib={p: value(f"memory/conn {p}") for p in ("gateway", "nats-server", "presence")},
@@ -215,6 +222,11 @@ def _curve(
             gateway_share=float(d.get("gateway_share", 0.0)),
         )
     return [points[r] for r in sorted(points)]
+
+
+SPREAD_RATE = 100.0
+"""The ``spread`` phase's msg/s per topic (one subscriber each) at full size, for
+results that do not say."""
 
 
 def _shown(path: Path) -> str:

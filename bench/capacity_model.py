@@ -123,11 +123,13 @@ def delivery_us(m: Measured, rate: float) -> float:
 
 def received_us(m: Measured, rate: float) -> float:
     """A gateway's CPU per message NATS sends it, delivered once, at ``rate`` msg/s
-    per connection: the ``spread`` phase's figure, whose one delivery per message
-    was alone in its pass (one subscriber per topic on that gateway), with that
-    delivery repriced from the curve's lowest rate to ``rate``."""
-    lowest = min(m.delivery_curve, key=lambda p: p.rate).gateway_us
-    return max(0.0, m.gateway_us_per_received - lowest + delivery_us(m, rate))
+    per connection: the ``spread`` phase's figure (measured at ``received_rate``
+    per connection), plus what the curve says a delivery costs more at ``rate``
+    than at that rate (the share of a connection's own work that falls with its
+    rate: session records, writes shared by messages). Nothing is taken off at a
+    higher rate: the figure's intake is per message whatever the rate."""
+    more = delivery_us(m, rate) - delivery_us(m, m.received_rate)
+    return m.gateway_us_per_received + max(0.0, more)
 
 
 @dataclass(frozen=True, slots=True)
@@ -535,8 +537,9 @@ def curve_lines(m: Measured, a: Assumptions) -> list[str]:
         "log(cost) (a power law from point to point); below the lowest rate and above the "
         "highest it is the end point's (clamped, no extrapolation). Each sizing row reads "
         f"the cost at its own rate (`--row-rates`, else `--msg-rate`): {rows}. A message a "
-        "gateway takes from NATS costs the `spread` phase's figure with its one delivery "
-        "repriced the same way.",
+        f"gateway takes from NATS costs the `spread` phase's {m.gateway_us_per_received:.1f} µs "
+        f"(measured at {m.received_rate:g} msg/s per connection) plus what a delivery costs "
+        "more at the row's rate than at that one, if anything.",
         "",
     ]
     return lines

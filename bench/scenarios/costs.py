@@ -153,15 +153,26 @@ def figures_of(scenario: str, details: dict[str, Any]) -> list[Figure]:
     for metric, key, unit in (
         ("NATS CPU/publish, 1 gateway", "nats_us_per_publish_1gw", "us"),
         ("NATS CPU/publish, 2 gateways", "nats_us_per_publish_2gw", "us"),
-        ("gateway CPU/publish received", "gateway_us_per_publish_received", "us"),
+        ("gateway CPU/publish received", RECEIVED, "us"),
         ("KV writes/hello", "kv_writes_per_hello", "writes"),
         ("NATS msgs in+out/hello", "nats_msgs_per_hello", "msgs"),
         ("sessions KV B/session", "sessions_kv_bytes_per_session", "B"),
         ("presence KV B/session", "presence_kv_bytes_per_session", "B"),
         ("stream B/msg", "stream_bytes_per_msg", "B"),
     ):
-        out.append(Figure(scenario, metric, "haws", sizes[key], unit, better="lower"))
+        out.append(Figure(scenario, metric, "haws", sizes[key], unit, better="lower",
+                          details=_spread_rate(details) if key == RECEIVED else {}))  # fmt: skip
     return out
+
+
+RECEIVED = "gateway_us_per_publish_received"
+
+
+def _spread_rate(details: dict[str, Any]) -> dict[str, Any]:
+    """The rate per connection at which the received figure was measured (the model
+    reprices it at other rates)."""
+    rate = (details.get("spread") or {}).get("rate_per_topic")
+    return {} if rate is None else {"rate_per_conn": rate}
 
 
 async def _measure(lab: Lab, meter: PartMeter, urls: list[str], nats_url: str, monitor: str) -> Any:
