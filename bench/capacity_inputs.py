@@ -89,6 +89,8 @@ class Measured:
     """Server CPU (all parts) per message replayed to one client catching up."""
     replay_msgs_per_s: float | None = None
     presence_ops_per_s: float | None = None
+    delivery_rate: float = 0.0
+    """msg/s to each connection in the ``delivery`` phase (0: not recorded)."""
     sources: Sequence[Source] = ()
 
 
@@ -200,6 +202,7 @@ def from_figures(
         replay_us_per_msg=replay_us,
         replay_msgs_per_s=replay_rate,
         presence_ops_per_s=max(presence) if presence else None,
+        delivery_rate=float(delivery.get("rate_per_topic", 0.0)),
         sources=sources,
     )
 

@@ -103,10 +103,13 @@ def delivery_us(m: Measured, rate: float) -> float:
 
     Between two measured rates a straight line in log(rate), log(cost): a power
     law from one point to the next, as a cost that is one socket write shared by
-    the messages of a pass falls like 1/rate, not linearly. Outside the measured
-    rates the nearest end point's cost (no extrapolation: below the lowest rate
-    every delivery is its own write already, above the highest nothing measured
-    says how far sharing goes)."""
+    the messages of a pass, and a connection's own work per second spread over
+    its messages, falls like 1/rate, not linearly. Outside the measured rates
+    the nearest end point's cost: no extrapolation, so a rate below the lowest
+    is understated (its per-connection work is spread over fewer deliveries;
+    the costs scenario measures down to the default 1 msg/s for that reason)
+    and one above the highest overstated (nothing measured says how far sharing
+    goes)."""
     points = sorted(m.delivery_curve, key=lambda p: p.rate)
     if rate <= points[0].rate:
         return points[0].gateway_us
@@ -399,9 +402,10 @@ def render(m: Measured, a: Assumptions) -> str:
         "| unit | " + " | ".join(PARTS) + " | total |",
         "|---|" + "---|" * (len(PARTS) + 1),
     ]
+    at = f", {m.delivery_rate:g} msg/s to each" if m.delivery_rate else ""
     for phase, label in (
         ("hello", "hello + sub (new session)"),
-        ("delivery", "delivery (one msg to one client)"),
+        ("delivery", f"delivery (one msg to one client{at})"),
         ("disconnect", "session end (close, leave after the grace)"),
         ("resume", "quick reconnect (close, resume within the grace)"),
     ):

@@ -166,6 +166,10 @@ def test_results_from_before_the_curve_have_the_delivery_phase_as_its_one_point(
     figures = costs.figures_of("costs-5000", details)
     m = from_figures({(f.scenario, f.metric, f.system): f.as_dict() for f in figures})
     assert [(p.rate, p.gateway_us) for p in m.delivery_curve] == [(4.0, 20.0)]
+    assert m.delivery_rate == 4.0
+    assert "| delivery (one msg to one client, 4 msg/s to each) | 20.0 |" in render(
+        m, Assumptions()
+    )
     assert delivery_us(m, 1.0) == delivery_us(m, 400.0) == 20.0
 
 
