@@ -3,7 +3,7 @@ and per resume, and the memory and KV bytes per connection, for the capacity mod
 
 One gateway with presence and replay (the production configuration; a second
 gateway idles until ``spread``), N clients on T topics (N/T subscribers each,
-one subscription per client). Six phases, each followed by ``SETTLE`` seconds
+one subscription per client). The phases below, each followed by ``SETTLE`` seconds
 (and on until the parts are at rest) so asynchronous work (KV writes, presence
 claims and events) lands inside it, with each part's idle CPU rate (measured at
 rest first) taken off:
