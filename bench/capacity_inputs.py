@@ -18,6 +18,27 @@ from typing import Any
 RESULTS = Path(__file__).resolve().parent / "results"
 PARTS = ("gateway", "nats-server", "presence", "replay", "consul")
 PHASES = ("hello", "delivery", "disconnect", "resume")
+CURVE_PREFIX = "CPU/delivery at "
+CURVE_SUFFIX = " msg/s per conn, gateway"
+
+
+def curve_metric(rate: float) -> str:
+    """The figure of the gateway's CPU per delivery at ``rate`` msg/s to each client."""
+    return f"{CURVE_PREFIX}{rate:g}{CURVE_SUFFIX}"
+
+
+@dataclass(frozen=True, slots=True)
+class CurvePoint:
+    """The gateway's CPU per delivery measured at one rate per connection."""
+
+    rate: float
+    """msg/s each subscriber received (one subscription per client)."""
+    gateway_us: float
+    topics: int = 0
+    offered_per_s: float = 0.0
+    """Deliveries per second the phase offered (rate x subscribers)."""
+    gateway_share: float = 0.0
+    """The gateway's share of a core over the phase (its settle included)."""
 
 
 class MissingFigures(Exception):
@@ -45,8 +66,13 @@ class Measured:
     """nats-server CPU per published message for each more gateway that wants it."""
     gateway_us_per_received: float
     """A gateway's CPU per message NATS sends it (taken in, delivered to one client)."""
+    received_rate: float
+    """msg/s to each connection at which ``gateway_us_per_received`` was measured."""
     fanout: float
     """Subscribers per topic during the delivery phase."""
+    delivery_curve: Sequence[CurvePoint]
+    """The gateway's CPU per delivery by rate per connection, by rate (one point at
+    least: results from before the curve have the ``delivery`` phase's alone)."""
     memory_kib: Mapping[str, float]
     """Part -> KiB of RSS per connection (one session, one subscription)."""
     sessions_kv_bytes: float
@@ -63,6 +89,8 @@ class Measured:
     """Server CPU (all parts) per message replayed to one client catching up."""
     replay_msgs_per_s: float | None = None
     presence_ops_per_s: float | None = None
+    delivery_rate: float = 0.0
+    """msg/s to each connection in the ``delivery`` phase (0: not recorded)."""
     sources: Sequence[Source] = ()
 
 
@@ -130,6 +158,9 @@ def from_figures(
     published = float(delivery.get("published", 0)) or 1.0
     nats_per_publish = value("NATS CPU/publish, 1 gateway")
     fanout = max(1.0, deliveries / published)
+    curve = _curve(found, scenario) or [
+        CurvePoint(float(delivery.get("rate_per_topic", 1.0)), cpu["delivery"]["gateway"])
+    ]
     interest: dict[int, float] = {}
     per_own: dict[int, float] = {}
     for (s, metric, system), figure in found.items():
@@ -153,7 +184,13 @@ def from_figures(
             0.0, value("NATS CPU/publish, 2 gateways") - nats_per_publish
         ),
         gateway_us_per_received=value("gateway CPU/publish received"),
+        received_rate=float(
+            (found[(scenario, "gateway CPU/publish received", "haws")].get("details") or {}).get(
+                "rate_per_conn", SPREAD_RATE
+            )
+        ),
         fanout=fanout,
+        delivery_curve=curve,
         memory_kib={p: value(f"memory/conn {p}") for p in ("gateway", "nats-server", "presence")},
         sessions_kv_bytes=value("sessions KV B/session"),
         presence_kv_bytes=value("presence KV B/session"),
@@ -165,8 +202,34 @@ def from_figures(
         replay_us_per_msg=replay_us,
         replay_msgs_per_s=replay_rate,
         presence_ops_per_s=max(presence) if presence else None,
+        delivery_rate=float(delivery.get("rate_per_topic", 0.0)),
         sources=sources,
     )
+
+
+def _curve(
+    found: Mapping[tuple[str, str, str], Mapping[str, Any]], scenario: str
+) -> list[CurvePoint]:
+    """The delivery curve's figures of ``scenario``, by rate (one per rate)."""
+    points: dict[float, CurvePoint] = {}
+    for (s, metric, system), figure in found.items():
+        if s != scenario or system != "haws" or not metric.startswith(CURVE_PREFIX):
+            continue
+        d = figure.get("details") or {}
+        rate = float(metric.removeprefix(CURVE_PREFIX).removesuffix(CURVE_SUFFIX))
+        points[rate] = CurvePoint(
+            rate,
+            float(figure["value"]),
+            topics=int(d.get("topics", 0)),
+            offered_per_s=float(d.get("offered_per_s", 0.0)),
+            gateway_share=float(d.get("gateway_share", 0.0)),
+        )
+    return [points[r] for r in sorted(points)]
+
+
+SPREAD_RATE = 100.0
+"""The ``spread`` phase's msg/s per topic (one subscriber each) at full size, for
+results that do not say."""
 
 
 def _shown(path: Path) -> str:

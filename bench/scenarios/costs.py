@@ -3,14 +3,21 @@ and per resume, and the memory and KV bytes per connection, for the capacity mod
 
 One gateway with presence and replay (the production configuration; a second
 gateway idles until ``spread``), N clients on T topics (N/T subscribers each,
-one subscription per client). Six phases, each followed by ``SETTLE`` seconds
+one subscription per client). The phases below, each followed by ``SETTLE`` seconds
 (and on until the parts are at rest) so asynchronous work (KV writes, presence
 claims and events) lands inside it, with each part's idle CPU rate (measured at
 rest first) taken off:
 
 - ``hello``: every client connects, says ``hello`` (new session) and ``sub``s;
-- ``delivery``: one publisher per topic at ``RATE`` msg/s for one window;
-  units are messages delivered to clients (the publishes are in the details);
+- ``delivery``: one publisher per topic at the first of ``DELIVERY_RATES``
+  msg/s for one window; units are messages delivered to clients (the
+  publishes are in the details);
+- ``delivery@<rate>``: the same at each further rate of ``DELIVERY_RATES``, on
+  as many topics as keep the deliveries offered within ``DELIVERY_BUDGET`` per
+  second (one at least): at a low rate each message is alone in its flush pass,
+  one socket write per delivery; at a higher one several messages share a
+  subscriber's write, so together the phases give the gateway's cost per
+  delivery as a function of the rate at which a connection receives;
 - ``publish``: T more topics with one subscriber each (on the first gateway),
   ``PUBLISH_RATE`` msg/s each: many publishes, few deliveries, so nats-server's
   CPU per published message (stored, acked, sent to one gateway) stands out;
@@ -43,6 +50,7 @@ from typing import Any
 import nats
 from nats.aio.client import Client as NatsClient
 
+from bench.capacity_inputs import curve_metric
 from bench.figures import Figure, why
 from bench.lab import HAWS_DIALECTS, Lab
 from bench.loadgen.crowd import close_all
@@ -57,8 +65,16 @@ from bench.scenarios.traffic import TopicLoad, accounting, delivered, drain, new
 NAME = "costs"
 CLIENTS = {"tiny": 100, "quick": 1_000, "full": 5_000}
 TOPICS = {"tiny": 2, "quick": 5, "full": 10}
-RATE = {"tiny": 10.0, "quick": 10.0, "full": 4.0}
-"""msg/s per topic: x clients = deliveries per second (full: 20,000/s, as latency)."""
+DELIVERY_RATES = {"tiny": (10.0, 100.0, 1000.0), "quick": (10.0, 1.0, 100.0, 400.0),
+                  "full": (4.0, 1.0, 40.0, 400.0)}  # fmt: skip
+"""msg/s per topic, so per subscriber (one subscription per client), of the delivery
+phases; the first runs on every topic (full: 4 x 5,000 = 20,000 deliveries/s, as
+latency) and is the ``delivery`` phase the other figures stand on; 1 msg/s is the
+capacity model's default rate per connection, measured rather than clamped to."""
+DELIVERY_BUDGET = {"tiny": 50_000, "quick": 100_000, "full": 100_000}
+"""Deliveries per second a delivery phase offers at most: a higher rate runs on fewer
+topics (the rest of the clients stay connected, idle), so the load generator, on
+the same two cores, keeps up and the phase stays bounded."""
 PUBLISH_RATE = {"tiny": 20.0, "quick": 50.0, "full": 100.0}
 """msg/s per topic of the publish and spread phases (one subscriber per topic)."""
 SETTLE = 1.5
@@ -113,8 +129,14 @@ def run(lab: Lab) -> list[Figure]:
 
 def figures_of(scenario: str, details: dict[str, Any]) -> list[Figure]:
     """The table's rows: per phase, each part's CPU per unit and the total (with
-    the phase's details); memory per connection; KV and stream sizes."""
+    the phase's details); the gateway's CPU per delivery at each rate; memory per
+    connection; KV and stream sizes."""
     out: list[Figure] = []
+    for point in details.get("delivery_curve", []):
+        out.append(
+            Figure(scenario, curve_metric(point["rate_per_conn"]), "haws", point["gateway_us"],
+                   "us", better="lower", details=point)
+        )  # fmt: skip
     for phase in PHASES:
         d = details[phase]
         for part in (*PARTS, "total"):
@@ -131,15 +153,26 @@ def figures_of(scenario: str, details: dict[str, Any]) -> list[Figure]:
     for metric, key, unit in (
         ("NATS CPU/publish, 1 gateway", "nats_us_per_publish_1gw", "us"),
         ("NATS CPU/publish, 2 gateways", "nats_us_per_publish_2gw", "us"),
-        ("gateway CPU/publish received", "gateway_us_per_publish_received", "us"),
+        ("gateway CPU/publish received", RECEIVED, "us"),
         ("KV writes/hello", "kv_writes_per_hello", "writes"),
         ("NATS msgs in+out/hello", "nats_msgs_per_hello", "msgs"),
         ("sessions KV B/session", "sessions_kv_bytes_per_session", "B"),
         ("presence KV B/session", "presence_kv_bytes_per_session", "B"),
         ("stream B/msg", "stream_bytes_per_msg", "B"),
     ):
-        out.append(Figure(scenario, metric, "haws", sizes[key], unit, better="lower"))
+        out.append(Figure(scenario, metric, "haws", sizes[key], unit, better="lower",
+                          details=_spread_rate(details) if key == RECEIVED else {}))  # fmt: skip
     return out
+
+
+RECEIVED = "gateway_us_per_publish_received"
+
+
+def _spread_rate(details: dict[str, Any]) -> dict[str, Any]:
+    """The rate per connection at which the received figure was measured (the model
+    reprices it at other rates)."""
+    rate = (details.get("spread") or {}).get("rate_per_topic")
+    return {} if rate is None else {"rate_per_conn": rate}
 
 
 async def _measure(lab: Lab, meter: PartMeter, urls: list[str], nats_url: str, monitor: str) -> Any:
@@ -155,7 +188,8 @@ async def _measure(lab: Lab, meter: PartMeter, urls: list[str], nats_url: str, m
     narrow_subs = [(sub, load.topic) for load in narrow for sub in load.subscribers]
     extra = [(Subscriber(dialect, flow=load.flow), load.topic) for load in narrow]
     nc: NatsClient = await nats.connect(nats_url, connect_timeout=5)
-    results: dict[str, Any] = {"clients": n, "topics": t, "rate_per_topic": RATE[mode]}
+    rates = DELIVERY_RATES[mode]
+    results: dict[str, Any] = {"clients": n, "topics": t, "rate_per_topic": rates[0]}
     peers = [*(s for s, _ in subs), *(s for s, _ in narrow_subs), *(s for s, _ in extra)]
     hello_notes: dict[str, Any] = {}
     try:
@@ -171,13 +205,24 @@ async def _measure(lab: Lab, meter: PartMeter, urls: list[str], nats_url: str, m
             results[name] = found
             return found
 
+        async def deliver_at(rate: float, active: list[TopicLoad]) -> dict[str, Any]:
+            notes: dict[str, Any] = {}
+            found = await phase(f"delivery@{rate:g}", lambda: _deliver(lab, active, rate, notes))
+            found.update(notes)
+            return _point(found, len(active))
+
         slots = asyncio.Semaphore(lab.sizes.connect_concurrency)
         hello = await phase("hello", lambda: _open(subs, url, slots, hello_notes))
         for load in [*loads, *narrow]:
             await load.publisher.connect(url)
         notes: dict[str, Any] = {}
-        delivery = await phase("delivery", lambda: _deliver(lab, loads, RATE[mode], notes))
+        delivery = await phase("delivery", lambda: _deliver(lab, loads, rates[0], notes))
         delivery.update(notes)
+        curve = [_point(delivery, len(loads))]
+        for rate in rates[1:]:
+            active = loads[: _topics_within(rate, n // t, t, DELIVERY_BUDGET[mode])]
+            curve.append(await deliver_at(rate, active))
+        results["delivery_curve"] = curve
         await _open(narrow_subs, url, slots, {})
         rate, notes = PUBLISH_RATE[mode], {}
         publish = await phase("publish", lambda: _deliver(lab, narrow, rate, notes))
@@ -236,6 +281,32 @@ async def _settle(meter: PartMeter, least: float) -> None:
         await asyncio.sleep(0.5)
         if meter.quiet(before, meter.sample(), QUIET_MARGIN):
             return
+
+
+def _topics_within(rate: float, per_topic: int, topics: int, budget: int) -> int:
+    """How many topics at ``rate`` msg/s (``per_topic`` subscribers each) keep the
+    deliveries per second within ``budget``: one at least, all at most."""
+    return max(1, min(topics, int(budget // max(1.0, rate * per_topic))))
+
+
+def _point(phase: dict[str, Any], topics: int) -> dict[str, Any]:
+    """One point of the delivery curve: the gateway's CPU per delivery at a rate."""
+    deliveries = int(phase["units"])
+    fanout = deliveries / max(1, int(phase.get("published", 0)))
+    rate = float(phase["rate_per_topic"])
+    return {
+        "rate_per_conn": rate,
+        "gateway_us": phase["cpu_us"]["gateway"],
+        "nats_us": phase["cpu_us"]["nats-server"],
+        "topics": topics,
+        "subscribers_per_topic": round(fanout, 1),
+        "deliveries": deliveries,
+        "offered_per_s": round(rate * fanout * topics, 1),
+        "gateway_share": phase["cpu_share"]["gateway"],
+        "loadgen_cpu": phase["loadgen_cpu"],
+        "lost": phase.get("lost", 0),
+        "subscribers_closed": phase.get("subscribers_closed", 0),
+    }
 
 
 def _sizes(
