@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgpack
+
+from haws.common import presence_protocol as pp
 from haws.gateway.delivery.connection import Connection
-from tests.support.fake_socket import FakeTransport
+from haws.protocol.codec import MsgpackCodec
+from tests.support.fake_socket import FakeTransport, parse_frames, socketless_connection
 from tests.support.memory_gateway import MemoryGateway, memory_gateway
 from tests.support.waiting import eventually
 
@@ -107,3 +111,26 @@ async def test_a_catch_up_delivers_history_while_live_messages_wait() -> None:
         assert [s for s, _ in msgs(wire)] == [*old, new]
         assert conn.subs["t"].live
         await gw.disconnect(conn)
+
+
+async def test_a_presence_change_reaches_every_presence_subscriber_in_its_own_codec() -> None:
+    async with memory_gateway() as gw:
+        (a, wire_a), (b, wire_b) = await gw.connect("a"), await gw.connect("b")
+        m, wire_m, _ = socketless_connection(session="m", codec=MsgpackCodec())
+        quiet, wire_quiet = await gw.connect("q")  # subscribed without presence
+        gw.hub.add(m)
+        for conn in (a, b, m):
+            await gw.hub.subscribe(conn, "t", since=None, presence=True, room_timeout=ROOM)
+        await subscribe(gw, quiet, "t")
+        gw.broker.change(pp.Change("join", "t", "x", "ann", revision=1))
+        join = {"op": "join", "topic": "t", "who": {"session": "x", "user": "ann"}}
+        await eventually(lambda: join in wire_a.frames(), message="a's join")
+        await eventually(lambda: join in wire_b.frames(), message="b's join")
+        await eventually(
+            lambda: join in [msgpack.unpackb(p) for d in wire_m.writes for _, p in parse_frames(d)],
+            message="the msgpack subscriber's join",
+        )
+        assert all(f["op"] != "join" for f in wire_quiet.frames())
+        for conn in (a, b, quiet):
+            await gw.disconnect(conn)
+        await m.stop()

@@ -10,6 +10,7 @@ shared run in the node's flush pass (``SharedRun``).
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from opentelemetry.trace import SpanKind
 
@@ -25,6 +26,7 @@ from haws.gateway.fanout.frame_cache import FrameCache
 from haws.gateway.fanout.members import Members
 from haws.gateway.fanout.recent_window import RecentLimits, RecentMessages
 from haws.gateway.fanout.shared_run import SharedRun
+from haws.gateway.fanout.subscription import Subscription
 from haws.gateway.metrics import GatewayMetrics
 from haws.gateway.presence_relay import PresenceRelay
 from haws.gateway.sessions.fence import Fence
@@ -97,9 +99,7 @@ class Topic:
         frame = self._presence_relay.frame(change)
         if frame is None:
             return  # a new presence leader re-sent what we already delivered
-        for sub in self.subscribers.values():
-            if sub.presence:
-                sub.conn.send_obj(frame)
+        _broadcast(frame, [sub for sub in self.subscribers.values() if sub.presence])
 
     async def stop(self) -> None:
         if self._presence is not None:
@@ -178,9 +178,9 @@ class Topic:
     def _announce_gap(self, gap: recovery.Gap) -> None:
         self.recent.clear()  # the window must not bridge a gap a catch-up has to report
         self._run.settle()  # the messages before the gap go out before its announcement
-        for sub in self.subscribers.values():
-            if sub.live:
-                sub.conn.send_obj(frames.recovered(self.name, gap))
+        _broadcast(
+            frames.recovered(self.name, gap), [s for s in self.subscribers.values() if s.live]
+        )
 
     def _fan_out(self, message: StoredMessage) -> None:
         if message.traceparent is not None:
@@ -208,3 +208,19 @@ class Topic:
             self._run.add(cache)
             self._metrics.delivered.inc(delivered)
         return delivered
+
+
+def _broadcast(frame: dict[str, Any], subs: list[Subscription]) -> None:
+    """One frame to many: encoded once per codec, the same bytes queued for each.
+
+    A presence change goes to every presence subscriber of the topic; encoded
+    per connection, 1,000 subscribers cost 1,000 encodings of one change (7% of
+    a survivor gateway's CPU in failover-2500, where resumes queue behind them).
+    """
+    encoded: dict[str, bytes] = {}
+    for sub in subs:
+        conn = sub.conn
+        data = encoded.get(conn.codec.name)
+        if data is None:
+            data = encoded[conn.codec.name] = conn.codec.encode(frame)
+        conn.send(data)
