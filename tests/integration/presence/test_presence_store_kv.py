@@ -32,7 +32,7 @@ async def fresh_store(
         kv = await ensure_kv(js, bucket, NatsSettings())
         acks = AckInbox(nc)
         await acks.start()
-        yield KvStore(js, kv, bucket, acks, timeout=timeout), js, acks, bucket
+        yield KvStore(js, kv, bucket, acks, nc=nc, timeout=timeout), js, acks, bucket
     finally:
         await nc.close()
 
