@@ -135,8 +135,13 @@ async def test_an_initial_load_of_many_records_ends_with_one_marker(shared_nats:
         revisions = {}
         for i in range(2000):
             revisions[f"own.s{i}"] = await store.create(f"own.s{i}", value)
-        async with store.watch("own.") as updates:
+        watch = watch_of(nc, js, bucket)
+        await watch.start()
+        try:
+            updates = watch.updates()
             initial = await take(updates, 2001)
+            assert watch.flow_controls > 0
+            assert watch.resets == 0
             assert initial[-1] is None
             loaded = [u for u in initial[:-1] if u is not None]
             assert {u.key: u.revision for u in loaded} == revisions
@@ -144,6 +149,8 @@ async def test_an_initial_load_of_many_records_ends_with_one_marker(shared_nats:
             assert all(u.value == value for u in loaded)
             live = await store.create("own.after", b"1")
             (update,) = await take(updates, 1)
+        finally:
+            await watch.stop()
         assert update is not None
         assert (update.key, update.value, update.revision) == ("own.after", b"1", live)
 

@@ -41,6 +41,7 @@ HEARTBEAT = 5.0
 _INACTIVE = 60.0
 """The server drops a consumer nobody listens to after this long (one left behind)."""
 _MISSED_HEARTBEATS = 2
+_DELETE_TIMEOUT = 1.0
 
 _ACK = b"$JS.ACK."
 _KV_OPERATION = header_key("KV-Operation")
@@ -145,6 +146,8 @@ class KvWatch:
         self._timer: asyncio.TimerHandle | None = None
         self.resets = 0
         """New consumers started after a gap or silence (tests and logs read it)."""
+        self.flow_controls = 0
+        """Flow control requests answered."""
 
     async def start(self) -> None:
         self._tap = tap_for(self._nc)
@@ -224,7 +227,9 @@ class KvWatch:
         self._arrived = []  # the old consumer's, not to be taken
         if consumer is not None:
             with contextlib.suppress(Exception):
-                async with asyncio.timeout(self._timeout):
+                # Bounded below the request timeout: a consumer left behind (NATS
+                # down) is dropped by the server after ``_INACTIVE`` anyway.
+                async with asyncio.timeout(min(self._timeout, _DELETE_TIMEOUT)):
                     await self._js.delete_consumer(self._stream, consumer)
 
     async def _reset(self) -> None:
@@ -280,6 +285,7 @@ class KvWatch:
         if block is None:
             return False
         if reply:  # a flow control request: every message before it is taken
+            self.flow_controls += 1
             await self._nc.publish(reply.decode())
             return False
         stalled = header(block, _STALLED)
