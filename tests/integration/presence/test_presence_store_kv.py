@@ -121,7 +121,7 @@ def dropping(watch: KvWatch, deliveries: set[int]) -> list[int]:
             return
         original(subject, reply, block, data)
 
-    watch._on_raw = lossy  # type: ignore[method-assign]
+    watch._on_raw = lossy  # type: ignore[method-assign]  # the tap routes this attribute
     return dropped
 
 

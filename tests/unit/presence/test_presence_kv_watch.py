@@ -18,7 +18,7 @@ def test_both_reply_forms_give_sequences_time_and_pending() -> None:
 
 def test_they_agree_with_nats_py_metadata() -> None:
     for reply in (OLD_FORM, NEW_FORM):
-        meta = Msg(_client=None, reply=reply.decode()).metadata  # type: ignore[arg-type]
+        meta = Msg(_client=None, reply=reply.decode()).metadata  # type: ignore[arg-type]  # metadata needs no client
         fields = reply_fields(reply)
         assert fields is not None
         sseq, cseq, stamp, pending = fields
