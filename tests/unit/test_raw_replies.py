@@ -56,3 +56,20 @@ async def test_the_installed_nats_py_still_has_the_hook_raw_replies_wraps() -> N
     assert seen == [(b"haws.test", BLOCK, b"payload")]
     assert nc.stats["in_msgs"] == 1
     assert nc.stats["in_bytes"] == len(b"payload")
+
+
+async def test_a_route_with_reply_also_gets_the_reply_subject() -> None:
+    """The KV watch reads a push consumer's sequences from the reply subject."""
+    nc = NatsClient()
+    tap = tap_for(nc)
+    assert tap is not None
+    seen: list[tuple[bytes, bytes, bytes | None, bytes]] = []
+    sub = Subscription(nc, id=43, subject="haws.watch")
+    tap.route_with_reply(sub, lambda *raw: seen.append(raw))
+    reply = b"$JS.ACK.KV_X.c.1.5.5.1764646800000000000.0"
+    block = b"NATS/1.0\r\nKV-Operation: DEL\r\n\r\n"
+    await nc._process_msg(43, b"$KV.X.k", reply, b"v", block)
+    assert seen == [(b"$KV.X.k", reply, block, b"v")]
+    tap.unroute(sub)
+    await nc._process_msg(43, b"$KV.X.k", reply, b"w", block)  # no such subscription now
+    assert len(seen) == 1

@@ -91,3 +91,35 @@ def test_node_and_state_views_follow_updates() -> None:
     assert index.online_nodes() == ["g2"]
     assert [s for s, _ in index.offline_entries()] == ["s1"]
     assert (index.online_count, index.offline_count) == (1, 1)
+
+
+def test_only_the_topics_that_differ_change_and_duplicates_count_once() -> None:
+    index = PresenceIndex()
+    index.apply("s1", record("a", "b", "b"), 1)
+    assert index.memberships == 2
+    assert kinds(index.apply("s1", record("b", "a"), 2)) == []  # same set, other order
+    assert kinds(index.apply("s1", record("a", "b", "c"), 3)) == [("join", "c")]
+    assert index.memberships == 3
+    assert [m.session for m in index.members("c", now=100.0, grace=5.0)] == ["s1"]
+    assert kinds(index.apply("s1", record("c"), 4)) == [("leave", "a"), ("leave", "b")]
+    assert (index.size("a"), index.size("b"), index.size("c")) == (0, 0, 1)
+    assert index.topics() == ["c"]
+
+
+def test_a_new_user_on_the_same_topics_moves_the_kept_user_counts() -> None:
+    """No join or leave (the memberships are the same), but a topic whose users are
+    counted must count the new user, not the old."""
+    index = PresenceIndex()
+    index.apply("s1", record("a", "b"), 1)
+    index.apply("s2", record("a"), 2)
+    index.count_users("a", True)
+    assert index.users("a") == 1
+    changes = index.apply("s1", record("a", "b", user="v"), 3)
+    assert kinds(changes) == []
+    assert index.users("a") == 2
+    assert index.users("b") == 1
+    index.apply("s1", record("b", user="v"), 4)
+    assert index.users("a") == 1
+    index.apply("s2", None, 5)
+    assert index.users("a") == 0
+    assert index.memberships == 1

@@ -24,6 +24,10 @@ from nats.aio.subscription import Subscription
 RawHandler = Callable[[bytes, bytes | None, bytes], None]
 """Called with (subject, header block or None, payload); must not block or raise."""
 
+RawReplyHandler = Callable[[bytes, bytes, bytes | None, bytes], None]
+"""Called with (subject, reply, header block or None, payload): for a JetStream push
+consumer, whose reply subject carries the sequences; must not block or raise."""
+
 _PROCESS_MSG_PARAMS = ["sid", "subject", "reply", "data", "headers"]
 _STATUS_AT = len(b"NATS/1.0")
 
@@ -33,18 +37,29 @@ class RawTap:
         self._nc = nc
         self._process_msg = process_msg
         self._routes: dict[int, RawHandler] = {}
+        self._reply_routes: dict[int, RawReplyHandler] = {}
 
     def route(self, sub: Subscription, handler: RawHandler) -> None:
         self._routes[_sid(sub)] = handler
 
+    def route_with_reply(self, sub: Subscription, handler: RawReplyHandler) -> None:
+        self._reply_routes[_sid(sub)] = handler
+
     def unroute(self, sub: Subscription) -> None:
         self._routes.pop(_sid(sub), None)
+        self._reply_routes.pop(_sid(sub), None)
 
     async def process_msg(
         self, sid: int, subject: bytes, reply: bytes, data: bytes, headers: bytes | None
     ) -> None:
         handler = self._routes.get(sid)
         if handler is None:
+            if self._reply_routes and (full := self._reply_routes.get(sid)) is not None:
+                stats = self._nc.stats
+                stats["in_msgs"] += 1
+                stats["in_bytes"] += len(data)
+                full(subject, reply, headers, data)
+                return
             await self._process_msg(sid, subject, reply, data, headers)
             return
         stats = self._nc.stats

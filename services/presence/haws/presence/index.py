@@ -11,14 +11,16 @@ publishes them.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from haws.common.presence_protocol import Change, Member, OwnerRecord
 from haws.presence.transitions import visible
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):
+    """A tuple, not a frozen dataclass: one is made per applied update, and a frozen
+    dataclass's ``__init__`` costs a ``object.__setattr__`` per field."""
+
     record: OwnerRecord
     revision: int
 
@@ -45,62 +47,90 @@ class PresenceIndex:
 
         An update at or below the revision already held is a replay and changes
         nothing (``revision`` None, for a delete whose marker is gone, always applies).
+        Only the topics that differ are touched: most updates (a claim again, an
+        event on one topic, going offline) leave most or all of them as they were.
         """
         old = self._entries.get(session)
-        if old is not None and revision is not None and revision <= old.revision:
-            return []
-        if old is None and record is None:
-            return []
-        self._unlink(session, old)
+        rev = revision or 0
+        if old is None:
+            if record is None:
+                return []
+            before: list[str] = []
+            old_user = None
+        else:
+            if revision is not None and revision <= old.revision:
+                return []
+            self._unlink_state(session, old.record)
+            before = old.record.topics
+            old_user = old.record.user
         if record is not None:
-            self._entries[session] = Entry(record, revision or 0)
-            self._link(session, record)
+            self._entries[session] = Entry(record, rev)
+            self._link_state(session, record)
+            after = record.topics
+            user = record.user
         else:
             del self._entries[session]
-        before = set(old.record.topics) if old is not None else set()
-        after = set(record.topics) if record is not None else set()
-        rev = revision or 0
-        changes = [
-            Change("leave", topic, session, old.record.user if old else None, rev)
-            for topic in sorted(before - after)
-        ]
-        changes += [
-            Change("join", topic, session, record.user if record else None, rev)
-            for topic in sorted(after - before)
-        ]
+            after = []
+            user = old_user
+        if before == after and user == old_user:
+            return []  # the same memberships: nothing to link, nothing changed
+        if user != old_user:
+            # Every kept user count of every topic moves: unlink all, link all.
+            self._unlink_topics(session, set(before), old_user)
+            self._link_topics(session, set(after), user)
+            left = set(before).difference(after)
+            joined = set(after).difference(before)
+        else:
+            left = set(before).difference(after)
+            joined = set(after).difference(before)
+            self._unlink_topics(session, left, user)
+            self._link_topics(session, joined, user)
+        changes = [Change("leave", topic, session, old_user, rev) for topic in sorted(left)]
+        if joined:
+            changes += [Change("join", topic, session, user, rev) for topic in sorted(joined)]
         return changes
 
-    def _link(self, session: str, record: OwnerRecord) -> None:
-        for topic in set(record.topics):
-            self._topics.setdefault(topic, set()).add(session)
+    def _link_topics(self, session: str, topics: set[str], user: str | None) -> None:
+        for topic in topics:
+            members = self._topics.get(topic)
+            if members is None:
+                self._topics[topic] = {session}
+            else:
+                members.add(session)
             self.memberships += 1
-            if record.user is not None and (users := self._users.get(topic)) is not None:
-                users[record.user] += 1
-        if record.online:
-            self._online.setdefault(record.node, set()).add(session)
-        else:
-            self._offline.add(session)
+            if user is not None and (users := self._users.get(topic)) is not None:
+                users[user] += 1
 
-    def _unlink(self, session: str, old: Entry | None) -> None:
-        if old is None:
-            return
-        for topic in set(old.record.topics):
+    def _unlink_topics(self, session: str, topics: set[str], user: str | None) -> None:
+        for topic in topics:
             members = self._topics.get(topic)
             if members is not None:
                 members.discard(session)
                 self.memberships -= 1
                 if not members:
                     del self._topics[topic]
-            if old.record.user is not None and (users := self._users.get(topic)) is not None:
-                users[old.record.user] -= 1
-                if users[old.record.user] <= 0:
-                    del users[old.record.user]
-        if old.record.online:
-            sessions = self._online.get(old.record.node)
+            if user is not None and (users := self._users.get(topic)) is not None:
+                users[user] -= 1
+                if users[user] <= 0:
+                    del users[user]
+
+    def _link_state(self, session: str, record: OwnerRecord) -> None:
+        if record.online:
+            sessions = self._online.get(record.node)
+            if sessions is None:
+                self._online[record.node] = {session}
+            else:
+                sessions.add(session)
+        else:
+            self._offline.add(session)
+
+    def _unlink_state(self, session: str, old: OwnerRecord) -> None:
+        if old.online:
+            sessions = self._online.get(old.node)
             if sessions is not None:
                 sessions.discard(session)
                 if not sessions:
-                    del self._online[old.record.node]
+                    del self._online[old.node]
         else:
             self._offline.discard(session)
 

@@ -110,7 +110,7 @@ async def run_presence(
         acks = AckInbox(nc)
         await acks.start()
         stack.push_async_callback(acks.stop)
-        store = KvStore(js, kv, names.KV_PRESENCE, acks, timeout=settings.request_timeout)
+        store = KvStore(js, kv, names.KV_PRESENCE, acks, nc=nc, timeout=settings.request_timeout)
         sink = NatsChangeSink(nc, flush_timeout=settings.request_timeout)
         large = LargeTopics(
             index,

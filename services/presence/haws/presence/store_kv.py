@@ -3,8 +3,8 @@
 nats-py errors become ``StoreConflict`` (wrong last sequence) or
 ``StoreUnavailable`` (timeouts, no responders, connection trouble), so the
 rest of the service never imports nats. Writes go through an ``AckInbox``
-(the hot path of every claim and event); reads, the watch and purges through
-nats-py's KV.
+(the hot path of every claim and event), the watch through ``KvWatch`` (every
+replica takes every write from it); reads and purges through nats-py's KV.
 """
 
 from __future__ import annotations
@@ -15,11 +15,13 @@ from typing import NoReturn
 
 import nats.errors
 import nats.js.errors
+from nats.aio.client import Client as NatsClient
 from nats.js.client import JetStreamContext
 from nats.js.kv import KeyValue
 
 from haws.presence.ack_inbox import AckInbox
-from haws.presence.store import StoreConflict, StoreUnavailable, Update, Updates, Versioned
+from haws.presence.kv_watch import HEARTBEAT, KvWatch
+from haws.presence.store import StoreConflict, StoreUnavailable, Updates, Versioned
 
 # JSStreamWrongLastSequenceErrF and its constant twin: a conditional write lost.
 _WRONG_LAST_SEQUENCE = (10071, 10164)
@@ -60,8 +62,18 @@ def _translated(key: str) -> Iterator[None]:
 
 class KvStore:
     def __init__(
-        self, js: JetStreamContext, kv: KeyValue, bucket: str, acks: AckInbox, *, timeout: float
+        self,
+        js: JetStreamContext,
+        kv: KeyValue,
+        bucket: str,
+        acks: AckInbox,
+        *,
+        nc: NatsClient,
+        timeout: float,
+        heartbeat: float = HEARTBEAT,
     ) -> None:
+        self._nc = nc
+        self._heartbeat = heartbeat
         self._js = js
         self._kv = kv
         self._acks = acks
@@ -114,23 +126,21 @@ class KvStore:
 
     @contextlib.asynccontextmanager
     async def watch(self, prefix: str) -> AsyncIterator[Updates]:
+        watch = KvWatch(
+            self._nc,
+            self._js,
+            self._stream,
+            self._prefix + prefix + ">",
+            len(self._prefix),
+            timeout=self._timeout,
+            heartbeat=self._heartbeat,
+        )
         with _translated(prefix):
-            watcher = await self._kv.watch(prefix + ">")
-
-        async def updates() -> Updates:
-            async for entry in watcher:
-                if entry is None:
-                    yield None
-                    continue
-                deleted = entry.operation in ("DEL", "PURGE")
-                at = entry.created.timestamp() if entry.created is not None else 0.0
-                yield Update(entry.key, None if deleted else entry.value or b"", entry.revision, at)
-
+            await watch.start()
         try:
-            yield updates()
+            yield watch.updates()
         finally:
-            with contextlib.suppress(Exception):
-                await watcher.stop()  # type: ignore[no-untyped-call]
+            await watch.stop()
 
     async def forget(self, key: str, revision: int) -> None:
         # Purge this key's subject below ``revision + 1``: the marker and nothing newer.
