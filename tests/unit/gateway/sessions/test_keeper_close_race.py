@@ -23,40 +23,15 @@ from haws.gateway.sessions.keeper import SessionKeeper
 from haws.gateway.sessions.store import MemorySessionStore
 from tests.support.clock import ManualClock
 from tests.support.fake_socket import socketless_connection
+from tests.support.held_store import HeldStore
 from tests.support.waiting import eventually
-
-
-class GatedStore(MemorySessionStore):
-    """The memory store whose next put, once ``hold`` is called, waits for ``release``;
-    ``landed`` lists every put in the order the store took them."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.landed: list[tuple[str, SessionRecord]] = []
-        self.held: str | None = None
-        """The session whose put is waiting at the gate."""
-        self._gate = asyncio.Event()
-        self._armed = False
-
-    def hold(self) -> None:
-        self._armed = True
-
-    def release(self) -> None:
-        self._gate.set()
-
-    async def put(self, session: str, record: SessionRecord) -> None:
-        if self._armed:
-            self._armed = False
-            self.held = session
-            await self._gate.wait()
-        self.landed.append((session, record))
-        await super().put(session, record)
 
 
 @dataclass
 class Node:
     keeper: SessionKeeper
-    store: GatedStore
+    store: HeldStore
+    records: MemorySessionStore
     hub: Hub
     broker: MemoryBroker
     clock: ManualClock
@@ -85,7 +60,8 @@ class Node:
 @pytest.fixture
 async def node() -> AsyncIterator[Node]:
     """Connections ``s0`` and ``s1`` live on ``a`` (last seq 10), one put at a time."""
-    store, clock, broker = GatedStore(), ManualClock(), MemoryBroker()
+    records, clock, broker = MemorySessionStore(), ManualClock(), MemoryBroker()
+    store = HeldStore(records)
     log = get_logger("test")
     hub = Hub(broker, broker, GatewayMetrics(), log)
     keeper = SessionKeeper(
@@ -99,7 +75,7 @@ async def node() -> AsyncIterator[Node]:
         clock=clock,
         concurrency=1,
     )
-    world = Node(keeper, store, hub, broker, clock)
+    world = Node(keeper, store, records, hub, broker, clock)
     for _ in range(10):
         await broker.publish("a", 0, mid=None, sender=None, request_id=0)
     for session in ("s0", "s1"):
@@ -138,7 +114,7 @@ async def test_a_put_in_flight_lands_before_the_final_record(node: Node) -> None
     finally:
         await stop_task(round_)
     assert [r.subs["a"].seq for s, r in store.landed if s == held][-1] == 14
-    assert store.records[held].subs["a"] == TopicState(14)
+    assert node.records.records[held].subs["a"] == TopicState(14)
 
 
 async def test_a_queued_put_of_a_closed_connection_does_not_overwrite_a_resume_elsewhere(
@@ -154,14 +130,14 @@ async def test_a_queued_put_of_a_closed_connection_does_not_overwrite_a_resume_e
         await eventually(lambda: store.held is not None, message="a round put in flight")
         queued = "s1" if store.held == "s0" else "s0"
         await node.close(queued)
-        assert store.records[queued].subs["a"] == TopicState(12)  # its final record
+        assert node.records.records[queued].subs["a"] == TopicState(12)  # its final record
         elsewhere = SessionRecord(subs={"a": TopicState(12)}, node="n2")
         await store.put(queued, elsewhere)  # the client resumed on node n2
         store.release()
         await round_
     finally:
         await stop_task(round_)
-    assert store.records[queued] == elsewhere
+    assert node.records.records[queued] == elsewhere
     assert [s for s, _ in store.landed].count(queued) == 3  # first, final, n2's: no late one
 
 
@@ -184,4 +160,4 @@ async def test_a_round_put_for_a_connection_closing_is_skipped(node: Node) -> No
         await stop_task(closing)
     node.hub.discard(conn)
     assert [s for s, _ in store.landed[2:]] == ["s1", "s0"]  # after the first round's two
-    assert store.records["s0"].subs["a"] == TopicState(12)
+    assert node.records.records["s0"].subs["a"] == TopicState(12)
