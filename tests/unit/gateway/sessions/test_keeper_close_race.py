@@ -161,3 +161,24 @@ async def test_a_round_put_for_a_connection_closing_is_skipped(node: Node) -> No
     node.hub.discard(conn)
     assert [s for s, _ in store.landed[2:]] == ["s1", "s0"]  # after the first round's two
     assert node.records.records["s0"].subs["a"] == TopicState(12)
+
+
+async def test_a_queued_put_of_a_closed_connection_does_not_empty_its_record(node: Node) -> None:
+    """Off the hub a connection has no subscriptions left: a round put of it then
+    would store a record with no topics, and a resume on this very node (it reads
+    the record) would restore nothing."""
+    store, keeper = node.store, node.keeper
+    await keeper.flush()
+    node.clock.now += 5.0
+    await node.publish(2)
+    store.hold()
+    round_ = asyncio.create_task(keeper.flush())
+    try:
+        await eventually(lambda: store.held is not None, message="a round put in flight")
+        queued = "s1" if store.held == "s0" else "s0"
+        await node.close(queued)
+        store.release()
+        await round_
+    finally:
+        await stop_task(round_)
+    assert node.records.records[queued].subs == {"a": TopicState(12)}
