@@ -176,7 +176,8 @@ class SessionKeeper:
                 settled.set()
 
     async def _write_round(self, due: Iterator[Connection]) -> None:
-        """One worker of a round: the next due connection's record, built at its put."""
+        """One worker of a round, taking due connections from the round's shared
+        iterator until it is empty; each record is built at its put, not at the pick."""
         for conn in due:
             if self._open(conn):  # the closing guard: it may have closed since the pick
                 await self._put(conn, self.record_of(conn), final=False)
