@@ -1,15 +1,18 @@
 """Capacity: 5,000 idle connections to one node. Figures: KiB of server RSS per
-connection and connections opened per second.
+connection, connections opened per second, and the WebSocket process's CPU
+while they sit idle (timers per connection or per round show up there).
 
 A connection counts once its greeting is done (haws and raw: ``hello`` ->
 ``welcome``; socket.io: engine.io open -> namespace connected); it subscribes
 to nothing. RSS is ``VmRSS`` of the WebSocket process, read after the server
-settled before the first connection and again once all are open.
+settled before the first connection and again once all are open; its idle CPU
+is read over the ``IDLE`` seconds after that.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from bench.figures import Figure, role_of, skipped, why
@@ -17,11 +20,13 @@ from bench.lab import SYSTEMS, Lab
 from bench.loadgen.crowd import close_all, open_all
 from bench.loadgen.peer import Peer
 from bench.systems import Running
-from bench.usage import CpuMeter, rss_kib
+from bench.usage import CpuMeter, cpu_seconds, rss_kib
 
 NAME = "capacity"
 SYSTEMS_MEASURED = ("haws", "haws-nopresence", "raw-aiohttp", "python-socketio", "node-socketio")
 SETTLE = 1.0
+IDLE = 5.0
+"""Seconds the open connections sit idle while the WebSocket process's CPU is read."""
 
 
 class TooFewConnections(Exception):
@@ -50,6 +55,9 @@ def run(lab: Lab) -> list[Figure]:
                     scenario, "connect rate", system, "conn/s", reason, role=role, better="higher"
                 )
             )
+            figures.append(
+                skipped(scenario, "idle CPU", system, "%", reason, role=role, better="lower")
+            )
             continue
         figures.append(
             Figure(scenario, "memory/conn", system, details["kib_per_connection"], "KiB",
@@ -58,6 +66,10 @@ def run(lab: Lab) -> list[Figure]:
         figures.append(
             Figure(scenario, "connect rate", system, details["connections_per_s"], "conn/s",
                    role=role, details=details)
+        )  # fmt: skip
+        figures.append(
+            Figure(scenario, "idle CPU", system, details["idle_cpu_percent"], "%",
+                   better="lower", role=role, details=details)
         )  # fmt: skip
     return figures
 
@@ -75,6 +87,9 @@ async def _measure(lab: Lab, target: Running, n: int) -> dict[str, Any]:
             raise TooFewConnections(f"{opened.failed} of {n} failed: {opened.first_error}")
         await asyncio.sleep(SETTLE * 2)
         after = rss_kib(target.rss_pid)
+        idle_wall, idle_cpu = time.monotonic(), cpu_seconds(target.rss_pid)
+        await asyncio.sleep(IDLE)
+        idle = (cpu_seconds(target.rss_pid) - idle_cpu) / (time.monotonic() - idle_wall)
     finally:
         await close_all(peers)
     usage = meter.between(start, end)
@@ -86,5 +101,6 @@ async def _measure(lab: Lab, target: Running, n: int) -> dict[str, Any]:
         "rss_after_kib": after,
         "connections": ok,
         "failed": opened.failed,
+        "idle_cpu_percent": round(idle * 100, 2),
         **usage.details(),
     }

@@ -10,6 +10,19 @@ may see up to ``cursor_interval`` of messages again after a failover. A record
 unchanged for half the session TTL is written again, so the store does not
 expire the session of a connection that is still open.
 
+A round first picks the connections whose record is due, comparing their
+subscriptions with the record last written and building nothing; only those
+get a record and a put, from at most ``concurrency`` workers. A round with
+nothing due (an idle node, most rounds) makes no task and no record: a task or
+a coroutine per connection per second was most of an idle node's CPU.
+
+Picking first means a connection may close between the pick and its put. The
+final record written on close must be the last write of that connection, or a
+late round put could roll back the record a resume elsewhere has written since;
+so a round never puts for a connection that is closing or gone, and the final
+write waits for a round put of it already in flight (bounded by the store's own
+timeout).
+
 A cursor is the last seq handed to the socket: while a connection's send queue
 still holds frames its cursors are not advanced.
 """
@@ -17,7 +30,8 @@ still holds frames its cursors are not advanced.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import enum
+from collections.abc import Callable, Iterator
 
 from haws.common.logs import EventLogger
 from haws.common.session_record import SessionRecord, TopicState
@@ -27,6 +41,16 @@ from haws.gateway.fanout.hub import Hub
 from haws.gateway.sessions.store import SessionStore
 
 FLUSH_CONCURRENCY = 64
+"""Round puts in flight at once (one at a time, a reconnect storm's records
+trailed by seconds)."""
+
+
+class _Change(enum.Enum):
+    """How a connection's record differs from the one last written."""
+
+    NONE = 0
+    CURSORS = 1
+    TOPICS = 2
 
 
 class SessionKeeper:
@@ -41,7 +65,10 @@ class SessionKeeper:
         cursor_interval: float,
         ttl: float,
         clock: Callable[[], float] | None = None,
+        concurrency: int = FLUSH_CONCURRENCY,
     ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, not {concurrency}")
         self._store = store
         self._hub = hub
         self._log = log
@@ -50,8 +77,15 @@ class SessionKeeper:
         self._cursor_interval = cursor_interval
         self._refresh_after = ttl / 2
         self._clock = clock or asyncio.get_running_loop().time
+        self._concurrency = concurrency
         self._written: dict[str, tuple[SessionRecord, float]] = {}
         """Per session, the record last written and when."""
+        self._closing: set[Connection] = set()
+        """Connections whose final record is being written: no round puts for them."""
+        self._in_flight: set[Connection] = set()
+        """Connections with a put awaiting the store."""
+        self._settled: dict[Connection, asyncio.Event] = {}
+        """Set when the in-flight put of a closing connection is done (made on demand)."""
         self._task: asyncio.Task[None] | None = None
 
     async def load(self, session: str) -> SessionRecord | None:
@@ -76,6 +110,45 @@ class SessionKeeper:
             subs[name] = TopicState(seq, sub.presence)
         return SessionRecord(subs=subs, node=self._node, user=conn.user)
 
+    def _change(self, conn: Connection, previous: SessionRecord) -> _Change:
+        """What ``record_of(conn)`` would change in ``previous``, without building it."""
+        old_subs = previous.subs
+        subs = conn.subs
+        if len(subs) != len(old_subs):
+            return _Change.TOPICS
+        settled = len(conn.queue) == 0
+        topics = self._hub.topics
+        moved = previous.user != conn.user
+        for name, sub in subs.items():
+            old = old_subs.get(name)
+            if old is None or old.presence != sub.presence:
+                return _Change.TOPICS
+            if settled and not moved:
+                topic = topics.get(name)
+                seq = topic.last_seq if sub.live and topic is not None else sub.seq
+                moved = seq != old.seq
+        return _Change.CURSORS if moved else _Change.NONE
+
+    def _open(self, conn: Connection) -> bool:
+        """A round may write its record: not taken over, not closing, still on this node."""
+        return not conn.taken_over and conn not in self._closing and conn in self._hub.connections
+
+    def _is_due(self, conn: Connection, now: float) -> bool:
+        """Whether this round writes ``conn``'s record; the rules of ``_due``, sooner."""
+        written = self._written.get(conn.session)
+        if written is None:
+            return True
+        previous, at = written
+        age = now - at
+        if age >= self._cursor_interval and age >= self._refresh_after:
+            return True  # due whatever changed
+        change = self._change(conn, previous)
+        if change is _Change.TOPICS:
+            return True
+        if change is _Change.CURSORS:
+            return age >= self._cursor_interval
+        return age >= self._refresh_after
+
     def _due(self, session: str, record: SessionRecord, *, final: bool) -> bool:
         written = self._written.get(session)
         if written is None:
@@ -87,38 +160,66 @@ class SessionKeeper:
             return True
         return self._clock() - at >= self._cursor_interval
 
-    async def _write(self, conn: Connection, *, final: bool = False) -> None:
-        if conn.taken_over:
-            return  # the session's record is the newer connection's now
-        record = self.record_of(conn)
-        if not self._due(conn.session, record, final=final):
-            return
+    async def _put(self, conn: Connection, record: SessionRecord, *, final: bool) -> None:
+        self._in_flight.add(conn)
         try:
             await self._store.put(conn.session, record)
-            self._written[conn.session] = (record, self._clock())
         except Exception as exc:  # next round retries; the client's cursors still hold
             self._log.warning("session.write_failed", session=conn.session, error=repr(exc))
+        else:
+            if final or self._open(conn):
+                self._written[conn.session] = (record, self._clock())
+        finally:
+            self._in_flight.discard(conn)
+            settled = self._settled.pop(conn, None)
+            if settled is not None:
+                settled.set()
+
+    async def _write_round(self, due: Iterator[Connection]) -> None:
+        """One worker of a round, taking due connections from the round's shared
+        iterator until it is empty; each record is built at its put, not at the pick."""
+        for conn in due:
+            if self._open(conn):  # the closing guard: it may have closed since the pick
+                await self._put(conn, self.record_of(conn), final=False)
 
     async def flush(self) -> None:
-        """Write the changed records, ``FLUSH_CONCURRENCY`` KV puts in flight at once
-        (one at a time, a reconnect storm's records trailed by seconds)."""
-        conns = list(self._hub.connections)
-        for start in range(0, len(conns), FLUSH_CONCURRENCY):
-            await asyncio.gather(
-                *(self._write(c) for c in conns[start : start + FLUSH_CONCURRENCY])
-            )
+        """Write the due records, at most ``concurrency`` puts in flight at once."""
+        now = self._clock()
+        due = [c for c in self._hub.connections if self._open(c) and self._is_due(c, now)]
+        if not due:
+            return
+        if len(due) == 1:
+            await self._write_round(iter(due))
+            return
+        queue = iter(due)
+        async with asyncio.TaskGroup() as workers:
+            for _ in range(min(self._concurrency, len(due))):
+                workers.create_task(self._write_round(queue), name="session-keeper-put")
+
+    async def _put_in_flight(self, conn: Connection) -> None:
+        """Until a round's put of ``conn`` already sent to the store has returned."""
+        if conn in self._in_flight:
+            settled = self._settled.setdefault(conn, asyncio.Event())
+            await settled.wait()
 
     async def closed(self, conn: Connection) -> None:
         """Write the final record of a closed connection; it stays resumable for the TTL.
 
         Skipped when another node has written the record since (the client already
-        resumed there): a late final write from here must not roll it back.
+        resumed there): a late final write from here must not roll it back. No
+        round writes the connection from here on, and one in flight lands first.
         """
+        self._closing.add(conn)
         try:
+            await self._put_in_flight(conn)
             current = await self.load(conn.session)
-            if current is None or current.node == self._node:
-                await self._write(conn, final=True)
+            if conn.taken_over or (current is not None and current.node != self._node):
+                return  # the session's record is the newer connection's now
+            record = self.record_of(conn)
+            if self._due(conn.session, record, final=True):
+                await self._put(conn, record, final=True)
         finally:
+            self._closing.discard(conn)
             self._written.pop(conn.session, None)
 
     async def _run(self) -> None:

@@ -1,0 +1,116 @@
+"""On the real sessions KV: a round's put of a connection that closed while the
+put was queued never lands after the close's final record, so it cannot roll
+back the record a resume on another node wrote since (the client would resume
+there from this node's stale cursors, and this node's name as the owner).
+
+The keeper runs on a memory broker and socketless connections (the KV order is
+what is under test); its store is the real ``KvSessionStore`` with a gate before
+one put, the other node's write goes in over a NATS connection of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import nats
+import pytest
+from nats.js.api import KeyValueConfig
+from nats.js.kv import KeyValue
+
+from haws.common.logs import get_logger
+from haws.common.session_record import SessionRecord, TopicState
+from haws.common.tasks import stop_task
+from haws.gateway.broker.memory import MemoryBroker
+from haws.gateway.fanout.hub import Hub
+from haws.gateway.metrics import GatewayMetrics
+from haws.gateway.sessions.keeper import SessionKeeper
+from haws.gateway.sessions.store import KvSessionStore
+from tests.support.clock import ManualClock
+from tests.support.fake_socket import socketless_connection
+from tests.support.held_store import HeldStore
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def buckets(shared_nats: Any) -> AsyncIterator[tuple[KeyValue, KeyValue]]:
+    """One sessions bucket of this test's own, opened by two NATS clients (two nodes)."""
+    bucket = f"keeper-race-{uuid.uuid4().hex[:8]}"
+    here, there = await nats.connect(shared_nats.url), await nats.connect(shared_nats.url)
+    try:
+        js = here.jetstream()
+        kv = await js.create_key_value(KeyValueConfig(bucket=bucket, history=5))
+        try:
+            yield kv, await there.jetstream().key_value(bucket)
+        finally:
+            await js.delete_key_value(bucket)
+    finally:
+        await here.close()
+        await there.close()
+
+
+async def test_a_queued_round_put_does_not_overwrite_a_resume_on_another_node(
+    buckets: tuple[KeyValue, KeyValue],
+) -> None:
+    kv, other_node_kv = buckets
+    store = HeldStore(KvSessionStore(kv, timeout=5.0))
+    broker, clock, log = MemoryBroker(), ManualClock(), get_logger("test")
+    hub = Hub(broker, broker, GatewayMetrics(), log)
+    keeper = SessionKeeper(
+        store,
+        hub,
+        log,
+        node="n1",
+        interval=1.0,
+        cursor_interval=5.0,
+        ttl=100.0,
+        clock=clock,
+        concurrency=1,
+    )
+    sessions = [f"s{i}-{uuid.uuid4().hex[:6]}" for i in range(2)]
+    conns = {s: socketless_connection(session=s)[0] for s in sessions}
+    round_: asyncio.Task[None] | None = None
+    try:
+        for conn in conns.values():
+            hub.add(conn)
+            await hub.subscribe(conn, "a", since=None, presence=False, room_timeout=5)
+        await keeper.flush()  # both records written at seq 0
+        clock.now += 5.0
+        seq, _ = await broker.publish("a", 0, mid=None, sender=None, request_id=0)
+        await eventually(
+            lambda: (
+                all(len(c.queue) == 0 for c in conns.values()) and hub.topics["a"].last_seq == seq
+            ),
+            message="delivered",
+        )
+        store.hold()  # the round's first put waits; the other's is queued behind it
+        round_ = asyncio.create_task(keeper.flush())
+        await eventually(lambda: store.held is not None, message="a round put held")
+        queued = next(s for s in sessions if s != store.held)
+
+        conn = conns[queued]
+        await conn.stop()
+        await keeper.closed(conn)  # its final record, on the real KV
+        hub.discard(conn)
+        final = SessionRecord.decode((await kv.get(queued)).value or b"")
+        assert (final.node, final.subs["a"]) == ("n1", TopicState(seq))
+        elsewhere = SessionRecord(subs={"a": TopicState(seq)}, node="n2")
+        await KvSessionStore(other_node_kv, timeout=5.0).put(queued, elsewhere)
+
+        store.release()
+        await round_
+        entry = await kv.get(queued)
+        assert SessionRecord.decode(entry.value or b"") == elsewhere
+        history = await kv.history(queued)
+        assert [SessionRecord.decode(e.value or b"").node for e in history] == ["n1", "n1", "n2"]
+    finally:
+        await stop_task(round_)
+        for c in conns.values():
+            await c.stop()
+            hub.discard(c)
+        await hub.close()
+        await broker.close()
