@@ -214,6 +214,8 @@ class WsEndpoint:
             take_over(previous, "newer hello on this node")
         deps.hub.add(conn)
         plan, denied = split_plan(restore_plan(record, hello.cursors), principal.grants)
+        if plan:
+            deps.sessions.restoring(conn)  # its record is not rewritten half-restored
         resumed = record is not None
         self._hellos[resumed].inc()
         conn.log.info("ws.open", codec=codec.name, resumed=resumed)
@@ -290,6 +292,7 @@ class WsEndpoint:
                     await self._dispatcher.restore(conn, restore)
                 except ProtocolError as exc:
                     self._error(conn, exc)
+                self._deps.sessions.restored(conn)  # what it holds now is its record
             await self._read_loop(ws, conn, publishes)
         except BaseException:
             await publishes.cancel()

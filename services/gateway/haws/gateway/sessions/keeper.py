@@ -86,6 +86,8 @@ class SessionKeeper:
         """Connections with a put awaiting the store."""
         self._settled: dict[Connection, asyncio.Event] = {}
         """Set when the in-flight put of a closing connection is done (made on demand)."""
+        self._restoring: set[Connection] = set()
+        """Resumed connections whose subscriptions are not all restored yet."""
         self._task: asyncio.Task[None] | None = None
 
     async def load(self, session: str) -> SessionRecord | None:
@@ -129,9 +131,29 @@ class SessionKeeper:
                 moved = seq != old.seq
         return _Change.CURSORS if moved else _Change.NONE
 
+    def restoring(self, conn: Connection) -> None:
+        """``conn`` resumes a session whose subscriptions it is still restoring.
+
+        Until ``restored``, no round writes its record: the one in KV lists every
+        topic the session had, while ``conn`` holds only those restored so far (none
+        while its claim is awaited). Written now, it would drop the rest, and a resume
+        elsewhere after this node died would restore nothing of them. A connection
+        that ends before ``restored`` leaves that record as it was.
+        """
+        self._restoring.add(conn)
+
+    def restored(self, conn: Connection) -> None:
+        self._restoring.discard(conn)
+
     def _open(self, conn: Connection) -> bool:
-        """A round may write its record: not taken over, not closing, still on this node."""
-        return not conn.taken_over and conn not in self._closing and conn in self._hub.connections
+        """A round may write its record: not taken over, not closing, not restoring,
+        still on this node."""
+        return (
+            not conn.taken_over
+            and conn not in self._closing
+            and conn not in self._restoring
+            and conn in self._hub.connections
+        )
 
     def _is_due(self, conn: Connection, now: float) -> bool:
         """Whether this round writes ``conn``'s record; the rules of ``_due``, sooner."""
@@ -211,6 +233,8 @@ class SessionKeeper:
         """
         self._closing.add(conn)
         try:
+            if conn in self._restoring:
+                return  # ended before its restore did: the record in KV is the whole one
             await self._put_in_flight(conn)
             current = await self.load(conn.session)
             if conn.taken_over or (current is not None and current.node != self._node):
@@ -220,6 +244,7 @@ class SessionKeeper:
                 await self._put(conn, record, final=True)
         finally:
             self._closing.discard(conn)
+            self._restoring.discard(conn)
             self._written.pop(conn.session, None)
 
     async def _run(self) -> None:
