@@ -12,9 +12,9 @@ import nats
 import pytest
 from nats.js import JetStreamContext
 
+from haws.common.ack_inbox import AckInbox
 from haws.common.settings import NatsSettings
 from haws.common.streams import ensure_kv
-from haws.presence.ack_inbox import AckInbox
 from haws.presence.store import StoreUnavailable
 from haws.presence.store_kv import KvStore
 from tests.unit.presence.store_contract import StoreContract

@@ -18,7 +18,7 @@ import nats.js.errors
 from nats.js.client import JetStreamContext
 from nats.js.kv import KeyValue
 
-from haws.presence.ack_inbox import AckInbox
+from haws.common.ack_inbox import AckInbox
 from haws.presence.store import StoreConflict, StoreUnavailable, Update, Updates, Versioned
 
 # JSStreamWrongLastSequenceErrF and its constant twin: a conditional write lost.
