@@ -1,20 +1,30 @@
 """Session records by session id: in JetStream KV, or in memory for unit tests.
 
 Both keep a record for the session TTL after its last write (the KV bucket's
-``max_age``); a missing or expired session reads as ``None``. The KV calls are
-bounded with ``asyncio.timeout``, not ``wait_for``: one read per resume and one
-write per new connection, and ``wait_for`` wrapped each in a task of its own.
+``max_age``); a missing or expired session reads as ``None``. Writes (one per
+new connection, then the keeper's refreshes) are publishes to the key's
+``$KV`` subject acked on the gateway's one ``AckInbox``: ``KeyValue.put`` went
+through ``Client.request`` (a NUID, ``wait_for``, a ``PubAck``) for each. Reads
+(one per resume) stay nats-py's, bounded with ``asyncio.timeout``, not
+``wait_for`` (which wrapped each in a task of its own).
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Protocol
+import re
+from typing import Final, Protocol
 
-from nats.js.errors import KeyNotFoundError
+from nats.js.errors import InvalidKeyError, KeyNotFoundError
 from nats.js.kv import KeyValue
 
+from haws.common import names
+from haws.common.ack_inbox import AckInbox
 from haws.common.session_record import SessionRecord
+
+_KEY: Final = re.compile(r"[-/_=a-zA-Z0-9]+(\.[-/_=a-zA-Z0-9]+)*")
+"""A key nats-py's ``KeyValue`` accepts (no wildcard, no empty token)."""
+_DELETE: Final = {"KV-Operation": "DEL"}
 
 
 class SessionStore(Protocol):
@@ -32,9 +42,21 @@ class SessionStore(Protocol):
 
 
 class KvSessionStore:
-    def __init__(self, kv: KeyValue, *, timeout: float) -> None:
+    """Errors are nats-py's, as ``KeyValue`` raised them: ``InvalidKeyError`` for a
+    bad key, ``nats.errors.TimeoutError`` (a ``TimeoutError``) when no ack comes
+    within ``timeout``, ``APIError`` for a refused write, ``ConnectionClosedError``
+    once the inbox stopped."""
+
+    def __init__(self, kv: KeyValue, acks: AckInbox, *, bucket: str, timeout: float) -> None:
         self._kv = kv
+        self._acks = acks
+        self._prefix = names.kv_key_prefix(bucket)
         self._timeout = timeout
+
+    def _subject(self, session: str) -> str:
+        if _KEY.fullmatch(session) is None:
+            raise InvalidKeyError(session)
+        return self._prefix + session
 
     async def get(self, session: str) -> SessionRecord | None:
         try:
@@ -47,12 +69,10 @@ class KvSessionStore:
         return SessionRecord.decode(entry.value)
 
     async def put(self, session: str, record: SessionRecord) -> None:
-        async with asyncio.timeout(self._timeout):
-            await self._kv.put(session, record.encode())
+        await self._acks.publish(self._subject(session), record.encode(), None, self._timeout)
 
     async def delete(self, session: str) -> None:
-        async with asyncio.timeout(self._timeout):
-            await self._kv.delete(session)
+        await self._acks.publish(self._subject(session), b"", _DELETE, self._timeout)
 
 
 class MemorySessionStore:
