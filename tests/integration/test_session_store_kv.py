@@ -8,6 +8,7 @@ import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import nats
@@ -47,6 +48,12 @@ async def kv_store(
         await acks.stop()
         if nc.is_connected:
             await js.delete_key_value(bucket)
+
+
+def stopped(pid: int | None) -> bool:
+    """The process took its SIGSTOP (state ``T``): ``kill`` returns before it does."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rindex(")") + 2] == "T"
 
 
 class TestKvSessionStore(SessionStoreContract):
@@ -103,6 +110,7 @@ async def test_a_put_whose_ack_never_comes_times_out_as_before(nats_server: Any)
             await store.put(session, record(1))
             nats_server.pause()
             try:
+                await eventually(lambda: stopped(nats_server.pid), message="SIGSTOP taken")
                 began = time.monotonic()
                 with pytest.raises(TimeoutError) as late:
                     await store.put(session, record(2))
