@@ -16,6 +16,7 @@ import nats.errors
 import nats.js.errors
 import pytest
 from nats.aio.client import Client as NatsClient
+from nats.js.kv import KeyValue
 
 from haws.common.ack_inbox import AckInbox
 from haws.common.session_record import SessionRecord
@@ -35,7 +36,7 @@ pytestmark = pytest.mark.integration
 @contextlib.asynccontextmanager
 async def kv_store(
     nc: NatsClient, *, timeout: float
-) -> AsyncIterator[tuple[KvSessionStore, AckInbox]]:
+) -> AsyncIterator[tuple[KvSessionStore, AckInbox, KeyValue]]:
     """A store on a bucket of its own, with its started inbox; both removed afterwards."""
     js = nc.jetstream(timeout=5)
     bucket = f"SESSIONS_TEST_{uuid.uuid4().hex[:8]}"
@@ -43,11 +44,12 @@ async def kv_store(
     acks = AckInbox(nc)
     await acks.start()
     try:
-        yield KvSessionStore(kv, acks, bucket=bucket, timeout=timeout), acks
+        yield KvSessionStore(acks, bucket=bucket, timeout=timeout), acks, kv
     finally:
         await acks.stop()
         if nc.is_connected:
-            await js.delete_key_value(bucket)
+            with contextlib.suppress(nats.js.errors.NotFoundError):
+                await js.delete_key_value(bucket)
 
 
 def stopped(pid: int | None) -> bool:
@@ -61,7 +63,7 @@ class TestKvSessionStore(SessionStoreContract):
     async def store(self, shared_nats: Any) -> AsyncIterator[KvSessionStore]:
         nc = await nats.connect(shared_nats.url)
         try:
-            async with kv_store(nc, timeout=5) as (store, _):
+            async with kv_store(nc, timeout=5) as (store, _, _):
                 yield store
         finally:
             await nc.close()
@@ -72,17 +74,36 @@ async def test_a_put_is_a_kv_entry_nats_py_reads(shared_nats: Any) -> None:
     reader (a gateway on nats-py's KV) sees the record, and the revision moves."""
     nc = await nats.connect(shared_nats.url)
     try:
-        async with kv_store(nc, timeout=5) as (store, _):
+        async with kv_store(nc, timeout=5) as (store, _, kv):
             session = new_session()
             await store.put(session, record(1))
             await store.put(session, record(2))
-            entry = await store._kv.get(session)
+            entry = await kv.get(session)
             assert entry.value is not None
             assert SessionRecord.decode(entry.value) == record(2)
             assert entry.revision == 2
             await store.delete(session)
             with pytest.raises(nats.js.errors.KeyNotFoundError):
-                await store._kv.get(session)
+                await kv.get(session)
+            # And the other way: what nats-py's KV wrote, the store reads.
+            await kv.put(session, record(3).encode())
+            assert await store.get(session) == record(3)
+            await kv.purge(session)
+            assert await store.get(session) is None
+    finally:
+        await nc.close()
+
+
+async def test_a_read_of_a_bucket_gone_fails_as_kv_get_did(shared_nats: Any) -> None:
+    nc = await nats.connect(shared_nats.url)
+    try:
+        async with kv_store(nc, timeout=5) as (store, _, kv):
+            await store.put("s-1", record(1))
+            await nc.jetstream().delete_key_value((await kv.status()).bucket)
+            with pytest.raises(nats.js.errors.NotFoundError):
+                await kv.get("s-1")  # nats-py's error, for the comparison
+            with pytest.raises(nats.js.errors.NotFoundError):
+                await store.get("s-1")
     finally:
         await nc.close()
 
@@ -90,11 +111,13 @@ async def test_a_put_is_a_kv_entry_nats_py_reads(shared_nats: Any) -> None:
 async def test_a_bad_key_is_refused_before_anything_is_sent(shared_nats: Any) -> None:
     nc = await nats.connect(shared_nats.url)
     try:
-        async with kv_store(nc, timeout=5) as (store, _):
+        async with kv_store(nc, timeout=5) as (store, _, _):
             sent = nc.stats["out_msgs"]
             for bad in ("", "a.>", "a b", "a.*", ".a", "a."):
                 with pytest.raises(nats.js.errors.InvalidKeyError):
                     await store.put(bad, record(1))
+                with pytest.raises(nats.js.errors.InvalidKeyError):
+                    await store.get(bad)
             assert nc.stats["out_msgs"] == sent
     finally:
         await nc.close()
@@ -105,7 +128,7 @@ async def test_a_put_whose_ack_never_comes_times_out_as_before(nats_server: Any)
     ``TimeoutError``, the type ``KeyValue.put`` under ``asyncio.timeout`` raised."""
     nc = await nats.connect(nats_server.url)
     try:
-        async with kv_store(nc, timeout=0.5) as (store, _):
+        async with kv_store(nc, timeout=0.5) as (store, _, _):
             session = new_session()
             await store.put(session, record(1))
             nats_server.pause()
@@ -138,7 +161,7 @@ async def test_puts_keep_working_across_a_nats_restart(nats_server: Any) -> None
         max_reconnect_attempts=-1,
     )
     try:
-        async with kv_store(nc, timeout=2) as (store, _):
+        async with kv_store(nc, timeout=2) as (store, _, _):
             session = new_session()
             await store.put(session, record(1))
             await asyncio.to_thread(nats_server.kill)
@@ -161,7 +184,7 @@ async def test_puts_keep_working_across_a_nats_restart(nats_server: Any) -> None
 async def test_a_put_after_the_inbox_stopped_fails_at_once(shared_nats: Any) -> None:
     nc = await nats.connect(shared_nats.url)
     try:
-        async with kv_store(nc, timeout=30) as (store, acks):
+        async with kv_store(nc, timeout=30) as (store, acks, _):
             await acks.stop()
             began = time.monotonic()
             with pytest.raises(nats.errors.ConnectionClosedError):

@@ -100,9 +100,20 @@ class AckInbox:
         answer = await self._ack(subject, payload, headers, timeout)
         return int(answer["seq"]), bool(answer.get("duplicate", False))
 
-    async def _ack(
+    async def request(
+        self, subject: str, payload: bytes, timeout: float
+    ) -> tuple[bytes | None, bytes]:
+        """The raw reply (header block or None, payload) of one request on the same
+        inbox: a KV read's direct get, without nats-py's ``Msg`` and header dict.
+
+        Raises ``nats.errors.TimeoutError`` or ``ConnectionClosedError`` as
+        ``publish`` does; a status in the reply is the caller's to read.
+        """
+        return await self._reply(subject, payload, None, timeout)
+
+    async def _reply(
         self, subject: str, payload: bytes, headers: dict[str, str] | None, timeout: float
-    ) -> dict[str, Any]:
+    ) -> tuple[bytes | None, bytes]:
         if self._sub is None:
             raise nats.errors.ConnectionClosedError
         reply = f"{self._prefix}{next(self._tokens)}"
@@ -113,11 +124,16 @@ class AckInbox:
             await self._nc.publish(subject, payload, reply=reply, headers=headers)
             try:
                 async with asyncio.timeout(timeout):
-                    block, data = await waiter
+                    return await waiter
             except TimeoutError:
                 raise nats.errors.TimeoutError from None
         finally:
             self._waiting.pop(key, None)
+
+    async def _ack(
+        self, subject: str, payload: bytes, headers: dict[str, str] | None, timeout: float
+    ) -> dict[str, Any]:
+        block, data = await self._reply(subject, payload, headers, timeout)
         code = status(block)
         if code == _NO_RESPONDERS:
             raise nats.js.errors.NoStreamResponseError

@@ -107,10 +107,8 @@ async def run_gateway(
             hub.check_quiet_topics(settings.topic_check_interval), name="quiet-topics"
         )
         background.add(checker)
-        kv = await ensure_kv(js, names.KV_SESSIONS, nats_settings, ttl=settings.session_ttl)
-        records = KvSessionStore(
-            kv, acks, bucket=names.KV_SESSIONS, timeout=settings.request_timeout
-        )
+        await ensure_kv(js, names.KV_SESSIONS, nats_settings, ttl=settings.session_ttl)
+        records = KvSessionStore(acks, bucket=names.KV_SESSIONS, timeout=settings.request_timeout)
         sessions, presence = await start_sessions(
             stack,
             settings,
