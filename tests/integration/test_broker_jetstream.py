@@ -10,6 +10,7 @@ import pytest
 
 from haws.common import names
 from haws.common import presence_protocol as pp
+from haws.common.ack_inbox import AckInbox
 from haws.common.logs import get_logger
 from haws.common.settings import NatsSettings
 from haws.common.stream_reader import StreamReader
@@ -26,10 +27,12 @@ class TestJetStreamBroker(BrokerContract):
     async def broker(self, shared_nats: Any) -> AsyncIterator[BrokerUnderTest]:
         nc = await nats.connect(shared_nats.url)
         reader = StreamReader(nc, timeout=5)
+        acks = AckInbox(nc)
         try:
             js = nc.jetstream(timeout=5)
             await ensure_stream(js, NatsSettings())
             await reader.start()
+            await acks.start()
 
             async def drop(topic: str, through: int) -> None:
                 await js.purge_stream(
@@ -40,12 +43,13 @@ class TestJetStreamBroker(BrokerContract):
                 await nc.publish(names.presence_changes_subject(change.topic), pp.encode(change))
 
             yield BrokerUnderTest(
-                JetStreamStore(nc, js, timeout=5),
+                JetStreamStore(nc, acks, timeout=5),
                 NatsLiveFeed(nc, get_logger("test"), timeout=5),
                 reader,
                 drop,
                 announce,
             )
         finally:
+            await acks.stop()
             await reader.stop()
             await nc.close()

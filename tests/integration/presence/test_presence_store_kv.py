@@ -16,10 +16,10 @@ from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
 from haws.common import names
+from haws.common.ack_inbox import AckInbox
 from haws.common.presence_protocol import OwnerRecord, encode
 from haws.common.settings import NatsSettings
 from haws.common.streams import ensure_kv
-from haws.presence.ack_inbox import AckInbox
 from haws.presence.emitter import ChangeEmitter
 from haws.presence.feed import IndexFeed
 from haws.presence.index import PresenceIndex

@@ -126,6 +126,11 @@ def kv_stream(bucket: str) -> str:
     return f"KV_{bucket}"
 
 
+def kv_key_prefix(bucket: str) -> str:
+    """A key's subject is this prefix and the key: a put is a publish to it."""
+    return f"$KV.{bucket}."
+
+
 def kv_subjects(bucket: str) -> str:
     """Every key of a bucket, as puts and deletes are published."""
     return f"$KV.{bucket}.>"

@@ -17,6 +17,7 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
 from haws.common import names
+from haws.common.ack_inbox import AckInbox
 from haws.common.discovery import ConsulRegistration, ServiceInstance, close_consul, consul_client
 from haws.common.health_http import serve
 from haws.common.logs import get_logger
@@ -82,6 +83,11 @@ async def run_gateway(
         js = nc.jetstream(timeout=settings.request_timeout)
         await ensure_stream(js, nats_settings)
         state.stream_ok = True
+        # Every hot JetStream write's ack; stopped after the last writer (the
+        # session keeper's final flush, the handlers), before the connection.
+        acks = AckInbox(nc)
+        await acks.start()
+        stack.push_async_callback(acks.stop)
         direct = StreamReader(nc, timeout=settings.request_timeout)
         await direct.start()
         stack.push_async_callback(direct.stop)
@@ -101,13 +107,14 @@ async def run_gateway(
             hub.check_quiet_topics(settings.topic_check_interval), name="quiet-topics"
         )
         background.add(checker)
-        kv = await ensure_kv(js, names.KV_SESSIONS, nats_settings, ttl=settings.session_ttl)
+        await ensure_kv(js, names.KV_SESSIONS, nats_settings, ttl=settings.session_ttl)
+        records = KvSessionStore(acks, bucket=names.KV_SESSIONS, timeout=settings.request_timeout)
         sessions, presence = await start_sessions(
             stack,
             settings,
             node=node,
             hub=hub,
-            records=KvSessionStore(kv, timeout=settings.request_timeout),
+            records=records,
             calls=NatsPresence(nc, log, timeout=settings.request_timeout),
             fence=fence,
             log=log,
@@ -123,7 +130,7 @@ async def run_gateway(
             settings=settings,
             node=node,
             hub=hub,
-            store=JetStreamStore(nc, js, timeout=settings.request_timeout),
+            store=JetStreamStore(nc, acks, timeout=settings.request_timeout),
             history=history,
             metrics=metrics,
             log=log,
@@ -134,9 +141,7 @@ async def run_gateway(
             consul=consul,
             state=state,
         )
-        disconnects = DisconnectListener(
-            nc, hub, KvSessionStore(kv, timeout=settings.request_timeout), log, node=node
-        )
+        disconnects = DisconnectListener(nc, hub, records, log, node=node)
         await disconnects.start()
         stack.push_async_callback(disconnects.stop)
         app = create_app(deps)

@@ -25,9 +25,9 @@ from typing import Protocol
 from prometheus_client import CollectorRegistry, Counter
 
 from haws.common import names
+from haws.common.ack_inbox import AckInbox
 from haws.common.logs import EventLogger
 from haws.common.tasks import stop_tasks
-from haws.presence.ack_inbox import AckInbox
 from haws.protocol.lifecycle import LifecycleEvent
 
 SHARDS = 64

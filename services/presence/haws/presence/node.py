@@ -13,13 +13,13 @@ import dataclasses
 from collections.abc import Callable
 
 from haws.common import names
+from haws.common.ack_inbox import AckInbox
 from haws.common.health_http import health_app, serve
 from haws.common.logs import EventLogger, get_logger
 from haws.common.nats_connection import NatsState, connect
 from haws.common.ports import bind_listener, default_name, with_port
 from haws.common.settings import nats_settings_of
 from haws.common.streams import ensure_events_stream, ensure_kv
-from haws.presence.ack_inbox import AckInbox
 from haws.presence.emitter import ChangeEmitter, NatsChangeSink
 from haws.presence.event_relay import EventRelay, JetStreamEventSink
 from haws.presence.feed import IndexFeed

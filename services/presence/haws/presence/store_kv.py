@@ -19,7 +19,7 @@ from nats.aio.client import Client as NatsClient
 from nats.js.client import JetStreamContext
 from nats.js.kv import KeyValue
 
-from haws.presence.ack_inbox import AckInbox
+from haws.common.ack_inbox import AckInbox
 from haws.presence.kv_watch import HEARTBEAT, KvWatch
 from haws.presence.store import StoreConflict, StoreUnavailable, Updates, Versioned
 

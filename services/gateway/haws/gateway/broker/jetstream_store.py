@@ -1,7 +1,9 @@
 """``MessageStore`` on the HAWS stream: ``ack`` only after JetStream's PubAck.
 
 ``mid`` becomes ``Nats-Msg-Id``, so a retry inside the duplicate window returns
-the original seq with ``duplicate`` set and stores nothing new.
+the original seq with ``duplicate`` set and stores nothing new. The PubAck is
+awaited on the gateway's ``AckInbox`` (one per client ``pub``), not through
+``JetStreamContext.publish``'s request (a NUID, ``wait_for`` and a ``PubAck``).
 """
 
 from __future__ import annotations
@@ -10,11 +12,11 @@ from typing import Any
 
 from nats.aio.client import Client as NatsClient
 from nats.errors import Error as NatsError
-from nats.js import JetStreamContext
 from nats.js.errors import APIError
 from opentelemetry.trace import SpanKind
 
 from haws.common import names
+from haws.common.ack_inbox import AckInbox
 from haws.common.telemetry import inject_headers, tracer
 from haws.protocol.codec import encode_payload
 from haws.protocol.errors import Internal, Unavailable
@@ -23,9 +25,9 @@ _tracer = tracer("gateway")
 
 
 class JetStreamStore:
-    def __init__(self, nc: NatsClient, js: JetStreamContext, *, timeout: float) -> None:
+    def __init__(self, nc: NatsClient, acks: AckInbox, *, timeout: float) -> None:
         self._nc = nc
-        self._js = js
+        self._acks = acks
         self._timeout = timeout
 
     async def publish(
@@ -64,8 +66,8 @@ class JetStreamStore:
         except (TypeError, ValueError) as exc:
             raise Internal(f"cannot store data: {exc}", request_id=request_id) from None
         try:
-            ack = await self._js.publish(
-                names.topic_subject(topic), body, timeout=self._timeout, headers=headers
+            return await self._acks.publish_once(
+                names.topic_subject(topic), body, headers, self._timeout
             )
         except APIError as exc:
             raise Unavailable(
@@ -78,4 +80,3 @@ class JetStreamStore:
             raise Unavailable(
                 f"message not stored: {type(exc).__name__}", request_id=request_id
             ) from None
-        return ack.seq, bool(ack.duplicate)

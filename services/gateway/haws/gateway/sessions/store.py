@@ -1,20 +1,40 @@
 """Session records by session id: in JetStream KV, or in memory for unit tests.
 
 Both keep a record for the session TTL after its last write (the KV bucket's
-``max_age``); a missing or expired session reads as ``None``. The KV calls are
-bounded with ``asyncio.timeout``, not ``wait_for``: one read per resume and one
-write per new connection, and ``wait_for`` wrapped each in a task of its own.
+``max_age``); a missing or expired session reads as ``None``. Writes (one per
+new connection, then the keeper's refreshes) are publishes to the key's
+``$KV`` subject acked on the gateway's one ``AckInbox``: ``KeyValue.put`` went
+through ``Client.request`` (a NUID, ``wait_for``, a ``PubAck``) for each. Reads
+(one per resume and one per closed connection) ask the stream for the key's
+last message on the same inbox (the ``MSG.GET`` call ``KeyValue.get`` makes: the
+bucket has no direct gets), read from the JSON without a ``Msg``, a
+``RawStreamMsg`` and an ``Entry``.
 """
 
 from __future__ import annotations
 
-import asyncio
-from typing import Protocol
+import base64
+import binascii
+import json
+import re
+from typing import Any, Final, Protocol
 
-from nats.js.errors import KeyNotFoundError
-from nats.js.kv import KeyValue
+from nats.errors import NoRespondersError
+from nats.js.errors import APIError, InvalidKeyError
 
+from haws.common import names
+from haws.common.ack_inbox import AckInbox
+from haws.common.raw_replies import status
 from haws.common.session_record import SessionRecord
+
+_KEY: Final = re.compile(r"[-/_=a-zA-Z0-9]+(\.[-/_=a-zA-Z0-9]+)*")
+"""A key nats-py's ``KeyValue`` accepts (no wildcard, no empty token)."""
+_DELETE: Final = {"KV-Operation": "DEL"}
+_GONE: Final = (b"KV-Operation: DEL", b"KV-Operation: PURGE", b"Nats-Marker-Reason:")
+"""Headers of a marker, not a record: deleted, purged, or expired by the key's TTL
+(the server's own marker, 2.11+)."""
+_NO_MESSAGE: Final = 10037
+"""JSNoMessageFoundErr: the key was never written, or its record aged out."""
 
 
 class SessionStore(Protocol):
@@ -32,27 +52,51 @@ class SessionStore(Protocol):
 
 
 class KvSessionStore:
-    def __init__(self, kv: KeyValue, *, timeout: float) -> None:
-        self._kv = kv
+    """Errors are nats-py's, as ``KeyValue`` raised them: ``InvalidKeyError`` for a
+    bad key, ``nats.errors.TimeoutError`` (a ``TimeoutError``) when no answer comes
+    within ``timeout``, ``NoRespondersError`` (a read) or ``NoStreamResponseError``
+    (a write) without the bucket, ``APIError`` for a refused call,
+    ``ConnectionClosedError`` once the inbox stopped."""
+
+    def __init__(self, acks: AckInbox, *, bucket: str, timeout: float) -> None:
+        self._acks = acks
+        self._prefix = names.kv_key_prefix(bucket)
+        self._msg_get = names.stream_api("MSG.GET", names.kv_stream(bucket))
         self._timeout = timeout
 
+    def _key(self, session: str) -> str:
+        if _KEY.fullmatch(session) is None:
+            raise InvalidKeyError(session)
+        return session
+
+    def _subject(self, session: str) -> str:
+        return self._prefix + self._key(session)
+
     async def get(self, session: str) -> SessionRecord | None:
+        request = b'{"last_by_subj":"%s"}' % self._subject(session).encode()
+        block, data = await self._acks.request(self._msg_get, request, self._timeout)
+        if status(block) == b"503":
+            raise NoRespondersError
         try:
-            async with asyncio.timeout(self._timeout):
-                entry = await self._kv.get(session)
-        except KeyNotFoundError:
+            answer: Any = json.loads(data)
+            if "error" in answer:
+                if answer["error"].get("err_code") == _NO_MESSAGE:
+                    return None
+                raise APIError.from_error(answer["error"])
+            message = answer["message"]
+            headers = base64.b64decode(message.get("hdrs") or "")
+            value = base64.b64decode(message.get("data") or "")
+        except (ValueError, TypeError, KeyError, AttributeError, binascii.Error):
+            raise APIError(description=f"unreadable stream reply {data[:200]!r}") from None
+        if any(marker in headers for marker in _GONE) or not value:
             return None
-        if not entry.value:
-            return None
-        return SessionRecord.decode(entry.value)
+        return SessionRecord.decode(value)
 
     async def put(self, session: str, record: SessionRecord) -> None:
-        async with asyncio.timeout(self._timeout):
-            await self._kv.put(session, record.encode())
+        await self._acks.publish(self._subject(session), record.encode(), None, self._timeout)
 
     async def delete(self, session: str) -> None:
-        async with asyncio.timeout(self._timeout):
-            await self._kv.delete(session)
+        await self._acks.publish(self._subject(session), b"", _DELETE, self._timeout)
 
 
 class MemorySessionStore:
