@@ -8,8 +8,9 @@ sessions in flight on each; one session's requests go one after the other.
 Twice: batched as a busy gateway sends them (``haws.presence.batch``: a
 window's 64 claims in one request, then their subs, then their unsubs; the
 targets' figure ``claims+events/s``) and one item per request (``one per
-request``), the way every gateway sent them before batches. The clock runs until every reply arrived, every join and leave of the topic
-was published on ``haws.pres.<topic>`` and a ``presence`` query answers the
+request``), the way every gateway sent them before batches. The clock
+runs until every reply arrived, every join and leave of the topic was
+published on ``haws.pres.<topic>`` and a ``presence`` query answers the
 final (empty) member list. Figures: claims + events per second, and the same
 per second of server CPU (every server process: replicas and nats-server), the
 figure a loaded machine does not distort as much.

@@ -20,6 +20,7 @@ import pytest
 from nats.js.api import KeyValueConfig
 from nats.js.kv import KeyValue
 
+from haws.common.ack_inbox import AckInbox
 from haws.common.logs import get_logger
 from haws.common.session_record import SessionRecord, TopicState
 from haws.common.tasks import stop_task
@@ -37,16 +38,25 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def buckets(shared_nats: Any) -> AsyncIterator[tuple[KeyValue, KeyValue]]:
-    """One sessions bucket of this test's own, opened by two NATS clients (two nodes)."""
+async def buckets(
+    shared_nats: Any,
+) -> AsyncIterator[tuple[KeyValue, KvSessionStore, KvSessionStore]]:
+    """One sessions bucket of this test's own, written by two NATS clients (two
+    nodes) through their own ack inboxes, as gateways write it."""
     bucket = f"keeper-race-{uuid.uuid4().hex[:8]}"
     here, there = await nats.connect(shared_nats.url), await nats.connect(shared_nats.url)
+    inboxes = [AckInbox(here), AckInbox(there)]
     try:
         js = here.jetstream()
         kv = await js.create_key_value(KeyValueConfig(bucket=bucket, history=5))
+        for inbox in inboxes:
+            await inbox.start()
         try:
-            yield kv, await there.jetstream().key_value(bucket)
+            stores = [KvSessionStore(inbox, bucket=bucket, timeout=5.0) for inbox in inboxes]
+            yield kv, stores[0], stores[1]
         finally:
+            for inbox in inboxes:
+                await inbox.stop()
             await js.delete_key_value(bucket)
     finally:
         await here.close()
@@ -54,10 +64,10 @@ async def buckets(shared_nats: Any) -> AsyncIterator[tuple[KeyValue, KeyValue]]:
 
 
 async def test_a_queued_round_put_does_not_overwrite_a_resume_on_another_node(
-    buckets: tuple[KeyValue, KeyValue],
+    buckets: tuple[KeyValue, KvSessionStore, KvSessionStore],
 ) -> None:
-    kv, other_node_kv = buckets
-    store = HeldStore(KvSessionStore(kv, timeout=5.0))
+    kv, here_store, other_node_store = buckets
+    store = HeldStore(here_store)
     broker, clock, log = MemoryBroker(), ManualClock(), get_logger("test")
     hub = Hub(broker, broker, GatewayMetrics(), log)
     keeper = SessionKeeper(
@@ -99,7 +109,7 @@ async def test_a_queued_round_put_does_not_overwrite_a_resume_on_another_node(
         final = SessionRecord.decode((await kv.get(queued)).value or b"")
         assert (final.node, final.subs["a"]) == ("n1", TopicState(seq))
         elsewhere = SessionRecord(subs={"a": TopicState(seq)}, node="n2")
-        await KvSessionStore(other_node_kv, timeout=5.0).put(queued, elsewhere)
+        await other_node_store.put(queued, elsewhere)
 
         store.release()
         await round_
