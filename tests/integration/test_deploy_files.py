@@ -145,7 +145,8 @@ def kind(name: str) -> str:
 
 
 def fixed_address(service: Mapping[str, Any]) -> str:
-    return str(service["networks"]["default"]["ipv4_address"])
+    """The address with compose's defaults (``HAWS_SUBNET`` unset)."""
+    return interpolate(str(service["networks"]["default"]["ipv4_address"]))
 
 
 # --- compose: the tools' verdict ---
@@ -310,9 +311,9 @@ def test_gateways_register_an_address_haproxy_can_reach(
     compose: dict[str, Any], services: dict[str, Any]
 ) -> None:
     (pool,) = compose["networks"]["default"]["ipam"]["config"]
-    subnet = ipaddress.ip_network(pool["subnet"])
-    dynamic = ipaddress.ip_network(pool["ip_range"])
-    fixed = [fixed_address(services[name]) for name in (*GATEWAYS, "consul")]
+    subnet = ipaddress.ip_network(interpolate(pool["subnet"]))
+    dynamic = ipaddress.ip_network(interpolate(pool["ip_range"]))
+    fixed = [fixed_address(services[name]) for name in (*GATEWAYS, "consul", "haproxy")]
     assert len(set(fixed)) == len(fixed)
     for address in map(ipaddress.ip_address, fixed):
         assert address in subnet
@@ -334,16 +335,31 @@ def test_haproxy_compose_config_is_rendered_from_the_current_template() -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_haproxy_accepts_the_compose_config_without_dns() -> None:
+def test_haproxy_accepts_the_compose_config_without_dns(services: dict[str, Any]) -> None:
     haproxy = require_tool("haproxy", "haproxy")
-    result = run([haproxy, "-c", "-f", str(HAPROXY_CFG)])
+    env = {**os.environ, **env_of(services["haproxy"])}
+    result = run([haproxy, "-c", "-f", str(HAPROXY_CFG)], env=env)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_haproxy_refuses_the_compose_config_without_the_consul_address() -> None:
+    """The nameserver comes only from the haproxy service's environment: unset, no start."""
+    haproxy = require_tool("haproxy", "haproxy")
+    env = {k: v for k, v in os.environ.items() if k != "HAWS_CONSUL_DNS"}
+    result = run([haproxy, "-c", "-f", str(HAPROXY_CFG)], env=env)
+    assert result.returncode != 0
+    assert "nameserver" in result.stdout + result.stderr
 
 
 def test_haproxy_config_matches_compose(services: dict[str, Any]) -> None:
     text = HAPROXY_CFG.read_text()
     consul = fixed_address(services["consul"])
-    assert f'nameserver consul "{consul}:8600"' in text
+    # HAProxy expands the variable itself; compose sets it from the consul address.
+    assert 'nameserver consul "${HAWS_CONSUL_DNS}"' in text
+    haproxy_env = services["haproxy"]["environment"]
+    consul_spec = services["consul"]["networks"]["default"]["ipv4_address"]
+    assert haproxy_env["HAWS_CONSUL_DNS"] == f"{consul_spec}:8600"
+    assert env_of(services["haproxy"])["HAWS_CONSUL_DNS"] == f"{consul}:8600"
     assert 'bind "0.0.0.0:8080"' in text
     assert f"_{names.GATEWAY_SERVICE}._tcp.service.consul" in text
     mount = "./deploy/haproxy/haproxy.compose.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro"
