@@ -194,11 +194,11 @@ class Reservations:
         return live
 
     def reserve(
-        self, wanted: str | None, in_use: Iterable[IPv4Network], project: str
+        self, wanted: str | None, taken: Iterable[IPv4Network], project: str
     ) -> Reservation:
-        """``wanted`` (an error if anything overlaps it) or the first free candidate."""
-        held = self.held()
-        taken = [*held, *in_use]
+        """``wanted`` (an error if anything ``taken`` overlaps it) or the first free
+        candidate; ``taken`` includes ``held()``, read under the same lock."""
+        taken = list(taken)
         if wanted:
             network = network_of(wanted)
             clash = [str(other) for other in taken if network.overlaps(other)]
@@ -227,7 +227,9 @@ def reserve(
     directory.mkdir(parents=True, exist_ok=True)
     with (directory / "lock").open("a") as lock:
         _lock(lock.fileno(), LOCK_TIMEOUT)  # released when the file closes
-        return Reservations(directory).reserve(wanted, in_use(), project)
+        reservations = Reservations(directory)
+        held = reservations.held()
+        return reservations.reserve(wanted, [*held, *in_use()], project)
 
 
 def _lock(fd: int, timeout: float) -> None:

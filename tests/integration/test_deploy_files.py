@@ -257,6 +257,75 @@ def test_haproxy_is_the_only_entry_point_on_all_interfaces(services: dict[str, A
     assert "8080:8080" in {interpolate(str(port)) for port in services["haproxy"]["ports"]}
 
 
+# --- compose: the network, from one variable ---
+
+PODMAN_OVERRIDE = ROOT / "deploy" / "podman" / "compose.podman.yml"
+SUBNET_DEFAULT = "${HAWS_SUBNET:-172.28.0}"
+IPV4 = re.compile(r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?![\w.])")
+
+
+def written_out(text: str) -> list[str]:
+    """The IPv4 addresses in ``text`` other than loopback and the wildcard."""
+    found = map(ipaddress.ip_address, IPV4.findall(text))
+    return [str(a) for a in found if not a.is_loopback and not a.is_unspecified]
+
+
+def scalars(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from scalars(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from scalars(item)
+    elif isinstance(node, str):
+        yield node
+
+
+@pytest.mark.parametrize("path", [COMPOSE_FILE, PODMAN_OVERRIDE], ids=lambda p: p.name)
+def test_every_network_address_is_derived_from_haws_subnet(path: Path) -> None:
+    """One variable, one default: no address of the network written out anywhere."""
+    values = list(scalars(_load_yaml(path)))
+    subnet_uses = [value for value in values if "HAWS_SUBNET" in value]
+    assert subnet_uses, f"{path.name} does not use HAWS_SUBNET"
+    for value in subnet_uses:
+        uses = re.findall(r"\$\{HAWS_SUBNET[^}]*\}", value)
+        assert uses == [SUBNET_DEFAULT] * value.count("HAWS_SUBNET"), (
+            f"{value!r}: HAWS_SUBNET with another default"
+        )
+    for value in values:
+        # Loopback binds and the like are fine; an address of a private network is not.
+        found = written_out(value.replace(SUBNET_DEFAULT, ""))
+        assert not found, f"{path.name}: {value!r} writes out {found}"
+
+
+def test_no_compose_address_is_written_into_the_haproxy_config() -> None:
+    for path in (HAPROXY_CFG, ROOT / "deploy" / "render_haproxy.py"):
+        found = written_out(path.read_text())
+        assert not found, f"{path.name} writes out {found}: it must follow HAWS_SUBNET"
+
+
+def test_docker_compose_puts_every_fixed_address_in_the_given_subnet() -> None:
+    """The tool's own interpolation, with the override the compose run adds."""
+    tool = require_tool("docker-compose", "docker-compose")
+    argv = [tool, "-f", str(COMPOSE_FILE), "-f", str(PODMAN_OVERRIDE), "config"]
+    env = {**os.environ, **compose_secrets(), "HAWS_SUBNET": "10.77.3"}
+    result = run(argv, env=env)
+    assert result.returncode == 0, result.stderr
+    resolved = yaml.safe_load(result.stdout) if yaml else pytest.fail("PyYAML is missing")
+    (pool,) = resolved["networks"]["default"]["ipam"]["config"]
+    assert (pool["subnet"], pool["ip_range"]) == ("10.77.3.0/24", "10.77.3.128/25")
+    services = resolved["services"]
+    assert fixed_address(services["consul"]) == "10.77.3.10"
+    assert fixed_address(services["haproxy"]) == "10.77.3.30"
+    assert services["haproxy"]["environment"]["HAWS_CONSUL_DNS"] == "10.77.3.10:8600"
+    for number, name in enumerate(GATEWAYS, start=21):
+        env_ = services[name]["environment"]
+        assert fixed_address(services[name]) == env_["HAWS_HOST"] == f"10.77.3.{number}"
+        assert env_["HAWS_TRUSTED_PROXIES"] == "10.77.3.30"
+    everything = "\n".join(scalars(resolved))
+    assert "172.28." not in everything
+
+
 # --- haws settings in compose ---
 
 
