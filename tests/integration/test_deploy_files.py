@@ -326,6 +326,16 @@ def test_docker_compose_puts_every_fixed_address_in_the_given_subnet() -> None:
     assert "172.28." not in everything
 
 
+def test_every_compose_variable_with_a_default_is_documented() -> None:
+    """The knobs of the compose file (HAWS_SUBNET, the ports, the images) are in
+    docs/deploy.md; a service setting set through one is in docs/operations.md."""
+    docs = "".join((ROOT / "docs" / name).read_text() for name in ("deploy.md", "operations.md"))
+    variables = {m.group(1) for m in INTERPOLATION.finditer(COMPOSE_FILE.read_text())}
+    defaulted = {v for v in variables if f"${{{v}:-" in COMPOSE_FILE.read_text()}
+    missing = sorted(v for v in defaulted if f"`{v}`" not in docs)
+    assert not missing, f"document in docs/deploy.md: {missing}"
+
+
 # --- haws settings in compose ---
 
 
