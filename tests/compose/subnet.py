@@ -201,7 +201,7 @@ class Reservations:
         taken = list(taken)
         if wanted:
             network = network_of(wanted)
-            clash = [str(other) for other in taken if network.overlaps(other)]
+            clash = sorted({str(other) for other in taken if network.overlaps(other)})
             if clash:
                 raise SubnetError(
                     f"HAWS_SUBNET={wanted}: {network} overlaps {', '.join(clash)} on this host"

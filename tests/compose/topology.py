@@ -142,8 +142,11 @@ class Topology:
         return result.stdout
 
     def up(self) -> None:
-        """Reserve a /24, start the podman API and the health ticker, ``up -d``, wait
-        for every service."""
+        """Start the podman API and the health ticker, reserve a /24, ``up -d``, wait
+        for every service. The API comes first, so teardown's ``down -v`` can run
+        whatever fails after it (a subnet refused, a service never healthy)."""
+        self.api.start()
+        self.ticker.start()
         env = self.env
         self.subnet = reserve(self.wanted_subnet, self.project, lambda: machine_networks(env))
         self.env["HAWS_SUBNET"] = self.subnet.prefix
@@ -151,8 +154,6 @@ class Topology:
         self.addresses = {
             gw: str(spec[gw]["networks"]["default"]["ipv4_address"]) for gw in GATEWAYS
         }
-        self.api.start()
-        self.ticker.start()
         started = time.monotonic()
         self.compose("up", "-d", timeout=UP_TIMEOUT)
         self.wait_healthy(CORE, HEALTHY_TIMEOUT)
