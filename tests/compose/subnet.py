@@ -17,6 +17,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import subprocess
 import tempfile
 import time
@@ -25,8 +26,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Network
 from pathlib import Path
 
-DEFAULT = "172.28.0"
-"""docker-compose.yml's own default, tried first."""
+COMPOSE_FILE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
 POOL = IPv4Network("172.16.0.0/12")
 """Where a run looks when the default is taken: RFC 1918 space, never a public address."""
 PRIVATE = (IPv4Network("10.0.0.0/8"), IPv4Network("172.16.0.0/12"), IPv4Network("192.168.0.0/16"))
@@ -39,6 +39,19 @@ LOCK_TIMEOUT = 5 * COMMAND_TIMEOUT
 
 class SubnetError(RuntimeError):
     """No usable /24: a bad ``HAWS_SUBNET``, one already in use, or a full pool."""
+
+
+def compose_default(compose_text: str) -> str:
+    """The default of ``${HAWS_SUBNET:-...}``, read rather than repeated here
+    (tests/integration/test_deploy_files.py keeps every use on the same one)."""
+    match = re.search(r"\$\{HAWS_SUBNET:-([^}]+)\}", compose_text)
+    if match is None:
+        raise SubnetError("docker-compose.yml has no ${HAWS_SUBNET:-default}")
+    return match.group(1)
+
+
+DEFAULT = compose_default(COMPOSE_FILE.read_text())
+"""docker-compose.yml's own default, tried first."""
 
 
 def network_of(prefix: str) -> IPv4Network:

@@ -24,6 +24,7 @@ from tests.compose.subnet import (
     SubnetError,
     addressed,
     candidates,
+    compose_default,
     first_free,
     inspected_subnets,
     network_of,
@@ -170,3 +171,10 @@ def test_two_runs_choosing_at_once_get_different_subnets(tmp_path: Path) -> None
         thread.join(timeout=30)
     assert not errors, errors
     assert sorted(got) == ["172.28.0", "172.28.1"]
+
+
+def test_the_default_is_read_from_docker_compose_yml() -> None:
+    assert DEFAULT == "172.28.0"
+    assert compose_default("x: ${HAWS_SUBNET:-10.1.2}.10") == "10.1.2"
+    with pytest.raises(SubnetError, match="no"):
+        compose_default("x: 172.28.0.10")
