@@ -40,6 +40,8 @@ pytestmark = pytest.mark.timeout(900)
 
 SUBSCRIBERS = 9
 RECEIVE_TIMEOUT = 90.0
+POOL_TIMEOUT = 60.0
+"""Seconds for HAProxy's pool of three to be UP again after a check blip."""
 MAX_STREAM = 7500
 """Pubs a steady stream sends at most (5 min at 25/s); scenarios end it much sooner."""
 
@@ -88,14 +90,16 @@ async def test_every_service_turns_healthy_and_haproxy_reaches_every_gateway(
     topology: Topology,
 ) -> None:
     assert not topology.unhealthy(CORE), topology.diagnosis()
-    assert topology.pool_whole()
+    # HAProxy's check (1 s, fall 2) can take a gateway out for a moment on a
+    # loaded machine; the pool must be whole again within the deadline.
+    await asyncio.to_thread(topology.wait_pool_whole, POOL_TIMEOUT)
     listed = await get_json(f"{topology.http_url}/v1/gateways")
     assert sorted(g["node"] for g in listed) == list(GATEWAYS)
     assert {g["url"] for g in listed} == {topology.ws_url}
     report("healthy", seconds=round(topology.healthy_after or 0, 1), services=len(CORE))
 
 
-def test_the_network_is_the_runs_own_subnet_and_every_fixed_address_follows_it(
+async def test_the_network_is_the_runs_own_subnet_and_every_fixed_address_follows_it(
     topology: Topology,
 ) -> None:
     """HAWS_SUBNET reached the network, the fixed addresses, HAProxy's nameserver
@@ -116,7 +120,8 @@ def test_the_network_is_the_runs_own_subnet_and_every_fixed_address_follows_it(
         assert env["HAWS_HOST"] == topology.addresses[gateway]
         assert env["HAWS_TRUSTED_PROXIES"] == f"{prefix}.30"
     assert topology.environment("haproxy")["HAWS_CONSUL_DNS"] == f"{prefix}.10:8600"
-    assert set(topology.addresses.values()) <= topology.haproxy_up()
+    # The pool (the gateways' addresses in this /24) is UP only through Consul DNS.
+    await asyncio.to_thread(topology.wait_pool_whole, POOL_TIMEOUT)
     report("subnet", subnet=str(subnet), given=topology.wanted_subnet is not None)
 
 
