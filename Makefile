@@ -49,6 +49,8 @@ soak: install
 
 # docker-compose.yml for real under podman (docs/deploy.md "Compose under podman"):
 # local images (cached), then up, healthchecks, faults from the host, down -v.
+# Each run takes a /24 of its own (HAWS_SUBNET, picked free unless given:
+# `make compose-test HAWS_SUBNET=10.77.3`), so two runs on one host both pass.
 install-compose:
 	@bash scripts/install-compose.sh
 

@@ -4,7 +4,8 @@
 #   podman, runc (crun refuses hybrid cgroup hierarchies), netavark and aardvark-dns
 #   (static addresses outside ip_range and DNS by service name, which the CNI
 #   backend lacks), debootstrap (the local base image), docker-compose (v1, drives
-#   the compose file through podman's Docker API).
+#   the compose file through podman's Docker API), iproute2 (`ip`: the routes and
+#   addresses a run's /24 must not overlap, tests/compose/subnet.py).
 # Idempotent: apt runs only when a program is missing. Needs root: the compose
 # topology uses fixed addresses and published ports, which rootless podman lacks.
 set -euo pipefail
@@ -22,6 +23,7 @@ declare -A PACKAGES=(
   [aardvark-dns]=aardvark-dns
   [debootstrap]=debootstrap
   [docker-compose]=docker-compose
+  [ip]=iproute2
 )
 # netavark and aardvark-dns live outside PATH.
 found() {

@@ -3,8 +3,9 @@
 ``make compose-test`` builds the images first (``make compose-images``) and runs
 only this folder (marker ``compose``, which ``make test`` excludes). The
 topology fixture owns the podman API service, the health ticker and every
-container, network and volume of its project; teardown runs ``down -v`` and
-then removes by label whatever is left, also when ``up`` or a test failed.
+container, network and volume of its project, and the /24 reserved for its
+network; teardown runs ``down -v``, then removes by label whatever is left and
+frees the /24, also when ``up`` or a test failed.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
     topo = Topology(tmp_path_factory.mktemp("compose"))
     try:
         topo.up()
-        report("up", project=topo.project, healthy_after_s=round(topo.healthy_after or 0, 1))
+        subnet = str(topo.subnet.network) if topo.subnet else None
+        healthy = round(topo.healthy_after or 0, 1)
+        report("up", project=topo.project, subnet=subnet, healthy_after_s=healthy)
         yield topo
     finally:
         problems = topo.teardown()

@@ -4,9 +4,10 @@ Everything the run creates carries its project name (``hawsct`` and 8 hex
 digits): containers, the network, the volumes. ``teardown`` removes them with
 ``down -v`` and then, whatever is left, by the project's label, also when the
 run failed half-way. Published host ports are free ports chosen per run
-(``HAWS_HAPROXY_PORT`` and friends in docker-compose.yml), so nothing else on
-the machine is touched; the compose network's fixed subnet is the one thing two
-runs on one machine cannot share.
+(``HAWS_HAPROXY_PORT`` and friends in docker-compose.yml) and the network is a
+/24 of the run's own (``HAWS_SUBNET``, given or picked free and reserved by
+``tests.compose.subnet``), so two runs on one machine, or a run next to a
+developer's stack, touch nothing of each other's.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 import subprocess
 import time
@@ -21,6 +23,7 @@ import urllib.request
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 import yaml
@@ -35,6 +38,7 @@ from tests.compose.podman import (
     podman,
     podman_env,
 )
+from tests.compose.subnet import Reservation, machine_networks, reserve
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILES = (ROOT / "docker-compose.yml", ROOT / "deploy" / "podman" / "compose.podman.yml")
@@ -82,7 +86,10 @@ class Topology:
             raise RuntimeError(f"{images_env} or {conf} missing: run `make compose-images` first")
         self.workdir = workdir
         self.project = f"{PROJECT_PREFIX}{uuid4().hex[:8]}"
-        self.ws_port, self.stats_port, self.consul_port = free_ports(3)
+        self.ws_port, self.stats_port, self.consul_port, self.api_port = free_ports(4)
+        self.wanted_subnet = os.environ.get("HAWS_SUBNET") or None
+        """``make compose-test HAWS_SUBNET=10.77.3`` asks for one; else ``up`` picks."""
+        self.subnet: Reservation | None = None
         self.api = ApiService(podman_env(conf), workdir)
         self.env = podman_env(
             conf,
@@ -95,15 +102,14 @@ class Topology:
                 "HAWS_HAPROXY_PORT": str(self.ws_port),
                 "HAWS_HAPROXY_STATS_PORT": str(self.stats_port),
                 "HAWS_CONSUL_PORT": str(self.consul_port),
+                "HAWS_API_PORT": str(self.api_port),
                 "HAWS_PUBLIC_URL": self.ws_url,
             },
         )
         self.inventory = Inventory(self.env, self.project)
         self.ticker = HealthTicker(self.inventory)
-        spec = yaml.safe_load(COMPOSE_FILES[0].read_text())["services"]
-        self.addresses = {
-            gw: str(spec[gw]["networks"]["default"]["ipv4_address"]) for gw in GATEWAYS
-        }
+        self.addresses: dict[str, str] = {}
+        """Each gateway's fixed address, as compose resolves it in the run's subnet."""
         self.healthy_after: float | None = None
         """Seconds from ``up`` to every service healthy."""
 
@@ -136,9 +142,18 @@ class Topology:
         return result.stdout
 
     def up(self) -> None:
-        """Start the podman API and the health ticker, ``up -d``, wait for every service."""
+        """Start the podman API and the health ticker, reserve a /24, ``up -d``, wait
+        for every service. The API comes first, so teardown's ``down -v`` can run
+        whatever fails after it (a subnet refused, a service never healthy)."""
         self.api.start()
         self.ticker.start()
+        env = self.env
+        self.subnet = reserve(self.wanted_subnet, self.project, lambda: machine_networks(env))
+        self.env["HAWS_SUBNET"] = self.subnet.prefix
+        spec = yaml.safe_load(self.compose("config"))["services"]
+        self.addresses = {
+            gw: str(spec[gw]["networks"]["default"]["ipv4_address"]) for gw in GATEWAYS
+        }
         started = time.monotonic()
         self.compose("up", "-d", timeout=UP_TIMEOUT)
         self.wait_healthy(CORE, HEALTHY_TIMEOUT)
@@ -166,6 +181,8 @@ class Topology:
             ("remove by label", self.inventory.remove_all),
             ("health ticker", self.ticker.stop),
             ("podman service", self.api.stop),
+            # Last: the /24 is free for another run only once the network is gone.
+            ("subnet reservation", self.release_subnet),
         ]
         for what, step in steps:
             try:
@@ -173,6 +190,10 @@ class Topology:
             except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
                 problems.append(f"{what}: {exc!r}"[:2000])
         return problems
+
+    def release_subnet(self) -> None:
+        if self.subnet is not None and not self.inventory.networks():
+            self.subnet.release()
 
     # -- state -------------------------------------------------------------------------
 
@@ -191,6 +212,23 @@ class Topology:
         if match is not None:
             stamp = match.group(1) + match.group(2)
         return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+    def _inspect(self, service: str) -> dict[str, Any]:
+        out = podman(self.env, "container", "inspect", self.container(service).id)
+        found = json.loads(out)[0]
+        assert isinstance(found, dict)
+        return found
+
+    def address(self, service: str) -> str:
+        """``service``'s address on the project's network, as podman assigned it."""
+        networks = self._inspect(service)["NetworkSettings"]["Networks"]
+        (network,) = networks.values()
+        return str(network["IPAddress"])
+
+    def environment(self, service: str) -> dict[str, str]:
+        """The environment ``service``'s container runs with."""
+        pairs = self._inspect(service)["Config"]["Env"] or []
+        return dict(str(pair).split("=", 1) for pair in pairs)
 
     def exec(self, service: str, *argv: str) -> str:
         result = subprocess.run(

@@ -145,7 +145,8 @@ def kind(name: str) -> str:
 
 
 def fixed_address(service: Mapping[str, Any]) -> str:
-    return str(service["networks"]["default"]["ipv4_address"])
+    """The address with compose's defaults (``HAWS_SUBNET`` unset)."""
+    return interpolate(str(service["networks"]["default"]["ipv4_address"]))
 
 
 # --- compose: the tools' verdict ---
@@ -256,6 +257,85 @@ def test_haproxy_is_the_only_entry_point_on_all_interfaces(services: dict[str, A
     assert "8080:8080" in {interpolate(str(port)) for port in services["haproxy"]["ports"]}
 
 
+# --- compose: the network, from one variable ---
+
+PODMAN_OVERRIDE = ROOT / "deploy" / "podman" / "compose.podman.yml"
+SUBNET_DEFAULT = "${HAWS_SUBNET:-172.28.0}"
+IPV4 = re.compile(r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?![\w.])")
+
+
+def written_out(text: str) -> list[str]:
+    """The IPv4 addresses in ``text`` other than loopback and the wildcard."""
+    found = map(ipaddress.ip_address, IPV4.findall(text))
+    return [str(a) for a in found if not a.is_loopback and not a.is_unspecified]
+
+
+def scalars(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from scalars(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from scalars(item)
+    elif isinstance(node, str):
+        yield node
+
+
+@pytest.mark.parametrize("path", [COMPOSE_FILE, PODMAN_OVERRIDE], ids=lambda p: p.name)
+def test_every_network_address_is_derived_from_haws_subnet(path: Path) -> None:
+    """One variable, one default: no address of the network written out anywhere."""
+    values = list(scalars(_load_yaml(path)))
+    subnet_uses = [value for value in values if "HAWS_SUBNET" in value]
+    assert subnet_uses, f"{path.name} does not use HAWS_SUBNET"
+    for value in subnet_uses:
+        uses = re.findall(r"\$\{HAWS_SUBNET[^}]*\}", value)
+        assert uses == [SUBNET_DEFAULT] * value.count("HAWS_SUBNET"), (
+            f"{value!r}: HAWS_SUBNET with another default"
+        )
+    for value in values:
+        # Loopback binds and the like are fine; an address of a private network is not.
+        found = written_out(value.replace(SUBNET_DEFAULT, ""))
+        assert not found, f"{path.name}: {value!r} writes out {found}"
+
+
+def test_no_compose_address_is_written_into_the_haproxy_config() -> None:
+    for path in (HAPROXY_CFG, ROOT / "deploy" / "render_haproxy.py"):
+        found = written_out(path.read_text())
+        assert not found, f"{path.name} writes out {found}: it must follow HAWS_SUBNET"
+
+
+def test_docker_compose_puts_every_fixed_address_in_the_given_subnet() -> None:
+    """The tool's own interpolation, with the override the compose run adds."""
+    tool = require_tool("docker-compose", "docker-compose")
+    argv = [tool, "-f", str(COMPOSE_FILE), "-f", str(PODMAN_OVERRIDE), "config"]
+    env = {**os.environ, **compose_secrets(), "HAWS_SUBNET": "10.77.3"}
+    result = run(argv, env=env)
+    assert result.returncode == 0, result.stderr
+    resolved = yaml.safe_load(result.stdout) if yaml else pytest.fail("PyYAML is missing")
+    (pool,) = resolved["networks"]["default"]["ipam"]["config"]
+    assert (pool["subnet"], pool["ip_range"]) == ("10.77.3.0/24", "10.77.3.128/25")
+    services = resolved["services"]
+    assert fixed_address(services["consul"]) == "10.77.3.10"
+    assert fixed_address(services["haproxy"]) == "10.77.3.30"
+    assert services["haproxy"]["environment"]["HAWS_CONSUL_DNS"] == "10.77.3.10:8600"
+    for number, name in enumerate(GATEWAYS, start=21):
+        env_ = services[name]["environment"]
+        assert fixed_address(services[name]) == env_["HAWS_HOST"] == f"10.77.3.{number}"
+        assert env_["HAWS_TRUSTED_PROXIES"] == "10.77.3.30"
+    everything = "\n".join(scalars(resolved))
+    assert "172.28." not in everything
+
+
+def test_every_compose_variable_with_a_default_is_documented() -> None:
+    """The knobs of the compose file (HAWS_SUBNET, the ports, the images) are in
+    docs/deploy.md; a service setting set through one is in docs/operations.md."""
+    docs = "".join((ROOT / "docs" / name).read_text() for name in ("deploy.md", "operations.md"))
+    variables = {m.group(1) for m in INTERPOLATION.finditer(COMPOSE_FILE.read_text())}
+    defaulted = {v for v in variables if f"${{{v}:-" in COMPOSE_FILE.read_text()}
+    missing = sorted(v for v in defaulted if f"`{v}`" not in docs)
+    assert not missing, f"document in docs/deploy.md: {missing}"
+
+
 # --- haws settings in compose ---
 
 
@@ -310,9 +390,9 @@ def test_gateways_register_an_address_haproxy_can_reach(
     compose: dict[str, Any], services: dict[str, Any]
 ) -> None:
     (pool,) = compose["networks"]["default"]["ipam"]["config"]
-    subnet = ipaddress.ip_network(pool["subnet"])
-    dynamic = ipaddress.ip_network(pool["ip_range"])
-    fixed = [fixed_address(services[name]) for name in (*GATEWAYS, "consul")]
+    subnet = ipaddress.ip_network(interpolate(pool["subnet"]))
+    dynamic = ipaddress.ip_network(interpolate(pool["ip_range"]))
+    fixed = [fixed_address(services[name]) for name in (*GATEWAYS, "consul", "haproxy")]
     assert len(set(fixed)) == len(fixed)
     for address in map(ipaddress.ip_address, fixed):
         assert address in subnet
@@ -334,16 +414,31 @@ def test_haproxy_compose_config_is_rendered_from_the_current_template() -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_haproxy_accepts_the_compose_config_without_dns() -> None:
+def test_haproxy_accepts_the_compose_config_without_dns(services: dict[str, Any]) -> None:
     haproxy = require_tool("haproxy", "haproxy")
-    result = run([haproxy, "-c", "-f", str(HAPROXY_CFG)])
+    env = {**os.environ, **env_of(services["haproxy"])}
+    result = run([haproxy, "-c", "-f", str(HAPROXY_CFG)], env=env)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_haproxy_refuses_the_compose_config_without_the_consul_address() -> None:
+    """The nameserver comes only from the haproxy service's environment: unset, no start."""
+    haproxy = require_tool("haproxy", "haproxy")
+    env = {k: v for k, v in os.environ.items() if k != "HAWS_CONSUL_DNS"}
+    result = run([haproxy, "-c", "-f", str(HAPROXY_CFG)], env=env)
+    assert result.returncode != 0
+    assert "nameserver" in result.stdout + result.stderr
 
 
 def test_haproxy_config_matches_compose(services: dict[str, Any]) -> None:
     text = HAPROXY_CFG.read_text()
     consul = fixed_address(services["consul"])
-    assert f'nameserver consul "{consul}:8600"' in text
+    # HAProxy expands the variable itself; compose sets it from the consul address.
+    assert 'nameserver consul "${HAWS_CONSUL_DNS}"' in text
+    haproxy_env = services["haproxy"]["environment"]
+    consul_spec = services["consul"]["networks"]["default"]["ipv4_address"]
+    assert haproxy_env["HAWS_CONSUL_DNS"] == f"{consul_spec}:8600"
+    assert env_of(services["haproxy"])["HAWS_CONSUL_DNS"] == f"{consul}:8600"
     assert 'bind "0.0.0.0:8080"' in text
     assert f"_{names.GATEWAY_SERVICE}._tcp.service.consul" in text
     mount = "./deploy/haproxy/haproxy.compose.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro"
