@@ -91,6 +91,13 @@ async def test_frozen_gateway_fences_itself_and_never_delivers_to_a_session_it_l
     ok = await old.sub(topic)
     session = old.session
     publisher = await clients.open(survivor.ws_url)
+    # A new session's claim goes on beside its welcome (and may linger a few ms to
+    # share a request): presence must hold the session as the frozen node's first.
+    await eventually(
+        lambda: (e := presence.index.get(session)) is not None and e.record.node == frozen.name,
+        timeout=10,
+        message="presence holds the session on the node about to freeze",
+    )
 
     dead_before = presence.metrics.nodes_dead._value.get()
     frozen.pause()
