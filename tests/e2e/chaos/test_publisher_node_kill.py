@@ -3,10 +3,11 @@
 The SDK publisher keeps many publishes in flight on the doomed node. The test
 sees each message as the stream republishes it (once stored), straight from
 NATS; the first one whose ack has not reached the publisher yet proves a
-publish sits between store and ack, and the node is killed right then. The SDK re-sends every unacked publish
-with its ``mid`` on another node; the stream must hold every publish exactly
-once (read back with ``sub since: 0``), each at the seq its ack named, and a
-publish stored before the kill must come back ``dup: true``.
+publish sits between store and ack, and the node is killed right then. The
+SDK re-sends every unacked publish with its ``mid`` on another node; the stream
+must hold every publish exactly once (read back with ``sub since: 0``), each at
+the seq its ack named, and a publish stored before the kill must come back
+``dup: true``.
 """
 
 from __future__ import annotations
