@@ -134,3 +134,26 @@ async def test_a_presence_change_reaches_every_presence_subscriber_in_its_own_co
         for conn in (a, b, quiet):
             await gw.disconnect(conn)
         await m.stop()
+
+
+async def test_presence_changes_arriving_together_follow_the_messages_before_them() -> None:
+    async with memory_gateway() as gw:
+        conn, wire = await gw.connect("a")
+        await gw.hub.subscribe(conn, "t", since=None, presence=True, room_timeout=ROOM)
+        seq = await publish(gw, "t", "before")
+        await eventually(lambda: msgs(wire) == [(seq, 0)], message="the message")
+        later = await publish(gw, "t", "with them")
+        for i, kind in enumerate(("join", "join", "leave")):
+            session = "x" if i != 1 else "y"
+            gw.broker.change(pp.Change(kind, "t", session, None, revision=10 + i))  # type: ignore[arg-type]
+
+        def seen() -> list[tuple[str, Any]]:
+            return [
+                (f["op"], f.get("seq") or f["who"]["session"])
+                for f in wire.frames()
+                if f["op"] in ("msg", "join", "leave")
+            ]
+
+        expected = [("msg", seq), ("msg", later), ("join", "x"), ("join", "y"), ("leave", "x")]
+        await eventually(lambda: seen() == expected, message="message, then the changes")
+        await gw.disconnect(conn)
