@@ -21,17 +21,12 @@ from nats.js.api import KeyValueConfig
 from nats.js.kv import KeyValue
 
 from haws.common.ack_inbox import AckInbox
-from haws.common.logs import get_logger
 from haws.common.session_record import SessionRecord, TopicState
 from haws.common.tasks import stop_task
-from haws.gateway.broker.memory import MemoryBroker
-from haws.gateway.fanout.hub import Hub
-from haws.gateway.metrics import GatewayMetrics
-from haws.gateway.sessions.keeper import SessionKeeper
 from haws.gateway.sessions.store import KvSessionStore
-from tests.support.clock import ManualClock
 from tests.support.fake_socket import socketless_connection
 from tests.support.held_store import HeldStore
+from tests.support.keeper_hub import keeper_hub
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -68,19 +63,8 @@ async def test_a_queued_round_put_does_not_overwrite_a_resume_on_another_node(
 ) -> None:
     kv, here_store, other_node_store = buckets
     store = HeldStore(here_store)
-    broker, clock, log = MemoryBroker(), ManualClock(), get_logger("test")
-    hub = Hub(broker, broker, GatewayMetrics(), log)
-    keeper = SessionKeeper(
-        store,
-        hub,
-        log,
-        node="n1",
-        interval=1.0,
-        cursor_interval=5.0,
-        ttl=100.0,
-        clock=clock,
-        concurrency=1,
-    )
+    parts = keeper_hub(store, concurrency=1)
+    keeper, hub, broker, clock = parts.keeper, parts.hub, parts.broker, parts.clock
     sessions = [f"s{i}-{uuid.uuid4().hex[:6]}" for i in range(2)]
     conns = {s: socketless_connection(session=s)[0] for s in sessions}
     round_: asyncio.Task[None] | None = None

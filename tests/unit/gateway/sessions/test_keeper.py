@@ -9,16 +9,15 @@ from dataclasses import dataclass
 
 import pytest
 
-from haws.common.logs import get_logger
 from haws.common.session_record import SessionRecord, TopicState
 from haws.gateway.broker.memory import MemoryBroker
 from haws.gateway.delivery.connection import Connection
 from haws.gateway.fanout.hub import Hub
-from haws.gateway.metrics import GatewayMetrics
 from haws.gateway.sessions.keeper import SessionKeeper
 from haws.gateway.sessions.store import MemorySessionStore
 from tests.support.clock import ManualClock
 from tests.support.fake_socket import socketless_connection
+from tests.support.keeper_hub import keeper_hub
 from tests.support.waiting import eventually
 
 
@@ -62,12 +61,9 @@ class Node:
 
 @pytest.fixture
 async def node() -> AsyncIterator[Node]:
-    store, clock, broker = CountingStore(), ManualClock(), MemoryBroker()
-    log = get_logger("test")
-    hub = Hub(broker, broker, GatewayMetrics(), log)
-    keeper = SessionKeeper(
-        store, hub, log, node="n1", interval=1.0, cursor_interval=5.0, ttl=100.0, clock=clock
-    )
+    store = CountingStore()
+    parts = keeper_hub(store)
+    keeper, hub, broker, clock = parts.keeper, parts.hub, parts.broker, parts.clock
     conn, _, _ = socketless_connection(session="s1")
     hub.add(conn)
     world = Node(keeper, store, hub, broker, conn, clock)

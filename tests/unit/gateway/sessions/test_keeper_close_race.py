@@ -12,18 +12,17 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from haws.common.logs import get_logger
 from haws.common.session_record import SessionRecord, TopicState
 from haws.common.tasks import stop_task
 from haws.gateway.broker.memory import MemoryBroker
 from haws.gateway.delivery.connection import Connection
 from haws.gateway.fanout.hub import Hub
-from haws.gateway.metrics import GatewayMetrics
 from haws.gateway.sessions.keeper import SessionKeeper
 from haws.gateway.sessions.store import MemorySessionStore
 from tests.support.clock import ManualClock
 from tests.support.fake_socket import socketless_connection
 from tests.support.held_store import HeldStore
+from tests.support.keeper_hub import keeper_hub
 from tests.support.waiting import eventually
 
 
@@ -60,21 +59,10 @@ class Node:
 @pytest.fixture
 async def node() -> AsyncIterator[Node]:
     """Connections ``s0`` and ``s1`` live on ``a`` (last seq 10), one put at a time."""
-    records, clock, broker = MemorySessionStore(), ManualClock(), MemoryBroker()
+    records = MemorySessionStore()
     store = HeldStore(records)
-    log = get_logger("test")
-    hub = Hub(broker, broker, GatewayMetrics(), log)
-    keeper = SessionKeeper(
-        store,
-        hub,
-        log,
-        node="n1",
-        interval=1.0,
-        cursor_interval=5.0,
-        ttl=100.0,
-        clock=clock,
-        concurrency=1,
-    )
+    parts = keeper_hub(store, concurrency=1)
+    keeper, hub, broker, clock = parts.keeper, parts.hub, parts.broker, parts.clock
     world = Node(keeper, store, records, hub, broker, clock)
     for _ in range(10):
         await broker.publish("a", 0, mid=None, sender=None, request_id=0)

@@ -10,16 +10,13 @@ from dataclasses import dataclass
 
 import pytest
 
-from haws.common.logs import get_logger
 from haws.common.session_record import SessionRecord, TopicState
-from haws.gateway.broker.memory import MemoryBroker
 from haws.gateway.delivery.connection import Connection
 from haws.gateway.fanout.hub import Hub
-from haws.gateway.metrics import GatewayMetrics
 from haws.gateway.sessions.keeper import SessionKeeper
 from haws.gateway.sessions.store import MemorySessionStore
-from tests.support.clock import ManualClock
 from tests.support.fake_socket import socketless_connection
+from tests.support.keeper_hub import keeper_hub
 
 WHOLE = SessionRecord(
     subs={"a": TopicState(3), "b": TopicState(5, presence=True)}, node="n0", user=None
@@ -38,14 +35,10 @@ class Resume:
 async def resume() -> AsyncIterator[Resume]:
     """A connection resuming session ``s`` (record: topics a and b), with only ``a``
     restored so far."""
-    store, broker = MemorySessionStore(), MemoryBroker()
+    store = MemorySessionStore()
     store.records["s"] = WHOLE
-    log = get_logger("test")
-    hub = Hub(broker, broker, GatewayMetrics(), log)
-    keeper = SessionKeeper(
-        store, hub, log, node="n1", interval=1.0, cursor_interval=5.0, ttl=100.0,
-        clock=ManualClock(),
-    )  # fmt: skip
+    parts = keeper_hub(store)
+    keeper, hub, broker = parts.keeper, parts.hub, parts.broker
     conn, _, _ = socketless_connection(session="s")
     hub.add(conn)
     keeper.restoring(conn)

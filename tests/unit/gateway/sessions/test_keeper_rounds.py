@@ -21,6 +21,7 @@ from haws.gateway.sessions.keeper import SessionKeeper
 from haws.gateway.sessions.store import MemorySessionStore
 from tests.support.clock import ManualClock
 from tests.support.fake_socket import socketless_connection
+from tests.support.keeper_hub import keeper_hub
 
 T = TypeVar("T")
 
@@ -81,20 +82,9 @@ class Node:
 
 @pytest.fixture
 async def node() -> AsyncIterator[Node]:
-    store, clock, broker = CountingStore(), ManualClock(), MemoryBroker()
-    log = get_logger("test")
-    hub = Hub(broker, broker, GatewayMetrics(), log)
-    keeper = SessionKeeper(
-        store,
-        hub,
-        log,
-        node="n1",
-        interval=1.0,
-        cursor_interval=5.0,
-        ttl=100.0,
-        clock=clock,
-        concurrency=CONCURRENCY,
-    )
+    store = CountingStore()
+    parts = keeper_hub(store, concurrency=CONCURRENCY)
+    keeper, hub, broker, clock = parts.keeper, parts.hub, parts.broker, parts.clock
     conns = []
     for i in range(CONNECTIONS):
         conn, _, _ = socketless_connection(session=f"s{i}")
