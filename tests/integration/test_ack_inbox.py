@@ -17,6 +17,7 @@ from nats.js.api import StreamConfig
 
 from haws.common import ack_inbox as ack_inbox_module
 from haws.common.ack_inbox import AckInbox
+from tests.support.reconnecting_client import reconnecting_client
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -157,17 +158,7 @@ async def test_stop_fails_the_waiting_publishes_and_refuses_new_ones(
 
 async def test_publishes_keep_working_across_a_nats_restart(tapped: bool, nats_server: Any) -> None:
     """nats-py subscribes the inbox again after the reconnect: no restart of the inbox."""
-    reconnected = asyncio.Event()
-
-    async def on_reconnect() -> None:
-        reconnected.set()
-
-    nc = await nats.connect(
-        nats_server.url,
-        reconnected_cb=on_reconnect,
-        reconnect_time_wait=0.1,
-        max_reconnect_attempts=-1,
-    )
+    nc, reconnected = await reconnecting_client(nats_server.url)
     try:
         js = nc.jetstream(timeout=5)
         await js.add_stream(StreamConfig(name="RESTART", subjects=["restart.>"]))

@@ -23,6 +23,7 @@ from haws.common.session_record import SessionRecord
 from haws.common.settings import NatsSettings
 from haws.common.streams import ensure_kv
 from haws.gateway.sessions.store import KvSessionStore
+from tests.support.reconnecting_client import reconnecting_client
 from tests.support.waiting import eventually
 from tests.unit.gateway.sessions.session_store_contract import (
     SessionStoreContract,
@@ -149,17 +150,7 @@ async def test_a_put_whose_ack_never_comes_times_out_as_before(nats_server: Any)
 
 
 async def test_puts_keep_working_across_a_nats_restart(nats_server: Any) -> None:
-    reconnected = asyncio.Event()
-
-    async def on_reconnect() -> None:
-        reconnected.set()
-
-    nc = await nats.connect(
-        nats_server.url,
-        reconnected_cb=on_reconnect,
-        reconnect_time_wait=0.1,
-        max_reconnect_attempts=-1,
-    )
+    nc, reconnected = await reconnecting_client(nats_server.url)
     try:
         async with kv_store(nc, timeout=2) as (store, _, _):
             session = new_session()
