@@ -143,9 +143,13 @@ async def test_presence_changes_arriving_together_follow_the_messages_before_the
         seq = await publish(gw, "t", "before")
         await eventually(lambda: msgs(wire) == [(seq, 0)], message="the message")
         later = await publish(gw, "t", "with them")
-        for i, kind in enumerate(("join", "join", "leave")):
-            session = "x" if i != 1 else "y"
-            gw.broker.change(pp.Change(kind, "t", session, None, revision=10 + i))  # type: ignore[arg-type]
+        changes = [
+            pp.Change("join", "t", "x", None, revision=10),
+            pp.Change("join", "t", "y", None, revision=11),
+            pp.Change("leave", "t", "x", None, revision=12),
+        ]
+        for change in changes:
+            gw.broker.change(change)
 
         def seen() -> list[tuple[str, Any]]:
             return [

@@ -62,8 +62,6 @@ class Topic:
         self._live: Feed | None = None
         self._presence: Feed | None = None
         self._presence_relay = PresenceRelay(name)
-        self._changes: list[dict[str, Any]] = []
-        """Presence frames of this loop iteration, delivered together (``_on_presence``)."""
         self._fence = fence
         self._lock = asyncio.Lock()
         self.recent = RecentMessages(recent or RecentLimits(), asyncio.get_running_loop().time)
@@ -97,26 +95,11 @@ class Topic:
         self._run.settle()
 
     async def _on_presence(self, change: pp.Change) -> None:
-        """Deliver the change with the others that arrive in this loop iteration.
-
-        Each delivery first writes the messages fanned out before it (so they stay
-        ahead of it): one write per subscriber. Done per change, a topic with N
-        presence members made N writes per member for N joins (in failover-2500,
-        a third of a survivor's CPU went to those writes); batched, one per iteration.
-        """
+        self._run.settle()
         frame = self._presence_relay.frame(change)
         if frame is None:
             return  # a new presence leader re-sent what we already delivered
-        if not self._changes:
-            asyncio.get_running_loop().call_soon(self._deliver_changes)
-        self._changes.append(frame)
-
-    def _deliver_changes(self) -> None:
-        frames, self._changes = self._changes, []
-        self._run.settle()
-        subs = [sub for sub in self.subscribers.values() if sub.presence]
-        for frame in frames:
-            _broadcast(frame, subs)
+        _broadcast(frame, [sub for sub in self.subscribers.values() if sub.presence])
 
     async def stop(self) -> None:
         if self._presence is not None:
