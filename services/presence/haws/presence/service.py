@@ -157,19 +157,20 @@ class PresenceService:
         try:
             claim = pp.decode(pp.Claim, msg.data)
         except BadRequest as exc:
-            self._log.warning("presence.bad_claim", error=exc.message)
-            self._metrics.claims.labels("bad_request").inc()
-            await self._respond(msg, pp.ClaimReply(epoch=0))
+            await self._respond(msg, self._bad_claim(exc))
             return
         await self._respond(msg, await self._claimed(claim))
+
+    def _bad_claim(self, exc: BadRequest) -> pp.ClaimReply:
+        self._log.warning("presence.bad_claim", error=exc.message)
+        self._metrics.claims.labels("bad_request").inc()
+        return pp.ClaimReply(epoch=0)
 
     async def _claimed(self, claim: pp.Claim) -> pp.ClaimReply:
         try:
             _check_claim(claim)
         except BadRequest as exc:
-            self._log.warning("presence.bad_claim", error=exc.message)
-            self._metrics.claims.labels("bad_request").inc()
-            return pp.ClaimReply(epoch=0)
+            return self._bad_claim(exc)
         log = self._log.bind(session=claim.session, node=claim.node)
         try:
             outcome = await self._ownership.claim(claim.session, claim)
@@ -196,19 +197,20 @@ class PresenceService:
         try:
             event = pp.decode(pp.Event, msg.data)
         except BadRequest as exc:
-            self._log.warning("presence.bad_event", error=exc.message)
-            self._metrics.events.labels("bad", "bad_request").inc()
-            await self._respond(msg, pp.EventReply(ok=False))
+            await self._respond(msg, self._bad_event(exc))
             return
         await self._respond(msg, await self._applied(event))
+
+    def _bad_event(self, exc: BadRequest) -> pp.EventReply:
+        self._log.warning("presence.bad_event", error=exc.message)
+        self._metrics.events.labels("bad", "bad_request").inc()
+        return pp.EventReply(ok=False)
 
     async def _applied(self, event: pp.Event) -> pp.EventReply:
         try:
             _check_event(event)
         except BadRequest as exc:
-            self._log.warning("presence.bad_event", error=exc.message)
-            self._metrics.events.labels("bad", "bad_request").inc()
-            return pp.EventReply(ok=False)
+            return self._bad_event(exc)
         log = self._log.bind(session=event.session, node=event.node, topic=event.topic)
         try:
             await self._ownership.event(event)

@@ -22,6 +22,8 @@ heartbeat finds replicas): the claims then go one by one, as before.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from haws.common import presence_protocol as pp
 from haws.common.logs import EventLogger
@@ -35,6 +37,7 @@ BATCH = 128
 SENDERS = 4
 """Batches of claims in flight at once; more claims wait for the next one to leave."""
 
+T = TypeVar("T")
 Reply = pp.ClaimReply | None
 """``None``: not claimed (no presence service, or it failed): the connection goes on unfenced."""
 
@@ -102,35 +105,36 @@ class ClaimBatches:
     async def _replies(self, claims: list[pp.Claim]) -> list[Reply]:
         if len(claims) == 1:
             return [await self._one(claims[0])]
+        unclaimed: list[Reply] = [None] * len(claims)
+        try:
+            reply = await self._retried(lambda: self._calls.batch(pp.Batch(claims=claims)), claims)
+        except NoReplica:  # replicas that predate batches (or none at all)
+            return list(await asyncio.gather(*(self._one(claim) for claim in claims)))
+        except Exception as exc:  # no presence service: messaging goes on unfenced
+            self._failed(claims, exc)
+            return unclaimed
+        if reply is None:
+            return unclaimed
+        if len(reply.claims) != len(claims):
+            self._failed(claims, ValueError(f"{len(reply.claims)} replies"))
+            return unclaimed
+        return list(reply.claims)
+
+    async def _one(self, claim: pp.Claim) -> Reply:
+        try:
+            return await self._retried(lambda: self._calls.claim(claim), [claim])
+        except Exception as exc:  # no presence service: messaging goes on unfenced
+            self._failed([claim], exc)
+            return None
+
+    async def _retried(self, ask: Callable[[], Awaitable[T]], claims: list[pp.Claim]) -> T | None:
+        """``ask()``, once more if unanswered in time; None (logged) if twice."""
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                reply = await self._calls.batch(pp.Batch(claims=claims))
+                return await ask()
             except TimeoutError as exc:
                 if attempt == ATTEMPTS:
                     self._failed(claims, exc)
-                    return [None] * len(claims)
-                continue
-            except NoReplica:  # replicas that predate batches (or none at all)
-                return list(await asyncio.gather(*(self._one(claim) for claim in claims)))
-            except Exception as exc:  # no presence service: messaging goes on unfenced
-                self._failed(claims, exc)
-                return [None] * len(claims)
-            if len(reply.claims) != len(claims):
-                self._failed(claims, ValueError(f"{len(reply.claims)} replies"))
-                return [None] * len(claims)
-            return list(reply.claims)
-        return [None] * len(claims)  # unreachable: the last attempt returns
-
-    async def _one(self, claim: pp.Claim) -> Reply:
-        for attempt in range(1, ATTEMPTS + 1):
-            try:
-                return await self._calls.claim(claim)
-            except TimeoutError as exc:
-                if attempt == ATTEMPTS:
-                    self._failed([claim], exc)
-            except Exception as exc:  # no presence service: messaging goes on unfenced
-                self._failed([claim], exc)
-                return None
         return None
 
     def _failed(self, claims: list[pp.Claim], exc: BaseException) -> None:
