@@ -13,6 +13,7 @@ subject they lack (no permission violation by them in any NATS log).
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import subprocess
 import sys
@@ -37,6 +38,7 @@ from haws.cluster import service_available
 from haws.cluster.process import spawn
 from haws.common import names
 from haws.common.permissions import role_for
+from haws.common.session_record import SessionRecord
 from tests.support.client_pool import ClientPool
 from tests.support.waiting import eventually
 from tests.support.ws_client import assert_chain
@@ -215,6 +217,20 @@ async def test_api_info_lists_the_gateways_with_its_own_consul_token(
     assert refused.value.code == 403
 
 
+async def stored_topics(nc: NatsClient, session: str) -> list[str]:
+    """The topics of ``session``'s stored record, read as a gateway reads it."""
+    subject = names.kv_key_prefix(names.KV_SESSIONS) + session
+    reply = await nc.request(
+        names.stream_api("MSG.GET", names.kv_stream(names.KV_SESSIONS)),
+        json.dumps({"last_by_subj": subject}).encode(),
+        timeout=5,
+    )
+    message = json.loads(reply.data).get("message")
+    if message is None:
+        return []
+    return sorted(SessionRecord.decode(base64.b64decode(message["data"])).subs)
+
+
 async def test_session_resumes_on_the_other_gateway(
     secure_cluster: SecureCluster, clients: ClientPool
 ) -> None:
@@ -227,6 +243,17 @@ async def test_session_resumes_on_the_other_gateway(
     seen = await publisher.pub(topic, "seen")
     await client.wait_msgs(topic, 1)
     await client.close()
+    # Resumed within milliseconds, before the first gateway's final write landed, the
+    # hello finds no record (``resumed: false``; the cursors still restore the topic).
+    reader = await connect_as(secure_cluster, "gateway")
+
+    async def stored() -> bool:
+        return topic in await stored_topics(reader, session)
+
+    try:
+        await eventually(stored, message="the first gateway stored the session's record")
+    finally:
+        await reader.close()
     missed = [await publisher.pub(topic, n) for n in range(3)]
 
     again = await clients.open(second, session=session, cursors={topic: seen["seq"]})
