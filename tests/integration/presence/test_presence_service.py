@@ -182,7 +182,7 @@ async def test_bad_requests_get_a_negative_answer(
 
 
 async def test_a_thousand_sessions_join_and_leave_and_the_members_converge(
-    presence: PresenceNode, gw1: GatewayDouble, recorder: Recorder, topic: str
+    shared_nats: Any, gw1: GatewayDouble, recorder: Recorder, topic: str
 ) -> None:
     sessions = [unique(f"k{i}-") for i in range(1000)]
     held: dict[str, Held] = {}
@@ -200,7 +200,10 @@ async def test_a_thousand_sessions_join_and_leave_and_the_members_converge(
             else:
                 await gw1.close(held[session])  # leaves after the grace
 
-    async with gw1.beating():
+    # No dead-node pass in this test: with the 1 s timeout, a loaded machine could
+    # delay the double's beats past it and every session would leave early.
+    settings = presence_settings(shared_nats.url, heartbeat_timeout=30.0)
+    async with running_service(run_presence, settings), gw1.beating():
         await asyncio.gather(*(join(s) for s in sessions))
         assert await gw1.members(topic) == set(sessions)
         await recorder.wait(lambda: len(recorder.on(topic)) == 1000)

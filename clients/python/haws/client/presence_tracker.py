@@ -80,6 +80,7 @@ class PresenceTracker:
         self._tried = 0  # attempts that ended, answered or failed
         self._synced = False
         self._closed = False
+        self._error: HawsError | None = None
         self._changed = asyncio.Event()
         self.counts: PresenceCounts | None = None
         """(haws) The totals while the topic is counts-only (``members`` is then a
@@ -141,14 +142,16 @@ class PresenceTracker:
         self._task = asyncio.create_task(self._sync(previous), name=f"haws presence {self.topic}")
         self._bump()
 
+    @property
+    def error(self) -> HawsError | None:
+        """Why the tracker ended by itself: the gateway refused to subscribe its topic
+        again after a reconnect (a narrower token, say). ``None`` otherwise."""
+        return self._error
+
     async def close(self) -> None:
         """Stop tracking (the subscription stays): no more callbacks, ``members`` keeps
         the last list. Idempotent."""
-        if not self._closed:
-            self._closed = True
-            if self._on_close is not None:
-                self._on_close(self)
-            self._bump()
+        self._end()
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -165,7 +168,26 @@ class PresenceTracker:
     ) -> None:
         await self.close()
 
+    def _end(self) -> None:
+        self._closed = True
+        on_close, self._on_close = self._on_close, None
+        if on_close is not None:
+            on_close(self)
+        self._bump()
+
     # -- fed by the session, in wire order -------------------------------------
+
+    def refused(self, error: HawsError) -> None:
+        """The topic's subscription was refused for good: nothing will feed the list
+        again, so the tracker ends (``closed``, with ``error``) rather than waiting
+        unsynced forever. Its snapshot task is cancelled here and awaited by ``close``."""
+        if self._closed:
+            return
+        self._error = error
+        self._closed = True  # still listed by the session, whose close awaits the task
+        if self._task is not None:
+            self._task.cancel()
+        self._bump()
 
     def interrupted(self) -> None:
         """The connection is gone: buffer until the next subscription's snapshot."""
@@ -192,6 +214,8 @@ class PresenceTracker:
     async def _wait_for(self, done: Callable[[], bool], timeout: float | None) -> None:
         async with asyncio.timeout(timeout):
             while not done():
+                if self._error is not None:
+                    raise self._error
                 if self._closed:
                     raise ClientClosed(f"presence tracker of {self.topic} closed")
                 await self._changed.wait()

@@ -391,6 +391,8 @@ class Session:
             self.cursors.remove(topic)
             if request.future is None:
                 log.warning("could not subscribe %s again: %s", topic, error.message)
+            for tracker in self.trackers.get(topic, ()):
+                tracker.refused(error)
         self._settle(request, error=error)
 
     def _settle(
