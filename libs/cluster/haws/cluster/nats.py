@@ -20,6 +20,7 @@ from haws.cluster.ports import LOOPBACK, free_ports
 from haws.cluster.probe import http_ok
 from haws.cluster.process import stop_all
 from haws.common.broker_config import ROUTE_USER, authorization, route_authorization
+from haws.common.permissions import Role
 
 
 def nats_server_binary() -> str:
@@ -34,6 +35,9 @@ class NatsAuth:
 
     passwords: Mapping[str, str]
     route_password: str
+    roles: Sequence[Role] | None = None
+    """The users and rights to render; None: every role of this release. Tests of
+    a rollout give an older release's table."""
 
 
 class NatsServer(Component):
@@ -98,7 +102,7 @@ class NatsServer(Component):
         return argv
 
     def _write_config(self, auth: NatsAuth) -> Path:
-        text = authorization(auth.passwords)
+        text = authorization(auth.passwords, auth.roles)
         if self.cluster_port is not None:
             secret = f"{ROUTE_USER}:{auth.route_password}"
             routes = ", ".join(
