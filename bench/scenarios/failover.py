@@ -18,8 +18,9 @@ counted at the wire.
 With presence on, the clients subscribe with ``presence: true`` and the bench
 listens to the topic's join/leave changes from the kill until the presence
 service would have emitted the leave of a session that did not resume (its
-dead-node timeout + grace + a sweep, 3 + 5 + 0.25 s by default, plus
-``LEAVE_MARGIN``), whatever the size's ``failover_after_kill``:
+dead-node timeout + the grace of a dead node's sessions + a sweep, 3 + 15 +
+0.25 s by default, plus ``LEAVE_MARGIN``), whatever the size's
+``failover_after_kill``:
 ``presence flaps`` counts a leave or join of a session of A's clients (0 when
 every resume kept its membership; a watch that ended earlier would count 0
 for sessions that in fact left).
@@ -74,7 +75,8 @@ def leave_deadline() -> float:
     from haws.presence.settings import PresenceSettings
 
     defaults = {f.name: f.default for f in dataclasses.fields(PresenceSettings)}
-    return sum(cast(float, defaults[k]) for k in ("heartbeat_timeout", "grace", "sweep_interval"))
+    parts = ("heartbeat_timeout", "node_dead_grace", "sweep_interval")
+    return sum(cast(float, defaults[k]) for k in parts)
 
 
 class ResumingSubscriber(Subscriber):

@@ -73,6 +73,8 @@ PRESENCE_ARGS = [
     str(HEARTBEAT_TIMEOUT),
     "--grace",
     str(GRACE),
+    "--node-dead-grace",  # the kill's leaves come after this one: kept at 5 s, as before
+    str(GRACE),
     *PER_MEMBER_PRESENCE,  # every join and leave is counted, on one topic of N members
 ]
 GATEWAY_ARGS = ["--presence-heartbeat", "0.5"]

@@ -32,6 +32,7 @@ T = TypeVar("T")
 FAST = {
     "heartbeat_timeout": 1.0,
     "grace": 1.0,
+    "node_dead_grace": 1.0,
     "leader_ttl": 1.0,
     "sweep_interval": 0.05,
 }
@@ -49,6 +50,9 @@ def presence_settings(nats_url: str, **overrides: Any) -> PresenceSettings:
         **FAST,
     }
     values.update(overrides)
+    if "grace" in overrides and "node_dead_grace" not in overrides:
+        # One grace for every way of going offline, unless a test sets both.
+        values["node_dead_grace"] = overrides["grace"]
     return PresenceSettings(**values)
 
 

@@ -145,6 +145,47 @@ async def test_dead_node_sessions_leave_unless_reclaimed_elsewhere(
         assert reply.lease == HEARTBEAT_TIMEOUT
 
 
+async def test_a_dead_node_s_sessions_get_the_longer_grace(
+    shared_nats: Any, gw1: GatewayDouble, gw2: GatewayDouble, recorder: Recorder, topic: str
+) -> None:
+    """A session whose gateway died stays a member for ``node_dead_grace``: a resume
+    later than ``grace`` but within it shows no leave and no join, while a session
+    that closed on a live node leaves after the shorter ``grace``."""
+    node_dead_grace = 3.0
+    settings = presence_settings(
+        shared_nats.url, heartbeat_timeout=HEARTBEAT_TIMEOUT, grace=GRACE,
+        node_dead_grace=node_dead_grace,
+    )  # fmt: skip
+    stays, late, closes = unique("stays-"), unique("late-"), unique("closes-")
+    async with running_service(run_presence, settings) as service, gw2.beating():
+        presence: PresenceNode = service.value
+        async with gw1.beating():
+            held = {s: await gw1.claim(s) for s in (stays, late)}
+            held[closes] = await gw2.claim(closes)
+            for session, h in held.items():
+                await (gw2 if session == closes else gw1).sub(h, topic)
+            await recorder.wait(lambda: len(recorder.on(topic)) == 3)
+        silent_since = time.monotonic()  # gw1 is "killed": no more heartbeats
+
+        def declared_dead() -> bool:
+            entries = [presence.index.get(s) for s in (stays, late)]
+            return all(e is not None and e.record.reason == "node_dead" for e in entries)
+
+        await eventually(declared_dead, timeout=HEARTBEAT_TIMEOUT + 5)
+        await gw2.close(held[closes])
+        # Its leave comes after ``grace`` from now, later than ``grace`` after gw1's
+        # sessions went offline: past where one grace for all would have ended them.
+        await recorder.wait_for("leave", closes, timeout=GRACE + 5)
+        assert recorder.of(stays) == recorder.of(late) == ["join"]
+
+        await gw2.claim(late, topics=[topic])  # its client is re-admitted only now
+        await recorder.wait_for("leave", stays, timeout=HEARTBEAT_TIMEOUT + node_dead_grace + 5)
+        took = time.monotonic() - silent_since
+        assert took >= HEARTBEAT_TIMEOUT + node_dead_grace - 0.3, took
+        assert recorder.of(late) == ["join"]
+        assert await gw2.members(topic) == {late}
+
+
 async def test_paused_node_back_within_grace_keeps_its_sessions(
     presence: PresenceNode, gw1: GatewayDouble, recorder: Recorder, topic: str, session_id: str
 ) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from haws.common.presence_protocol import Change, Member, OwnerRecord
 from haws.presence.index import PresenceIndex
+from haws.presence.transitions import Grace
 
 
 def record(*topics: str, online: bool = True, node: str = "g1", **kw: Any) -> OwnerRecord:
@@ -76,9 +77,9 @@ def test_members_hide_records_past_the_grace() -> None:
     index.apply("on", record("t"), 1)
     index.apply("recent", record("t", online=False, offline_since=99.0, node="g2"), 2)
     index.apply("old", record("t", online=False, offline_since=90.0), 3)
-    members = index.members("t", now=100.0, grace=5.0)
+    members = index.members("t", now=100.0, grace=Grace.uniform(5.0))
     assert members == [Member("on", "g1", "u"), Member("recent", "g2", "u")]
-    assert index.members("nobody", now=100.0, grace=5.0) == []
+    assert index.members("nobody", now=100.0, grace=Grace.uniform(5.0)) == []
 
 
 def test_node_and_state_views_follow_updates() -> None:
@@ -100,7 +101,7 @@ def test_only_the_topics_that_differ_change_and_duplicates_count_once() -> None:
     assert kinds(index.apply("s1", record("b", "a"), 2)) == []  # same set, other order
     assert kinds(index.apply("s1", record("a", "b", "c"), 3)) == [("join", "c")]
     assert index.memberships == 3
-    assert [m.session for m in index.members("c", now=100.0, grace=5.0)] == ["s1"]
+    assert [m.session for m in index.members("c", now=100.0, grace=Grace.uniform(5.0))] == ["s1"]
     assert kinds(index.apply("s1", record("c"), 4)) == [("leave", "a"), ("leave", "b")]
     assert (index.size("a"), index.size("b"), index.size("c")) == (0, 0, 1)
     assert index.topics() == ["c"]

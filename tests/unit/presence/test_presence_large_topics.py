@@ -14,6 +14,7 @@ from haws.presence.index import PresenceIndex
 from haws.presence.large_topics import CountsLimits, LargeTopics
 from haws.presence.metrics import PresenceMetrics
 from haws.presence.settings import PresenceSettings
+from haws.presence.transitions import Grace
 from tests.unit.presence.fakes import LOG, ListSink, ManualClock
 
 TOPIC = "big"
@@ -28,7 +29,7 @@ class Topic:
         self.large = LargeTopics(
             self.index,
             CountsLimits(counts_from=counts_from, interval=1.0, sample=sample),
-            grace=5.0,
+            grace=Grace.uniform(5.0),
             clock=self.clock,
         )
         self.sink = ListSink()

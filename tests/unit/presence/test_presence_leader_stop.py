@@ -20,6 +20,7 @@ from haws.presence.metrics import PresenceMetrics
 from haws.presence.ownership import Ownership
 from haws.presence.store_memory import MemoryStore
 from haws.presence.tombstones import Tombstones
+from haws.presence.transitions import Grace
 from tests.unit.presence.fakes import LOG, ListSink
 
 TTL = 0.3
@@ -52,14 +53,14 @@ def leadership(lease: LeaderLease, store: MemoryStore) -> Leadership:
         emitter=ChangeEmitter(ListSink(), metrics, LOG, log_size=100),
         index=index,
         liveness=NodeLiveness(),
-        ownership=Ownership(store, index, metrics, LOG, grace=1.0, attempts=3),
+        ownership=Ownership(store, index, metrics, LOG, grace=Grace.uniform(1.0), attempts=3),
         tombstones=Tombstones(),
         store=store,
         metrics=metrics,
         log=LOG,
         timings=LeaderTimings(
             heartbeat_timeout=1.0,
-            grace=1.0,
+            grace=Grace.uniform(1.0),
             sweep_interval=0.05,
             tombstone_age=60.0,
             flush_timeout=1.0,

@@ -11,14 +11,16 @@ from haws.presence.metrics import PresenceMetrics
 from haws.presence.ownership import Ownership
 from haws.presence.store import StoreConflict
 from haws.presence.store_memory import MemoryStore
-from haws.presence.transitions import StaleEvent
+from haws.presence.transitions import Grace, StaleEvent
 from tests.unit.presence.fakes import LOG, ManualClock
 
 KEY = names.presence_owner_key("s")
 
 
 def ownership(store: MemoryStore, index: PresenceIndex, clock: ManualClock) -> Ownership:
-    return Ownership(store, index, PresenceMetrics(), LOG, grace=5.0, attempts=5, clock=clock)
+    return Ownership(
+        store, index, PresenceMetrics(), LOG, grace=Grace.uniform(5.0), attempts=5, clock=clock
+    )
 
 
 async def stored(store: MemoryStore) -> OwnerRecord | None:

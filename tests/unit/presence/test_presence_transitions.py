@@ -9,9 +9,9 @@ import pytest
 
 from haws.common.presence_protocol import Claim, Event, OwnerRecord, Takeover
 from haws.presence import transitions
-from haws.presence.transitions import StaleEvent
+from haws.presence.transitions import Grace, StaleEvent
 
-GRACE = 5.0
+GRACE = Grace.uniform(5.0)
 
 
 def owner(**kw: Any) -> OwnerRecord:
@@ -118,3 +118,18 @@ def test_a_claim_repeated_by_its_own_connection_changes_nothing() -> None:
     assert not transitions.repeated(record, other)
     offline = OwnerRecord("n1", "c1", 3, False, 1.0, offline_since=2.0)
     assert not transitions.repeated(offline, Claim("s", "n1", "c1"))  # closed: claim anew
+
+
+def test_a_dead_node_s_session_stays_a_member_for_the_longer_grace() -> None:
+    grace = Grace(closed=5.0, node_dead=15.0)
+    dead = transitions.gone_offline(owner(), 100.0, transitions.NODE_DEAD)
+    closed = transitions.gone_offline(owner(), 100.0, "client_closed")
+    assert dead is not None
+    assert closed is not None
+    assert transitions.visible(dead, 114.0, grace)
+    assert transitions.expired(closed, 106.0, grace)
+    assert transitions.expired(dead, 115.5, grace)
+    # A resume 14 s after its node was declared dead keeps the topics: no leave, no join.
+    back = transitions.claimed(dead, Claim("s", "g2", "c2"), 114.0, grace)
+    assert back.topics == dead.topics
+    assert transitions.claimed(closed, Claim("s", "g2", "c2"), 114.0, grace).topics == []

@@ -14,7 +14,7 @@ from collections import Counter
 from typing import NamedTuple
 
 from haws.common.presence_protocol import Change, Member, OwnerRecord
-from haws.presence.transitions import visible
+from haws.presence.transitions import Grace, visible
 
 
 class Entry(NamedTuple):
@@ -134,7 +134,7 @@ class PresenceIndex:
         else:
             self._offline.discard(session)
 
-    def members(self, topic: str, now: float, grace: float) -> list[Member]:
+    def members(self, topic: str, now: float, grace: Grace) -> list[Member]:
         """Who is on ``topic``: online, or offline within the grace (not yet expired)."""
         found = []
         for session in sorted(self._topics.get(topic, ())):
@@ -143,7 +143,7 @@ class PresenceIndex:
                 found.append(Member(session=session, node=record.node, user=record.user))
         return found
 
-    def sample(self, topic: str, now: float, grace: float, limit: int) -> list[Member]:
+    def sample(self, topic: str, now: float, grace: Grace, limit: int) -> list[Member]:
         """At most ``limit`` visible members of ``topic``, without listing them all
         (a large topic's query must not cost its size)."""
         found: list[Member] = []

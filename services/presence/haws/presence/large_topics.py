@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 
 from haws.common.presence_protocol import Change, Member
 from haws.presence.index import PresenceIndex
+from haws.presence.transitions import Grace
 
 BACK_TO_MEMBERS = 0.9
 """Fraction of the threshold below which a topic returns to per-member mode."""
@@ -48,7 +49,7 @@ class LargeTopics:
         index: PresenceIndex,
         limits: CountsLimits,
         *,
-        grace: float,
+        grace: Grace,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._index = index

@@ -44,7 +44,7 @@ PURGES_PER_SWEEP = 256
 @dataclass(frozen=True, slots=True)
 class LeaderTimings:
     heartbeat_timeout: float
-    grace: float
+    grace: transitions.Grace
     sweep_interval: float
     tombstone_age: float
     flush_timeout: float

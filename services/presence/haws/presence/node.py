@@ -34,6 +34,7 @@ from haws.presence.service import PresenceService
 from haws.presence.settings import PresenceSettings
 from haws.presence.store_kv import KvStore
 from haws.presence.tombstones import Tombstones
+from haws.presence.transitions import Grace
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,6 +100,7 @@ async def run_presence(
             return "starting"
         return None
 
+    grace = grace_of(settings)
     async with contextlib.AsyncExitStack() as stack:
         stack.callback(listener.close)  # if serving never started (serving closes it too)
         nats_settings = nats_settings_of(settings)
@@ -119,7 +121,7 @@ async def run_presence(
                 interval=settings.presence_counts_interval,
                 sample=settings.presence_sample,
             ),
-            grace=settings.grace,
+            grace=grace,
         )
         emitter = ChangeEmitter(sink, metrics, log, log_size=settings.change_log_size, large=large)
         relay = EventRelay(
@@ -138,7 +140,7 @@ async def run_presence(
             log.info("presence.stopped_while_loading")
             return
         ownership = Ownership(
-            store, index, metrics, log, grace=settings.grace, attempts=settings.cas_attempts
+            store, index, metrics, log, grace=grace, attempts=settings.cas_attempts
         )
         leadership = _leadership(
             settings,
@@ -166,7 +168,7 @@ async def run_presence(
             large=large,
             metrics=metrics,
             log=log,
-            grace=settings.grace,
+            grace=grace,
             heartbeat_timeout=settings.heartbeat_timeout,
             max_inflight=settings.max_inflight,
             request_timeout=settings.request_timeout,
@@ -180,6 +182,10 @@ async def run_presence(
         await stop.wait()
         log.info("presence.stopping")
     log.info("presence.stopped")
+
+
+def grace_of(settings: PresenceSettings) -> Grace:
+    return Grace(closed=settings.grace, node_dead=settings.node_dead_grace)
 
 
 def _leadership(
@@ -198,7 +204,7 @@ def _leadership(
     lease = LeaderLease(store, log, holder=name, ttl=settings.leader_ttl)
     timings = LeaderTimings(
         heartbeat_timeout=settings.heartbeat_timeout,
-        grace=settings.grace,
+        grace=grace_of(settings),
         sweep_interval=settings.sweep_interval,
         tombstone_age=settings.tombstone_age,
         flush_timeout=settings.request_timeout,

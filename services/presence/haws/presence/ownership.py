@@ -57,7 +57,7 @@ class Ownership:
         metrics: PresenceMetrics,
         log: EventLogger,
         *,
-        grace: float,
+        grace: transitions.Grace,
         attempts: int,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -151,7 +151,7 @@ class Ownership:
         def rule(old: OwnerRecord | None, now: float) -> OwnerRecord | None:
             if old is None or old.node != node:
                 return None
-            return transitions.gone_offline(old, now, "node_dead")
+            return transitions.gone_offline(old, now, transitions.NODE_DEAD)
 
         return await self.change(session, rule)
 

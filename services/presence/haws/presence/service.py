@@ -33,7 +33,7 @@ from haws.presence.liveness import NodeLiveness
 from haws.presence.metrics import PresenceMetrics
 from haws.presence.ownership import Ownership
 from haws.presence.store import StoreError
-from haws.presence.transitions import StaleEvent
+from haws.presence.transitions import Grace, StaleEvent
 from haws.protocol.client_frames import valid_topic
 from haws.protocol.errors import BadRequest
 
@@ -71,7 +71,7 @@ class PresenceService:
         leadership: Leadership,
         metrics: PresenceMetrics,
         log: EventLogger,
-        grace: float,
+        grace: Grace,
         heartbeat_timeout: float,
         max_inflight: int,
         request_timeout: float,

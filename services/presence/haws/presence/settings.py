@@ -18,6 +18,11 @@ class PresenceSettings(NatsSettings):
         3.0, "seconds without a node heartbeat before its sessions go offline"
     )
     grace: float = setting(5.0, "seconds an offline session stays a member before it leaves")
+    node_dead_grace: float = setting(
+        15.0,
+        "seconds a session of a gateway declared dead stays a member before it leaves "
+        "(its clients are being re-admitted elsewhere, all at once)",
+    )
     leader_ttl: float = setting(
         3.0, "seconds the leader lease may stay unrenewed before a follower takes it"
     )
@@ -52,6 +57,7 @@ class PresenceSettings(NatsSettings):
         positive = (
             "heartbeat_timeout",
             "grace",
+            "node_dead_grace",
             "leader_ttl",
             "sweep_interval",
             "tombstone_age",

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Final
 
 from haws.common.presence_protocol import Claim, Event, OwnerRecord, Takeover
 from haws.protocol.errors import HawsError
@@ -17,16 +19,44 @@ class StaleEvent(HawsError):
     """The event's connection no longer owns the session (fenced by a newer claim)."""
 
 
+NODE_DEAD: Final = "node_dead"
+"""The offline reason the leader's dead-node pass writes."""
+
+
+@dataclass(frozen=True, slots=True)
+class Grace:
+    """How long an offline session stays a member before it leaves, by why it went
+    offline.
+
+    A connection that closed (the client left, its network dropped) comes back
+    alone, quickly or not at all: ``closed``. The sessions of a gateway that died
+    come back together, re-admitted by the survivors in a reconnect storm that
+    takes seconds per thousand clients on a loaded cluster: ``node_dead`` is longer
+    (15 s by default, Ably's figure for an abrupt loss), so a resume that waited its
+    turn does not show as a leave and a join.
+    """
+
+    closed: float
+    node_dead: float
+
+    @classmethod
+    def uniform(cls, seconds: float) -> Grace:
+        return cls(seconds, seconds)
+
+    def of(self, record: OwnerRecord) -> float:
+        return self.node_dead if record.reason == NODE_DEAD else self.closed
+
+
 def offline_since(record: OwnerRecord) -> float:
     return record.offline_since if record.offline_since is not None else record.last_seen
 
 
-def visible(record: OwnerRecord, now: float, grace: float) -> bool:
-    """Online, or offline for no longer than the grace: still a member of its topics."""
-    return record.online or now - offline_since(record) <= grace
+def visible(record: OwnerRecord, now: float, grace: Grace) -> bool:
+    """Online, or offline for no longer than its grace: still a member of its topics."""
+    return record.online or now - offline_since(record) <= grace.of(record)
 
 
-def expired(record: OwnerRecord, now: float, grace: float) -> bool:
+def expired(record: OwnerRecord, now: float, grace: Grace) -> bool:
     return not visible(record, now, grace)
 
 
@@ -57,7 +87,7 @@ def repeated(old: OwnerRecord | None, claim: Claim) -> bool:
     return held_by(old, claim) and old is not None and set(claim.topics) <= set(old.topics)
 
 
-def claimed(old: OwnerRecord | None, claim: Claim, now: float, grace: float) -> OwnerRecord:
+def claimed(old: OwnerRecord | None, claim: Claim, now: float, grace: Grace) -> OwnerRecord:
     """The record after ``claim``: a new epoch, and the topics of a session still visible.
 
     Keeping the topics of an offline-in-grace record is what makes a reconnect
