@@ -77,6 +77,13 @@ DECLARE_DEADLINE = 30.0
 T = TypeVar("T")
 
 
+class _CreatedElsewhere(Exception):
+    """Our create lost to another service's, whose stream the cluster does not show
+    yet: services start together, and on a JetStream cluster a stream exists only
+    once its replicas formed their group. A ``key_value`` or ``update_stream`` in that
+    window answers "not found"; asked again a moment later, it finds the stream."""
+
+
 async def _retrying(what: str, call: Callable[[], Awaitable[T]]) -> T:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + DECLARE_DEADLINE
@@ -84,7 +91,12 @@ async def _retrying(what: str, call: Callable[[], Awaitable[T]]) -> T:
     while True:
         try:
             return await call()
-        except (NatsTimeoutError, NoRespondersError, ServiceUnavailableError) as exc:
+        except (
+            NatsTimeoutError,
+            NoRespondersError,
+            ServiceUnavailableError,
+            _CreatedElsewhere,
+        ) as exc:
             if loop.time() + delay > deadline:
                 raise StreamError(f"{what}: JetStream not available: {exc!r}") from exc
             _log.warning("stream.declare_retry", what=what, error=repr(exc))
@@ -116,7 +128,10 @@ async def _ensure_stream(
         except BadRequestError:
             # Another service created it between our two calls: fall through to update.
             pass
-    await js.update_stream(config)
+    try:
+        await js.update_stream(config)
+    except NotFoundError:
+        raise _CreatedElsewhere(config.name or names.STREAM) from None
 
 
 async def ensure_kv(
@@ -142,4 +157,8 @@ async def _ensure_kv(
     try:
         return await js.create_key_value(config)
     except BadRequestError:
+        pass  # another service created it between our two calls
+    try:
         return await js.key_value(bucket)
+    except NotFoundError:
+        raise _CreatedElsewhere(bucket) from None
