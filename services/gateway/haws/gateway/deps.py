@@ -9,6 +9,7 @@ import consul.aio
 
 from haws.common.logs import EventLogger
 from haws.gateway.broker.seams import History, MessageStore
+from haws.gateway.delivery.load import LoopLoad
 from haws.gateway.fanout.hub import Hub
 from haws.gateway.metrics import GatewayMetrics
 from haws.gateway.security.auth import Authenticator
@@ -61,3 +62,5 @@ class GatewayDeps:
     """Connections held per node, client address and user."""
     consul: consul.aio.Consul | None = None
     state: Readiness = field(default_factory=Readiness)
+    load: LoopLoad | None = None
+    """Whether the loop is behind, so socket writes gather (None: never, as in tests)."""

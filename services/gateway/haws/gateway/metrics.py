@@ -107,6 +107,16 @@ class GatewayMetrics:
         self.canary_ok = Gauge(
             "haws_gateway_canary_ok", "1 while the backplane probes come back", registry=r
         )
+        self.loop_lag = Gauge(
+            "haws_gateway_loop_lag_seconds",
+            "How late the event loop's last probe timer fired (delivery.load)",
+            registry=r,
+        )
+        self.writes_gathered = Gauge(
+            "haws_gateway_writes_gathered",
+            "1 while the node is behind and socket write passes wait to gather frames",
+            registry=r,
+        )
         # For leak checks (soak, fault tests): the process's RSS and fds, and its tasks.
         ProcessCollector(registry=r)
         self.asyncio_tasks = Gauge(

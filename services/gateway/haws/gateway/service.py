@@ -35,6 +35,8 @@ from haws.gateway.broker.jetstream_store import JetStreamStore
 from haws.gateway.broker.nats_feed import NatsLiveFeed
 from haws.gateway.broker.nats_presence import NatsPresence
 from haws.gateway.broker.replay_history import ReplayHistory
+from haws.gateway.delivery.flusher import Flusher
+from haws.gateway.delivery.load import LoopLoad
 from haws.gateway.deps import GatewayDeps, Readiness
 from haws.gateway.drain import drain_connections
 from haws.gateway.fanout.hub import Hub
@@ -93,6 +95,14 @@ async def run_gateway(
         stack.push_async_callback(direct.stop)
         history = ReplayHistory(nc, direct, metrics, timeout=settings.replay_timeout)
         fence = Fence(settings.pause_threshold)
+        load = LoopLoad(
+            busy_lag=settings.write_coalesce_lag,
+            coalesce=settings.write_coalesce,
+            log=log,
+            metrics=metrics,
+        )
+        load.start()
+        stack.push_async_callback(load.stop)
         hub = Hub(
             NatsLiveFeed(nc, log, timeout=settings.request_timeout),
             history,
@@ -100,6 +110,7 @@ async def run_gateway(
             log,
             fence=fence,
             recent=RecentLimits(settings.recent_messages, settings.recent_max_age),
+            flusher=Flusher(log, load),
         )
         stack.push_async_callback(hub.close)
         stack.push_async_callback(_cancel_all, background)
@@ -140,6 +151,7 @@ async def run_gateway(
             limits=ConnectionLimits.from_settings(settings),
             consul=consul,
             state=state,
+            load=load,
         )
         disconnects = DisconnectListener(nc, hub, records, log, node=node)
         await disconnects.start()

@@ -34,6 +34,13 @@ class GatewaySettings(NatsSettings):
     max_subscriptions: int = setting(256, "subscriptions per connection")
     send_queue_frames: int = setting(4096, "frames queued per connection (then close 4008)")
     send_queue_bytes: int = setting(1 << 20, "bytes queued per connection (then close 4008)")
+    write_coalesce: float = setting(
+        0.05,
+        "seconds a socket write pass waits to gather frames while the node is behind (0: never)",
+    )
+    write_coalesce_lag: float = setting(
+        0.02, "seconds of event-loop lateness from which the node counts as behind"
+    )
     session_flush_interval: float = setting(
         1.0, "seconds between batched writes of changed session records"
     )
@@ -125,6 +132,10 @@ class GatewaySettings(NatsSettings):
             raise SettingsError("HAWS_CANARY_BOUND must be longer than HAWS_CANARY_INTERVAL")
         if self.drain_period >= self.drain_timeout:
             raise SettingsError("HAWS_DRAIN_PERIOD must be shorter than HAWS_DRAIN_TIMEOUT")
+        if self.write_coalesce < 0 or self.write_coalesce > 1.0:
+            raise SettingsError("HAWS_WRITE_COALESCE must be between 0 and 1 second")
+        if self.write_coalesce_lag <= 0:
+            raise SettingsError("HAWS_WRITE_COALESCE_LAG must be > 0")
 
     @property
     def advertised_host(self) -> str:

@@ -95,7 +95,7 @@ class WsEndpoint:
         self._dispatcher = Dispatcher(deps)
         self._log = deps.log
         self._admission = Admission(deps.settings, deps.limits, deps.metrics)
-        self._flusher = Flusher(deps.log)
+        self._flusher = Flusher(deps.log, deps.load)
         # Label lookups take a lock and build a key: done once, not per connection.
         hellos = deps.metrics.hellos
         self._hellos = {True: hellos.labels("true"), False: hellos.labels("false")}

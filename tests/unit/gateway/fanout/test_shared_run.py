@@ -8,6 +8,7 @@ from haws.common.logs import get_logger
 from haws.common.messages import StoredMessage
 from haws.gateway.broker.memory import MemoryBroker
 from haws.gateway.delivery.flusher import Flusher
+from haws.gateway.fanout.frame_cache import FrameCache
 from haws.gateway.fanout.subscription import Subscription
 from haws.gateway.fanout.topic import Topic
 from haws.gateway.metrics import GatewayMetrics
@@ -85,4 +86,37 @@ async def test_a_run_over_the_queue_limit_closes_4008() -> None:
     await eventually(lambda: conn.sent_close == CloseCode.SLOW_CONSUMER, message="4008")
     assert seqs(wire) == []  # nothing of an overflowed run is written
     await conn.stop()
+    await topic.stop()
+
+
+async def test_going_live_during_a_run_writes_nothing_early_and_skips_what_it_had() -> None:
+    """A catch-up that ends mid-run (a resume, in a failover) neither splits the run
+    for the others nor gets the run's earlier messages a second time."""
+    topic, flusher = await topic_and_flusher()
+    early = subscribe(topic, flusher, "early")
+    conn, late, _ = socketless_connection(session="late", flusher=flusher, frames=100)
+    sub = Subscription(conn, TOPIC, live=False, presence=False, seq=0)
+    topic.subscribers[conn] = sub
+    for seq in (1, 2):
+        await topic.advance(stored(seq))
+    # What a catch-up does at its end: deliver the buffer, then go live, in one step.
+    for message in sub.buffer:
+        conn.send(FrameCache(message).encoded(conn.codec))
+    sub.go_live()
+    await topic.advance(stored(3))
+    await eventually(lambda: seqs(early) == [1, 2, 3] and seqs(late) == [1, 2, 3], message="all")
+    assert len(early.writes) == 1  # one write of the whole run: going live forced none
+    await topic.stop()
+
+
+async def test_leaving_during_a_run_gets_the_run_first() -> None:
+    topic, flusher = await topic_and_flusher()
+    stays = subscribe(topic, flusher, "stays")
+    leaves = subscribe(topic, flusher, "leaves")
+    await topic.advance(stored(1))
+    gone = next(c for c in topic.subscribers if c.session == "leaves")
+    del topic.subscribers[gone]  # unsubscribed after message 1, in the same iteration
+    await topic.advance(stored(2))
+    await eventually(lambda: seqs(stays) == [1, 2], message="the one that stays")
+    assert seqs(leaves) == [1]
     await topic.stop()

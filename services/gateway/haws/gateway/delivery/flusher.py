@@ -6,6 +6,9 @@ one's frames with a single ``transport.write``. No task, future or wake-up per
 connection per message, and nothing per idle connection: only a connection whose
 socket is paused (above its high-water mark), compressed or closing gets a task,
 for as long as that lasts (see ``Connection``).
+
+While the node is behind (``load.LoopLoad``), a pass is scheduled ``coalesce``
+seconds later instead of in the next iteration, so each write carries more.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import asyncio
 from typing import Protocol
 
 from haws.common.logs import EventLogger
+from haws.gateway.delivery.load import LoopLoad
 from haws.gateway.delivery.wire import WireFrames
 
 
@@ -25,18 +29,24 @@ class Flushable(Protocol):
 
 
 class Flusher:
-    __slots__ = ("_dirty", "_log", "_wire")
+    __slots__ = ("_dirty", "_load", "_log", "_wire")
 
-    def __init__(self, log: EventLogger) -> None:
+    def __init__(self, log: EventLogger, load: LoopLoad | None = None) -> None:
         self._dirty: list[Flushable] = []
         self._wire = WireFrames()
         self._log = log
+        self._load = load
+        """While it says the loop is behind, a pass waits to gather frames (``load``)."""
 
     def schedule(self, conn: Flushable) -> None:
         """Flush ``conn`` in this iteration's pass; the caller marks it dirty, so a
         connection is scheduled at most once per pass."""
         if not self._dirty:
-            asyncio.get_running_loop().call_soon(self._flush)
+            load = self._load
+            if load is not None and load.busy:
+                asyncio.get_running_loop().call_later(load.coalesce, self._flush)
+            else:
+                asyncio.get_running_loop().call_soon(self._flush)
         self._dirty.append(conn)
 
     def _flush(self) -> None:

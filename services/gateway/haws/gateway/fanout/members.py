@@ -2,11 +2,21 @@
 
 A topic writes the messages of one event-loop iteration to its live subscribers
 in the flush pass (``SharedRun``), not message by message. Who is a live
-subscriber must therefore not change between a message and that pass without
-the run being written first: a subscription registered after a message must not
-get it, one that went live has it from its catch-up already, one that stopped
-(taken over) or left got it before it stopped. Every change here (added,
-removed, gone live, stopped) calls ``before_change`` first, which writes the run.
+subscriber may change between a message and that pass, and each change keeps
+what the subscriber gets exact:
+
+- one that left, or stopped (taken over), got the run's messages before it went:
+  ``before_change`` writes the run first;
+- one that joined the live set (registered live, or gone live after its
+  catch-up) must not get the run's earlier messages: a later registration did
+  not ask for them, a catch-up delivered them already. ``joined`` marks where
+  it starts (``Subscription.live_from``), and the run skips what lies before.
+
+Joining used to write the run at once, as leaving does. In a failover every
+resumed client goes live on a survivor, and each of those writes sent the
+pending message to every other subscriber in a write of its own: 20% of a
+survivor's CPU in failover-2500, and no flush pass could gather more than one
+message per write while resumes went on (``delivery.load``).
 """
 
 from __future__ import annotations
@@ -18,11 +28,14 @@ from haws.gateway.fanout.subscription import Subscription
 
 
 class Members(MutableMapping[Subscriber, Subscription]):
-    __slots__ = ("_all", "_before_change", "holding")
+    __slots__ = ("_all", "_before_change", "_joined", "holding")
 
-    def __init__(self, before_change: Callable[[], None]) -> None:
+    def __init__(
+        self, before_change: Callable[[], None], joined: Callable[[Subscription], None]
+    ) -> None:
         self._all: dict[Subscriber, Subscription] = {}
         self._before_change = before_change
+        self._joined = joined
         self.holding: dict[Subscriber, Subscription] = {}
         """The subscriptions that are not live: catching up (their buffer takes
         each message as it arrives) or stopped. Usually none."""
@@ -37,13 +50,14 @@ class Members(MutableMapping[Subscriber, Subscription]):
         return len(self._all)
 
     def __setitem__(self, conn: Subscriber, sub: Subscription) -> None:
-        self._before_change()
         old = self._all.get(conn)
         if old is not None and old is not sub:
+            self._before_change()  # the replaced subscription gets what it was due
             old.watch(None)
         self._all[conn] = sub
         sub.watch(self._live_changed)
         if sub.live:
+            self._joined(sub)
             self.holding.pop(conn, None)
         else:
             self.holding[conn] = sub
@@ -64,8 +78,9 @@ class Members(MutableMapping[Subscriber, Subscription]):
         return len(self._all) - len(self.holding)
 
     def _live_changed(self, sub: Subscription, live: bool) -> None:
-        self._before_change()
         if live:
+            self._joined(sub)
             self.holding.pop(sub.conn, None)
         else:
+            self._before_change()
             self.holding[sub.conn] = sub

@@ -10,8 +10,9 @@ them to its socket at once; one that has frames queued, a task owning its
 socket or a close pending queues them behind the rest (``Connection.write_run``),
 so order, backpressure (4008) and close codes are what they were.
 
-Who is live may not change between a message and the pass without the run
-being written first (``Members`` calls ``settle``).
+Who is live may change between a message and the pass: a subscription that
+left or stopped gets the run first (``Members`` calls ``settle``), one that
+joined gets only the run's messages after it joined (``Subscription.live_from``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from haws.gateway.delivery.flusher import Flusher
 from haws.gateway.delivery.wire import WireFrames
 from haws.gateway.fanout.frame_cache import FrameCache
 from haws.gateway.fanout.members import Members
+from haws.gateway.fanout.subscription import Subscription
 from haws.protocol.codec import Codec
 
 
@@ -66,10 +68,15 @@ class SharedRun:
         data = b""
         frames: list[bytes] = []
         size = 0
+        first = caches[0].message.seq
         for sub in self._members.subscriptions():
             if not sub.live:
                 continue
             conn = sub.conn
+            if sub.live_from >= first:
+                # Joined the live set during this run: only what came after is its own.
+                self._write_after(sub, caches, wire)
+                continue
             if conn.codec is not codec or conn.batch is not batch:
                 # Subscribers mostly share one codec and mode: one encoding for all.
                 codec, batch = conn.codec, conn.batch
@@ -83,3 +90,16 @@ class SharedRun:
                 conn.write_run(data, frames, size)
             except Exception as exc:  # one broken socket must not starve the others
                 self._log.exception("ws.flush_failed", error=repr(exc))
+
+    def _write_after(self, sub: Subscription, caches: list[FrameCache], wire: WireFrames) -> None:
+        """The run's messages after ``sub.live_from``, encoded for this one subscriber."""
+        conn = sub.conn
+        frames = [c.encoded(conn.codec) for c in caches if c.message.seq > sub.live_from]
+        if not frames:
+            return
+        try:
+            conn.write_run(
+                wire.encode(frames, conn.codec, conn.batch), frames, sum(map(len, frames))
+            )
+        except Exception as exc:  # one broken socket must not starve the others
+            self._log.exception("ws.flush_failed", error=repr(exc))

@@ -18,7 +18,18 @@ MAX_BUFFERED = 10_000
 
 
 class Subscription:
-    __slots__ = ("_watcher", "buffer", "conn", "floor", "live", "presence", "seq", "task", "topic")
+    __slots__ = (
+        "_watcher",
+        "buffer",
+        "conn",
+        "floor",
+        "live",
+        "live_from",
+        "presence",
+        "seq",
+        "task",
+        "topic",
+    )
 
     def __init__(
         self,
@@ -39,6 +50,9 @@ class Subscription:
         """Last seq queued to the client while catching up (live: the topic's)."""
         self.floor = floor
         """The topic's last seq at registration: catch-up must deliver up to it."""
+        self.live_from = 0
+        """The topic's last seq when it last joined the live set: the messages of a
+        pending shared run up to it are not its (``Members``)."""
         self.buffer: list[StoredMessage] = []
         self.task: asyncio.Task[None] | None = None
         """The catch-up delivering history to it, owned by the hub."""

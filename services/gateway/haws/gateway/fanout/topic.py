@@ -51,7 +51,7 @@ class Topic:
         flusher: Flusher | None = None,
     ) -> None:
         self.name = name
-        self.subscribers = Members(self._settle)
+        self.subscribers = Members(self._settle, self._joined)
         self._run = SharedRun(self.subscribers, flusher, log)
         self.last_seq = 0
         self._feed = feed
@@ -93,6 +93,10 @@ class Topic:
         """Write this iteration's run now (before who is live changes, or before a
         frame that must follow it)."""
         self._run.settle()
+
+    def _joined(self, sub: Subscription) -> None:
+        """``sub`` is live from now on: what was fanned out so far is not for it."""
+        sub.live_from = self.last_seq
 
     async def _on_presence(self, change: pp.Change) -> None:
         self._run.settle()
