@@ -11,7 +11,7 @@ import pytest
 
 from haws.common.logs import get_logger
 from haws.gateway.delivery.flusher import Flusher
-from haws.gateway.delivery.load import QUIET_PROBES, LoopLoad
+from haws.gateway.delivery.load import BUSY_PROBES, QUIET_PROBES, LoopLoad
 from haws.gateway.delivery.wire import WireFrames
 from haws.gateway.metrics import GatewayMetrics
 from tests.support.waiting import eventually
@@ -33,10 +33,19 @@ def gathered(metrics: GatewayMetrics) -> float | None:
     return metrics.registry.get_sample_value("haws_gateway_writes_gathered")
 
 
-def test_busy_from_the_lag_and_quiet_only_after_a_run_of_quiet_probes() -> None:
+def busy_now(load: LoopLoad) -> None:
+    for _ in range(BUSY_PROBES):
+        load.observe(LAG)
+
+
+def test_busy_after_a_run_of_late_probes_and_quiet_after_a_run_of_quiet_ones() -> None:
     metrics = GatewayMetrics()
     load = LoopLoad(busy_lag=LAG, coalesce=0.05, metrics=metrics)
-    load.observe(LAG / 2)
+    for _ in range(BUSY_PROBES - 1):
+        load.observe(LAG)
+    load.observe(LAG / 2)  # a burst, not a node behind: the count starts again
+    for _ in range(BUSY_PROBES - 1):
+        load.observe(LAG)
     assert not load.busy
     load.observe(LAG)
     assert load.busy
@@ -75,7 +84,7 @@ async def test_a_pass_waits_coalesce_while_busy_and_not_otherwise() -> None:
     await eventually(lambda: bool(idle.flushed_at), message="the idle pass")
     assert idle.flushed_at[0] - asked < 0.1  # the next iteration, not 0.2 s later
 
-    load.observe(LAG * 2)
+    busy_now(load)
     busy = Recorded()
     asked = loop.time()
     flusher.schedule(busy)
@@ -87,10 +96,20 @@ async def test_the_probe_reads_a_blocked_loop_as_busy() -> None:
     load = LoopLoad(busy_lag=LAG, coalesce=0.05, probe=0.01)
     load.start()
     try:
-        # The stimulus: this callback holds the loop for 0.1 s, as a long pass would.
-        asyncio.get_running_loop().call_soon(time.sleep, 0.1)
+        # The stimulus: one loop iteration after another held 0.05 s, as long passes
+        # would; bounded, it ends by itself.
+        loop = asyncio.get_running_loop()
+        holding = [True]
+
+        def hold(left: int) -> None:
+            time.sleep(0.05)
+            if left > 0 and holding[0]:
+                loop.call_later(0.001, hold, left - 1)
+
+        loop.call_soon(hold, BUSY_PROBES * 10)
         await eventually(lambda: load.busy, timeout=5, message="busy")
         assert load.lag >= LAG
     finally:
+        holding[0] = False
         await load.stop()
     assert not load.busy

@@ -11,7 +11,9 @@ When the loop falls behind, a write pass waits ``coalesce`` seconds before it
 runs, so each socket write carries what arrived meanwhile. The node then does
 the same work in far fewer writes, and catches up. Lateness is measured by a
 probe: a timer that should fire every ``probe`` seconds, and how late it
-fires. Busy starts at ``busy_lag`` of lateness. It ends only after
+fires. Busy starts after ``BUSY_PROBES`` probes in a row at least
+``busy_lag`` late: a node that is behind for a while, not one that met a
+burst, a collection or the end of a connect storm. It ends after
 ``QUIET_PROBES`` probes in a row under a quarter of that, so gathering does not
 switch on and off with every pass it shortens. On an idle or merely busy node
 nothing changes: writes go out in the next iteration, as before.
@@ -30,8 +32,10 @@ from haws.common.logs import EventLogger
 from haws.common.tasks import stop_task
 from haws.gateway.metrics import GatewayMetrics
 
-QUIET_PROBES: Final = 20
-"""Probes in a row under a quarter of ``busy_lag`` before gathering stops (1 s at 50 ms)."""
+BUSY_PROBES: Final = 3
+"""Probes in a row at least ``busy_lag`` late before gathering starts (150 ms at 50 ms)."""
+QUIET_PROBES: Final = 10
+"""Probes in a row under a quarter of ``busy_lag`` before it stops (0.5 s at 50 ms)."""
 
 
 class LoopLoad:
@@ -56,6 +60,7 @@ class LoopLoad:
         self.lag = 0.0
         """How late the last probe fired, in seconds."""
         self._quiet = 0
+        self._late = 0
         self._task: asyncio.Task[None] | None = None
 
     def observe(self, lag: float) -> None:
@@ -65,18 +70,18 @@ class LoopLoad:
             self._metrics.loop_lag.set(lag)
         if self.coalesce <= 0:
             return
-        if lag >= self._busy_lag:
-            self._quiet = 0
-            if not self.busy:
+        if not self.busy:
+            self._late = self._late + 1 if lag >= self._busy_lag else 0
+            if self._late >= BUSY_PROBES:
                 self._switch(True)
-        elif self.busy:
-            self._quiet = self._quiet + 1 if lag < self._busy_lag / 4 else 0
-            if self._quiet >= QUIET_PROBES:
-                self._switch(False)
+            return
+        self._quiet = self._quiet + 1 if lag < self._busy_lag / 4 else 0
+        if self._quiet >= QUIET_PROBES:
+            self._switch(False)
 
     def _switch(self, busy: bool) -> None:
         self.busy = busy
-        self._quiet = 0
+        self._quiet = self._late = 0
         if self._metrics is not None:
             self._metrics.writes_gathered.set(1 if busy else 0)
         if self._log is not None:
