@@ -8,9 +8,8 @@ a real presence replica on a real nats-server with per-role users.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import nats
@@ -25,10 +24,9 @@ from haws.common.logs import get_logger
 from haws.common.permissions import GATEWAY, PRESENCE
 from haws.gateway.broker.nats_presence import NatsPresence, publish_denied
 from haws.gateway.sessions.claim_batches import SENDERS
-from haws.gateway.sessions.fence import Fence
-from haws.gateway.sessions.presence_link import PresenceLink
 from haws.presence.node import run_presence
 from tests.integration.presence.presence_support import presence_settings
+from tests.support.presence_links import claim_storm, started_link
 from tests.support.service_runner import running_service
 from tests.support.waiting import eventually
 
@@ -81,37 +79,16 @@ async def test_claims_and_events_go_one_by_one_when_batches_are_not_permitted(
         nats_inbox_prefix=PRESENCE.inbox_prefix,
     )
     calls = NatsPresence(gateway_nc, get_logger("test"), timeout=1.0)
-    link = PresenceLink(
-        calls, get_logger("test"), node="gw-1", fence=Fence(3.0), heartbeat_interval=0.2,
-        linger=0.005,
-    )  # fmt: skip
-    async with running_service(run_presence, settings):
-        await link.start(
-            on_takeover=lambda command: None, connections=lambda: 0, sessions=list,
-            fenced=lambda lost: None,
-        )  # fmt: skip
-        try:
-            await eventually(lambda: link.available, timeout=10, message="the heartbeat")
-            n = SENDERS * 5  # more than the senders: they would leave in batches
-            epochs: dict[str, int] = {}
+    async with running_service(run_presence, settings), started_link(calls) as link:
+        n = SENDERS * 5  # more than the senders: they would leave in batches
+        sessions = [f"s{i}" for i in range(n)]
+        epochs = claim_storm(link, sessions, ("room",))
+        await eventually(lambda: len(epochs) == n, timeout=20, message="every claim's epoch")
+        assert all(epoch > 0 for epoch in epochs.values())  # claimed: fenced, not unfenced
+        assert publish_denied(gateway_nc.last_error, names.PRESENCE_BATCH)
 
-            def keep(session: str) -> Callable[[int], None]:
-                return lambda epoch: epochs.__setitem__(session, epoch)
+        async def all_members() -> bool:
+            reply = await calls.query(pp.Query("room"))
+            return {m["session"] for m in reply.members} == set(sessions)
 
-            sessions = [f"s{i}" for i in range(n)]
-            for i, session in enumerate(sessions):
-                claim = pp.Claim(session=session, node="gw-1", conn=f"c{i}")
-                link.claim_soon(claim, keep(session), lambda: None)
-                link.event(pp.Event("sub", session, "gw-1", claim.conn, 0, "room"))
-            await eventually(lambda: len(epochs) == n, timeout=20, message="every claim's epoch")
-            assert all(epoch > 0 for epoch in epochs.values())  # claimed: fenced, not unfenced
-            assert publish_denied(gateway_nc.last_error, names.PRESENCE_BATCH)
-
-            async def all_members() -> bool:
-                reply = await calls.query(pp.Query("room"))
-                return {m["session"] for m in reply.members} == set(sessions)
-
-            await eventually(all_members, timeout=20, message="every sub applied")
-        finally:
-            async with asyncio.timeout(10):
-                await link.stop(flush_timeout=2.0)
+        await eventually(all_members, timeout=20, message="every sub applied")

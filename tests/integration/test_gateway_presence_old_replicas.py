@@ -9,8 +9,7 @@ of the wire, the no-responders answer of a real server, and the fallback.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import nats
@@ -24,8 +23,7 @@ from haws.common.logs import get_logger
 from haws.gateway.broker.memory_presence import MemoryPresence
 from haws.gateway.broker.nats_presence import NatsPresence
 from haws.gateway.sessions.claim_batches import SENDERS
-from haws.gateway.sessions.fence import Fence
-from haws.gateway.sessions.presence_link import PresenceLink
+from tests.support.presence_links import claim_storm, started_link
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -68,35 +66,16 @@ async def test_claims_and_events_fall_back_to_one_per_request(
     old_replica: MemoryPresence, gateway_nc: NatsClient
 ) -> None:
     calls = NatsPresence(gateway_nc, get_logger("test"), timeout=5)
-    link = PresenceLink(
-        calls, get_logger("test"), node="gw-1", fence=Fence(3.0), heartbeat_interval=0.2,
-        linger=0.005,
-    )  # fmt: skip
-    await link.start(
-        on_takeover=lambda command: None, connections=lambda: 0, sessions=list,
-        fenced=lambda lost: None,
-    )  # fmt: skip
-    try:
-        await eventually(lambda: link.available, timeout=5, message="the heartbeat")
+    async with started_link(calls, ready_timeout=5) as link:
         n = SENDERS * 20  # far more than the senders: they would leave in batches
-        epochs: dict[str, int] = {}
-
-        def keep(session: str) -> Callable[[int], None]:
-            return lambda epoch: epochs.__setitem__(session, epoch)
-
-        for i in range(n):
-            claim = pp.Claim(session=f"s{i}", node="gw-1", conn=f"c{i}")
-            link.claim_soon(claim, keep(claim.session), lambda: None)
-            for topic in ("t0", "t1", "t2"):  # held behind the claim, then sent in order
-                link.event(pp.Event("sub", claim.session, "gw-1", claim.conn, 0, topic))
+        sessions = [f"s{i}" for i in range(n)]
+        # Each session's subs are held behind its claim, then sent in order.
+        epochs = claim_storm(link, sessions, ("t0", "t1", "t2"))
         await eventually(lambda: len(epochs) == n, timeout=10, message="every claim's epoch")
         assert all(epoch > 0 for epoch in epochs.values())
         await eventually(
             lambda: len(old_replica.events) == 3 * n, timeout=10, message="every event"
         )
-        for i in range(n):
-            applied = [e.topic for e in old_replica.events if e.session == f"s{i}"]
+        for session in sessions:
+            applied = [e.topic for e in old_replica.events if e.session == session]
             assert applied == ["t0", "t1", "t2"]
-    finally:
-        async with asyncio.timeout(10):
-            await link.stop(flush_timeout=2.0)
