@@ -32,6 +32,25 @@ def test_booleans_and_bad_values() -> None:
         load(GatewaySettings, {"HAWS_DRAIN_PERIOD": "20", "HAWS_DRAIN_TIMEOUT": "10"})
 
 
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"HAWS_WRITE_COALESCE": "-0.01"},
+        {"HAWS_WRITE_COALESCE": "2"},
+        {"HAWS_WRITE_COALESCE_LAG": "0"},
+    ],
+)
+def test_write_gathering_limits_are_checked(env: dict[str, str]) -> None:
+    with pytest.raises(SettingsError, match="HAWS_WRITE_COALESCE"):
+        load(GatewaySettings, env)
+
+
+def test_write_gathering_defaults_and_off() -> None:
+    s = load(GatewaySettings, {})
+    assert (s.write_coalesce, s.write_coalesce_lag) == (0.05, 0.02)
+    assert load(GatewaySettings, {"HAWS_WRITE_COALESCE": "0"}).write_coalesce == 0.0
+
+
 def test_node_name_defaults_to_host_and_port() -> None:
     assert load(GatewaySettings, {"HAWS_NODE": "g7"}).node_name == "g7"
     assert load(GatewaySettings, {"HAWS_PORT": "81"}).node_name.endswith("-81")

@@ -12,6 +12,7 @@ def test_defaults() -> None:
     s = load(PresenceSettings, {})
     assert (s.http_host, s.http_port, s.name) == ("127.0.0.1", 8092, "")
     assert (s.heartbeat_timeout, s.grace, s.leader_ttl) == (3.0, 5.0, 3.0)
+    assert s.node_dead_grace == 15.0
 
 
 def test_launcher_flags_and_environment() -> None:
@@ -24,7 +25,13 @@ def test_launcher_flags_and_environment() -> None:
 
 
 @pytest.mark.parametrize(
-    "env", [{"HAWS_GRACE": "0"}, {"HAWS_LEADER_TTL": "-1"}, {"HAWS_CAS_ATTEMPTS": "0"}]
+    "env",
+    [
+        {"HAWS_GRACE": "0"},
+        {"HAWS_NODE_DEAD_GRACE": "0"},
+        {"HAWS_LEADER_TTL": "-1"},
+        {"HAWS_CAS_ATTEMPTS": "0"},
+    ],
 )
 def test_refused_values(env: dict[str, str]) -> None:
     with pytest.raises(SettingsError):
