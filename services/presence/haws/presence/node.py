@@ -153,6 +153,7 @@ async def run_presence(
             tombstones,
             metrics,
             log,
+            grace,
             relay,
         )
         leadership.start()
@@ -199,12 +200,13 @@ def _leadership(
     tombstones: Tombstones,
     metrics: PresenceMetrics,
     log: EventLogger,
+    grace: Grace,
     relay: EventRelay | None = None,
 ) -> Leadership:
     lease = LeaderLease(store, log, holder=name, ttl=settings.leader_ttl)
     timings = LeaderTimings(
         heartbeat_timeout=settings.heartbeat_timeout,
-        grace=grace_of(settings),
+        grace=grace,
         sweep_interval=settings.sweep_interval,
         tombstone_age=settings.tombstone_age,
         flush_timeout=settings.request_timeout,

@@ -42,11 +42,11 @@ class Flusher:
         """Flush ``conn`` in this iteration's pass; the caller marks it dirty, so a
         connection is scheduled at most once per pass."""
         if not self._dirty:
-            load = self._load
+            loop, load = asyncio.get_running_loop(), self._load
             if load is not None and load.busy:
-                asyncio.get_running_loop().call_later(load.coalesce, self._flush)
+                loop.call_later(load.coalesce, self._flush)
             else:
-                asyncio.get_running_loop().call_soon(self._flush)
+                loop.call_soon(self._flush)
         self._dirty.append(conn)
 
     def _flush(self) -> None:

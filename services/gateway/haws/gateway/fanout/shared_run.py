@@ -22,6 +22,7 @@ from haws.gateway.delivery.flusher import Flusher
 from haws.gateway.delivery.wire import WireFrames
 from haws.gateway.fanout.frame_cache import FrameCache
 from haws.gateway.fanout.members import Members
+from haws.gateway.fanout.subscriber import Subscriber
 from haws.gateway.fanout.subscription import Subscription
 from haws.protocol.codec import Codec
 
@@ -86,20 +87,18 @@ class SharedRun:
                     entry = (wire.encode(frames, codec, batch), frames, sum(map(len, frames)))
                     encoded[(codec, batch)] = entry
                 data, frames, size = entry
-            try:
-                conn.write_run(data, frames, size)
-            except Exception as exc:  # one broken socket must not starve the others
-                self._log.exception("ws.flush_failed", error=repr(exc))
+            self._hand(conn, data, frames, size)
 
     def _write_after(self, sub: Subscription, caches: list[FrameCache], wire: WireFrames) -> None:
         """The run's messages after ``sub.live_from``, encoded for this one subscriber."""
         conn = sub.conn
         frames = [c.encoded(conn.codec) for c in caches if c.message.seq > sub.live_from]
-        if not frames:
-            return
+        if frames:
+            data = wire.encode(frames, conn.codec, conn.batch)
+            self._hand(conn, data, frames, sum(map(len, frames)))
+
+    def _hand(self, conn: Subscriber, data: bytes, frames: list[bytes], size: int) -> None:
         try:
-            conn.write_run(
-                wire.encode(frames, conn.codec, conn.batch), frames, sum(map(len, frames))
-            )
+            conn.write_run(data, frames, size)
         except Exception as exc:  # one broken socket must not starve the others
             self._log.exception("ws.flush_failed", error=repr(exc))
