@@ -161,14 +161,18 @@ async def _haws(
     lab: Lab, stack: Any, n: int, recordings: list[Recording] | None = None
 ) -> dict[str, Any]:
     topic = new_topic(NAME)
+    roles = {pid: role for role, pid in _parts(stack).items()}
+    # The replay tail's share of storing: its feed encodes every message as it is
+    # stored, so that CPU is the price of the replay figure and is shown beside it.
+    storing = CpuSplit(list(roles), roles)
     filled_at = time.monotonic()
     seqs = await _prefill(stack.infra.nats.url, topic, n)
     fill_seconds = time.monotonic() - filled_at
     client = CatchingUp(HAWS_DIALECTS["haws"], n)
     target = stack.running("haws", HAWS_DIALECTS["haws"])
     await client.connect(target.url)
+    storing.stop()
     meter = CpuMeter(stack.pids())
-    roles = {pid: role for role, pid in _parts(stack).items()}
     split = CpuSplit(list(roles), roles)
     try:
         for recording in recordings or []:
@@ -185,6 +189,7 @@ async def _haws(
     # Where each replayed message's server CPU goes: it moves far less with the
     # machine's noise than msg/s, and says which part to work on.
     result["cpu_us_per_msg"] = split.per_unit(client.tally.count)
+    result["store_cpu_us_per_msg"] = storing.per_unit(n)
     return result
 
 

@@ -15,7 +15,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js.api import StreamConfig
 
-from haws.common import ack_inbox as ack_inbox_module
+from haws.common import raw_replies
 from haws.common.ack_inbox import AckInbox
 from tests.support.reconnecting_client import reconnecting_client
 from tests.support.waiting import eventually
@@ -28,7 +28,7 @@ def tapped(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> b
     """Both ways acks arrive: the raw tap, and nats-py's ordinary subscription when the
     installed nats-py has no hook for the tap."""
     if request.param == "untapped":
-        monkeypatch.setattr(ack_inbox_module, "tap_for", lambda nc: None)
+        monkeypatch.setattr(raw_replies, "tap_for", lambda nc: None)
     return bool(request.param == "tapped")
 
 
@@ -58,7 +58,7 @@ async def test_each_publish_gets_its_own_sequence(
 ) -> None:
     nc, prefix = stream
     acks = await started(nc)
-    assert (acks._tap is not None) == tapped
+    assert acks.tapped == tapped
     try:
         seqs = await asyncio.gather(
             *(acks.publish(f"{prefix}.a", str(i).encode(), None, 5) for i in range(50))

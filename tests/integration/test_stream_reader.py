@@ -11,7 +11,7 @@ import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from haws.common import names, stream_reader
+from haws.common import names, raw_replies
 from haws.common.errors import StreamError
 from haws.common.messages import StoredMessage
 from haws.common.raw_replies import tap_for
@@ -36,7 +36,7 @@ async def reader(
     request: pytest.FixtureRequest, nc: NatsClient, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[StreamReader]:
     if request.param == "subscribed":  # as with a nats-py the tap does not fit
-        monkeypatch.setattr(stream_reader, "tap_for", lambda _nc: None)
+        monkeypatch.setattr(raw_replies, "tap_for", lambda _nc: None)
     r = StreamReader(nc, timeout=5)
     await r.start()
     yield r

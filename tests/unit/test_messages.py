@@ -9,7 +9,14 @@ import msgpack
 import pytest
 
 from haws.common.messages import StoredMessage, stamp_bytes_to_ms, stamp_to_ms, stored
-from haws.common.replay_protocol import decode_page, encode_page, encode_rows, row_of
+from haws.common.replay_protocol import (
+    decode_page,
+    encode_packed,
+    encode_page,
+    encode_rows,
+    pack_row,
+    row_of,
+)
 from haws.common.stream_reader import HistoryPage
 from haws.gateway.delivery.wire import BATCH_MAX_BYTES, batches
 from haws.gateway.fanout.frame_cache import FrameCache, SharedFrames
@@ -60,6 +67,21 @@ def test_a_reply_row_is_the_message_the_gateway_would_have_read_itself() -> None
     raw = encode_rows(rows, True, (3, 15))
     assert raw == encode_page(HistoryPage(direct, more=True, gap=(3, 15)))
     assert decode_page("t", raw) == HistoryPage(direct, more=True, gap=(3, 15))
+
+
+@pytest.mark.parametrize("count", [0, 1, 15, 16, 1000, 70_000])
+@pytest.mark.parametrize("more", [True, False])
+@pytest.mark.parametrize("gap", [None, (3, 9)])
+def test_a_page_of_packed_rows_is_the_page_encoded_whole(
+    count: int, more: bool, gap: tuple[int, int] | None
+) -> None:
+    """The replay tail's pages (rows packed when stored, joined when served) decode as
+    the stream's do: the same bytes, across msgpack's three array header sizes."""
+    rows = [
+        [seq, seq - 1, 1795750963000 + seq, b"x" * (seq % 40), "u" if seq % 2 else None, None, None]
+        for seq in range(1, count + 1)
+    ]
+    assert encode_packed([pack_row(r) for r in rows], more, gap) == encode_rows(rows, more, gap)
 
 
 def test_from_republished_headers() -> None:

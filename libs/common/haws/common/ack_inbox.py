@@ -19,7 +19,6 @@ connection and stopped before it closes: the subscription survives reconnects
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import json
 from typing import Any
@@ -27,10 +26,8 @@ from typing import Any
 import nats.errors
 import nats.js.errors
 from nats.aio.client import Client as NatsClient
-from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 
-from haws.common.raw_replies import RawTap, header_block, status, tap_for
+from haws.common.raw_replies import RawSubscription, status, subscribe_raw
 
 _NO_RESPONDERS = b"503"
 
@@ -44,30 +41,25 @@ class AckInbox:
         self._prefix = nc.new_inbox() + "."
         self._tokens = itertools.count(1)
         self._waiting: dict[bytes, asyncio.Future[_Reply]] = {}
-        self._sub: Subscription | None = None
-        self._tap: RawTap | None = None
+        self._sub: RawSubscription | None = None
 
     @property
     def started(self) -> bool:
         return self._sub is not None
 
+    @property
+    def tapped(self) -> bool:
+        """Acks arrive through the raw tap (not nats-py's per-message path)."""
+        return self._sub is not None and self._sub.tapped
+
     async def start(self) -> None:
-        self._tap = tap_for(self._nc)
-        if self._tap is None:
-            self._sub = await self._nc.subscribe(self._prefix + "*", cb=self._on_msg)
-            return
-        self._sub = await self._nc.subscribe(self._prefix + "*")
-        self._tap.route(self._sub, self._on_reply)
+        self._sub = await subscribe_raw(self._nc, self._prefix + "*", self._on_reply)
 
     async def stop(self) -> None:
         """Refuse new publishes; those still waiting fail as on a closed connection."""
         sub, self._sub = self._sub, None
         if sub is not None:
-            if self._tap is not None:
-                self._tap.unroute(sub)
-            # A connection already closed or away has nothing left to unsubscribe.
-            with contextlib.suppress(nats.errors.Error):
-                await sub.unsubscribe()
+            await sub.stop()
         waiting, self._waiting = self._waiting, {}
         for waiter in waiting.values():
             if not waiter.done():
@@ -77,9 +69,6 @@ class AckInbox:
         waiter = self._waiting.pop(subject, None)
         if waiter is not None and not waiter.done():
             waiter.set_result((block, data))
-
-    async def _on_msg(self, msg: Msg) -> None:
-        self._on_reply(msg.subject.encode(), header_block(msg.headers), msg.data)
 
     async def publish(
         self, subject: str, payload: bytes, headers: dict[str, str] | None, timeout: float

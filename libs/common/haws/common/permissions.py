@@ -144,7 +144,8 @@ PRESENCE = Role(
 REPLAY = Role(
     name="replay",
     publish=(*_declares_stream(names.STREAM), _DIRECT_GET),
-    subscribe=(names.REPLAY_SUBJECT,),
+    # The stored messages as republished: the tail it serves recent pages from.
+    subscribe=(names.REPLAY_SUBJECT, names.REPUBLISH_DEST),
     responds=True,
 )
 

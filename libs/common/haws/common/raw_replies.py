@@ -13,12 +13,15 @@ then subscribe the ordinary way and rebuild the header block with ``header_block
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+import nats.errors
 from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 RawHandler = Callable[[bytes, bytes | None, bytes], None]
@@ -89,6 +92,46 @@ def tap_for(nc: NatsClient) -> RawTap | None:
     tap = _taps[nc] = RawTap(nc, process_msg)
     nc._process_msg = tap.process_msg  # type: ignore[method-assign]
     return tap
+
+
+class RawSubscription:
+    """A subscription whose messages reach a ``RawHandler``: through the tap where this
+    nats-py has one, else the ordinary way with the header block rebuilt. One place
+    for the choice, for every raw reader (acks, history reads, the replay tail)."""
+
+    def __init__(self, sub: Subscription, tap: RawTap | None) -> None:
+        self._sub: Subscription | None = sub
+        self._tap = tap
+
+    @property
+    def tapped(self) -> bool:
+        return self._tap is not None
+
+    async def stop(self) -> None:
+        """Unroute and unsubscribe; a connection already closed has nothing to undo."""
+        sub, self._sub = self._sub, None
+        if sub is None:
+            return
+        if self._tap is not None:
+            self._tap.unroute(sub)
+        with contextlib.suppress(nats.errors.Error):
+            await sub.unsubscribe()
+
+
+async def subscribe_raw(
+    nc: NatsClient, subject: str, handler: RawHandler, **options: Any
+) -> RawSubscription:
+    """``nc.subscribe(subject, **options)`` with every message handed to ``handler``."""
+    tap = tap_for(nc)
+    if tap is None:
+
+        async def on_msg(msg: Msg) -> None:
+            handler(msg.subject.encode(), header_block(msg.headers), msg.data)
+
+        return RawSubscription(await nc.subscribe(subject, cb=on_msg, **options), None)
+    sub = await nc.subscribe(subject, **options)
+    tap.route(sub, handler)
+    return RawSubscription(sub, tap)
 
 
 def _sid(sub: Subscription) -> int:

@@ -15,13 +15,11 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from nats.aio.client import Client as NatsClient
-from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 
 from haws.common import names
 from haws.common.errors import StreamError
 from haws.common.messages import SEQUENCE_KEY, StoredMessage
-from haws.common.raw_replies import RawTap, header, header_block, header_key, status, tap_for
+from haws.common.raw_replies import RawSubscription, header, header_key, status, subscribe_raw
 
 R = TypeVar("R")
 T = TypeVar("T")
@@ -75,33 +73,22 @@ class StreamReader:
         self._timeout = timeout
         self._api = names.direct_get_subject(stream)
         self._prefix = nc.new_inbox()
-        self._sub: Subscription | None = None
-        self._tap: RawTap | None = None
+        self._sub: RawSubscription | None = None
         self._waiting: dict[bytes, _Batch] = {}
         self._counter = 0
 
     async def start(self) -> None:
-        self._tap = tap_for(self._nc)
-        if self._tap is None:
-            self._sub = await self._nc.subscribe(self._prefix + ".*", cb=self._on_msg)
-            return
-        self._sub = await self._nc.subscribe(self._prefix + ".*")
-        self._tap.route(self._sub, self._on_reply)
+        self._sub = await subscribe_raw(self._nc, self._prefix + ".*", self._on_reply)
 
     async def stop(self) -> None:
         if self._sub is not None:
-            if self._tap is not None:
-                self._tap.unroute(self._sub)
-            await self._sub.unsubscribe()
+            await self._sub.stop()
             self._sub = None
 
     def _on_reply(self, subject: bytes, block: bytes | None, data: bytes) -> None:
         batch = self._waiting.get(subject)
         if batch is not None:
             batch.add(block, data)
-
-    async def _on_msg(self, msg: Msg) -> None:
-        self._on_reply(msg.subject.encode(), header_block(msg.headers), msg.data)
 
     async def _direct_get(self, request: dict[str, object]) -> list[tuple[bytes, bytes]]:
         """(header block, payload) of every reply of one direct-get request, up to its
@@ -136,6 +123,13 @@ class StreamReader:
         if not replies:
             return 0
         return _seq_of(replies[0][0])
+
+    async def next_seq(self, topic: str, after: int) -> int | None:
+        """The seq of the topic's first stored message past ``after``, None if none yet."""
+        replies = await self._direct_get(
+            {"seq": after + 1, "next_by_subj": names.topic_subject(topic)}
+        )
+        return _seq_of(replies[0][0]) if replies else None
 
     async def read(
         self, topic: str, after: int, limit: int = MAX_BATCH, *, until: int | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 @dataclass
@@ -21,6 +21,23 @@ class ReplayMetrics:
         )
         self.coalesced = Counter(
             "haws_replay_coalesced_total", "Requests served by another request's read", registry=r
+        )
+        self.pages = Counter(
+            "haws_replay_pages_total",
+            "Pages served, by source: tail, stream, or stream because the tail lagged",
+            ["source"],
+            registry=r,
+        )
+        self.tail_restarts = Counter(
+            "haws_replay_tail_restarts_total",
+            "Topic tails restarted: a stored message never reached this replica",
+            registry=r,
+        )
+        self.tail_bytes = Gauge(
+            "haws_replay_tail_bytes", "Bytes the replay tail holds (estimated)", registry=r
+        )
+        self.tail_topics = Gauge(
+            "haws_replay_tail_topics", "Topics the replay tail holds", registry=r
         )
         self.seconds = Histogram(
             "haws_replay_request_seconds",

@@ -17,6 +17,8 @@ from haws.common.streams import ensure_stream
 from haws.replay.metrics import ReplayMetrics
 from haws.replay.service import ReplayService
 from haws.replay.settings import ReplaySettings
+from haws.replay.tail import TailLimits, Tails
+from haws.replay.tail_feed import TailFeed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,6 +28,7 @@ class ReplayNode:
     name: str
     settings: ReplaySettings
     metrics: ReplayMetrics
+    tails: Tails | None
 
 
 async def run_replay(
@@ -58,14 +61,35 @@ async def run_replay(
         reader = StreamReader(nc, timeout=settings.request_timeout)
         await reader.start()
         stack.push_async_callback(reader.stop)
-        service = ReplayService(nc, reader, metrics, log, max_inflight=settings.max_inflight)
+        tails = tails_of(settings)
+        if tails is not None:
+            feed = TailFeed(nc, tails, metrics, log)
+            await feed.start()
+            stack.push_async_callback(feed.stop)
+            metrics.tail_bytes.set_function(lambda: tails.bytes)
+            metrics.tail_topics.set_function(lambda: len(tails))
+        service = ReplayService(
+            nc, reader, metrics, log, max_inflight=settings.max_inflight, tails=tails
+        )
         await service.start()
         stack.push_async_callback(service.stop)
         runner = await serve(health_app(not_ready, metrics.registry), listener)
         stack.push_async_callback(runner.cleanup)
         log.info("replay.ready", http=f"http://{settings.http_host}:{settings.http_port}")
         if started is not None:
-            started(ReplayNode(name, settings, metrics))
+            started(ReplayNode(name, settings, metrics, tails))
         await stop.wait()
         log.info("replay.stopping")
     log.info("replay.stopped")
+
+
+def tails_of(settings: ReplaySettings) -> Tails | None:
+    """The tail these settings ask for, None when it is off. Never longer per topic
+    or older than the stream keeps: it must not serve what retention removed."""
+    limits = TailLimits(
+        messages=min(settings.tail_messages, settings.stream_max_msgs_per_subject),
+        bytes=settings.tail_bytes,
+        max_age_ms=int(settings.stream_max_age * 1000),
+    )
+    tails = Tails(limits)
+    return tails if tails.enabled else None

@@ -2,6 +2,8 @@
 
 Each request runs in its own task (the NATS callback must not serialise reads);
 ``max_inflight`` bounds them, and the tasks are owned here and cancelled on stop.
+A page the tail (``tail``) covers is served from it; the rest is read from the
+stream, as is a page whose end the stream contradicts.
 """
 
 from __future__ import annotations
@@ -19,12 +21,23 @@ from opentelemetry.trace import SpanKind
 from haws.common import names
 from haws.common.coalescer import Coalescer
 from haws.common.logs import EventLogger
-from haws.common.replay_protocol import ReplayRequest, encode_error, encode_rows, row_of
-from haws.common.stream_reader import MAX_BATCH, StreamReader
+from haws.common.replay_protocol import (
+    ReplayRequest,
+    encode_error,
+    encode_packed,
+    encode_rows,
+    rechain_packed,
+    row_of,
+)
+from haws.common.stream_reader import MAX_BATCH, MAX_BATCH_BYTES, StreamReader
 from haws.common.tasks import stop_tasks
 from haws.common.telemetry import extract_context, tracer
 from haws.protocol.errors import HawsError, ProtocolError
 from haws.replay.metrics import ReplayMetrics
+from haws.replay.tail import Tails
+
+PAYLOAD_MARGIN = 1024
+"""Bytes of a tail page's reply kept below the server's max_payload for its framing."""
 
 _tracer = tracer("replay")
 
@@ -38,8 +51,10 @@ class ReplayService:
         log: EventLogger,
         *,
         max_inflight: int,
+        tails: Tails | None = None,
     ) -> None:
         self._nc = nc
+        self._tails = tails
         self._reader = reader
         self._metrics = metrics
         self._log = log
@@ -102,7 +117,44 @@ class ReplayService:
     async def _page(
         self, topic: str, after: int, limit: int, until: int | None
     ) -> tuple[bytes, int]:
-        """The encoded reply and its message count. The stream's replies become the
-        reply's rows directly: no ``StoredMessage`` is built here (1-2 us a message)."""
+        """The encoded reply and its message count."""
+        if self._tails is not None:
+            served = await self._from_tail(self._tails, topic, after, limit, until)
+            if served is not None:
+                return served
+        # The stream's replies become the reply's rows directly: no ``StoredMessage``
+        # is built here (1-2 us a message).
         rows, more, gap = await self._reader.read_as(topic, after, limit, row_of, until=until)
+        self._metrics.pages.labels("stream").inc()
         return encode_rows(rows, more, gap), len(rows)
+
+    async def _from_tail(
+        self, tails: Tails, topic: str, after: int, limit: int, until: int | None
+    ) -> tuple[bytes, int] | None:
+        """The page out of the tail, None if the stream must answer.
+
+        A page that ends at the tail's end is only as complete as the tail is
+        current, and the feed may trail the stream by a moment: one direct get of
+        the next stored seq settles it (what a stream read's own end says, too).
+        If the stream holds more, the rows go out with ``more`` and the gateway
+        asks again; with no rows to give, the stream is read instead.
+        """
+        max_bytes = min(MAX_BATCH_BYTES, self._nc.max_payload - PAYLOAD_MARGIN)
+        now_ms = time.time_ns() // 1_000_000
+        hit = tails.read(topic, after, limit, until, max_bytes, now_ms)
+        if hit is None:
+            return None
+        more = hit.more
+        if hit.at_end:
+            following = await self._reader.next_seq(topic, hit.last)
+            behind = following is not None and (until is None or following < until)
+            if behind and not hit.rows:
+                self._metrics.pages.labels("tail_behind").inc()
+                return None
+            more = behind
+        rows = hit.rows
+        if rows and hit.first_prev != after:  # the cursor lies between two seqs
+            rows[0] = rechain_packed(rows[0], after)
+        self._metrics.pages.labels("tail").inc()
+        # No gap: the chain holds every message of the topic from before the cursor.
+        return encode_packed(rows, more, None), len(rows)
