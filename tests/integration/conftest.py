@@ -10,6 +10,8 @@ import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 
+from haws.common.settings import NatsSettings
+from haws.common.streams import ensure_stream
 from tests.support.client_pool import ClientPool
 from tests.support.gateway_runner import RunningGateway, gateway_settings, running_gateway
 from tests.support.ws_client import WsClient
@@ -30,6 +32,12 @@ async def nc(shared_nats: Any) -> AsyncIterator[NatsClient]:
         yield client
     finally:
         await client.close()
+
+
+@pytest.fixture
+async def stream_declared(nc: NatsClient, shared_nats: Any) -> None:
+    """The HAWS stream, declared: for tests that write or read it before any service has."""
+    await ensure_stream(nc.jetstream(), NatsSettings(nats_url=(shared_nats.url,)))
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 
@@ -21,9 +20,7 @@ from haws.common.replay_protocol import (
     pack_row,
     row_of,
 )
-from haws.common.settings import NatsSettings
 from haws.common.stream_reader import StreamReader
-from haws.common.streams import ensure_stream
 from haws.replay.metrics import ReplayMetrics
 from haws.replay.service import ReplayService
 from haws.replay.tail import TailLimits, Tails
@@ -31,15 +28,7 @@ from tests.support.replay_runner import replay_settings, running_replay
 from tests.support.service_runner import RunningService
 from tests.support.waiting import eventually
 
-pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def nc(shared_nats: Any) -> AsyncIterator[NatsClient]:
-    client = await nats.connect(shared_nats.url)
-    await ensure_stream(client.jetstream(), NatsSettings(nats_url=(shared_nats.url,)))
-    yield client
-    await client.close()
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("stream_declared")]
 
 
 @pytest.fixture

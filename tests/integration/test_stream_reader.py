@@ -7,7 +7,6 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 
@@ -15,20 +14,10 @@ from haws.common import names, raw_replies
 from haws.common.errors import StreamError
 from haws.common.messages import StoredMessage
 from haws.common.raw_replies import tap_for
-from haws.common.settings import NatsSettings
 from haws.common.stream_reader import StreamReader
-from haws.common.streams import ensure_stream
 from tests.support.waiting import eventually
 
-pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def nc(shared_nats: Any) -> AsyncIterator[NatsClient]:
-    client = await nats.connect(shared_nats.url)
-    await ensure_stream(client.jetstream(), NatsSettings(nats_url=(shared_nats.url,)))
-    yield client
-    await client.close()
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("stream_declared")]
 
 
 @pytest.fixture(params=["tapped", "subscribed"])
