@@ -20,6 +20,10 @@ PARTS = ("gateway", "nats-server", "presence", "replay", "consul")
 PHASES = ("hello", "delivery", "disconnect", "resume")
 CURVE_PREFIX = "CPU/delivery at "
 CURVE_SUFFIX = " msg/s per conn, gateway"
+REPLAY_TAIL = "replay CPU/publish (tail)"
+"""The figure of a replay replica's CPU per published message (the ``publish``
+phase): its tail follows every topic's live messages (docs/performance.md), so
+every replica pays it for every publish of the cluster, whoever replays."""
 
 
 def curve_metric(rate: float) -> str:
@@ -88,6 +92,11 @@ class Measured:
     replay_us_per_msg: float | None = None
     """Server CPU (all parts) per message replayed to one client catching up."""
     replay_msgs_per_s: float | None = None
+    replay_us_per_publish: float | None = None
+    """A replay replica's CPU per message published in the cluster (its tail's
+    intake, ``REPLAY_TAIL``); None: the results predate the tail's figure."""
+    replay_tail_source: str = ""
+    """Where ``replay_us_per_publish`` came from (the costs or the replay scenario)."""
     presence_ops_per_s: float | None = None
     delivery_rate: float = 0.0
     """msg/s to each connection in the ``delivery`` phase (0: not recorded)."""
@@ -171,6 +180,7 @@ def from_figures(
             if ratios:
                 per_own[n] = sum(ratios) / len(ratios)
     replay_us, replay_rate = _replay(found)
+    tail_us, tail_source = _tail(found, scenario)
     presence = [
         float(f["value"])
         for (s, metric, system), f in found.items()
@@ -201,6 +211,8 @@ def from_figures(
         interest_msgs_per_own=dict(sorted(per_own.items())),
         replay_us_per_msg=replay_us,
         replay_msgs_per_s=replay_rate,
+        replay_us_per_publish=tail_us,
+        replay_tail_source=tail_source,
         presence_ops_per_s=max(presence) if presence else None,
         delivery_rate=float(delivery.get("rate_per_topic", 0.0)),
         sources=sources,
@@ -265,3 +277,20 @@ def _replay(
     if not rate or share is None:
         return None, rate or None
     return float(share) / rate * 1e6, rate
+
+
+def _tail(
+    found: Mapping[tuple[str, str, str], Mapping[str, Any]], scenario: str
+) -> tuple[float | None, str]:
+    """A replay replica's CPU per published message: the costs run's own figure,
+    else the replay scenario's replica CPU per message while it stored them
+    (``store_cpu_us_per_msg``: the same intake, measured at a higher rate)."""
+    figure = found.get((scenario, REPLAY_TAIL, "haws"))
+    if figure is not None:
+        return float(figure["value"]), f"`{scenario}` publish phase"
+    for s in sorted((s for s, _, _ in found if s.startswith("replay-")), key=_size, reverse=True):
+        replayed = found.get((s, "replayed msg/s", "haws"))
+        stored = ((replayed or {}).get("details") or {}).get("store_cpu_us_per_msg") or {}
+        if "replay" in stored:
+            return float(stored["replay"]), f"`{s}` while its messages were stored"
+    return None, ""

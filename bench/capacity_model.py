@@ -159,6 +159,12 @@ class Sizing:
     presence_cores: float
     replay_replicas: int
     replay_cores: float
+    """One replay replica's peak: its tail's intake plus its share of the burst."""
+    replay_tail_cores: float
+    """What every replay replica's tail takes in, steady: each follows every publish."""
+    replay_tail_on: bool
+    """The tail's intake fits a replica's core budget; if not, the sizing turns it
+    off (``HAWS_TAIL_BYTES=0``) and resumes read the stream."""
     readmit_s: dict[str, float]
     stream_max_bytes: float
     stream_max_msgs_per_subject: int
@@ -177,6 +183,10 @@ def per_connection_us(m: Measured, a: Assumptions, part: str) -> float:
         return steady + a.msg_rate / a.fanout * m.nats_us_per_publish
     if part == "gateway":
         return steady + a.msg_rate * delivery_us(m, a.msg_rate)
+    if part == "replay" and m.replay_us_per_publish is not None:
+        # The tail's intake is per publish, whatever the fan-out: at the assumed one,
+        # not at the delivery phase's (where it hides in the replay CPU per delivery).
+        return steady + a.msg_rate / a.fanout * m.replay_us_per_publish
     return steady + a.msg_rate * cpu["delivery"][part]
 
 
@@ -260,9 +270,15 @@ def size(m: Measured, a: Assumptions, n: int) -> Sizing:
     presence_cores = max(steady_presence / a.core_budget, burst_presence)
     presence_replicas = max(2, math.ceil(presence_cores))
     behind = dead * a.msg_rate * a.failover_gap
-    replay_cores = behind * (m.replay_us_per_msg or 0.0) / 1e6 / a.resume_within
-    replay_cores += dead * cpu["resume"]["replay"] / 1e6 / a.resume_within
-    replay_replicas = max(2, math.ceil(replay_cores))
+    burst_replay = behind * (m.replay_us_per_msg or 0.0) / 1e6 / a.resume_within
+    burst_replay += dead * cpu["resume"]["replay"] / 1e6 / a.resume_within
+    # Every replica's tail takes in every publish: more replicas share the burst, never
+    # the intake. A tail over the budget is turned off (resumes read the stream).
+    tail_cores = published * (m.replay_us_per_publish or 0.0) / 1e6
+    tail_on = tail_cores <= a.core_budget
+    spare = 1.0 - tail_cores if tail_on else 1.0
+    replay_replicas = max(2, math.ceil(burst_replay / spare))
+    replay_cores = (tail_cores if tail_on else 0.0) + burst_replay / replay_replicas
     nats_spare = max(1e-9, nats_nodes * a.nats_node_cores - nats_us / 1e6)
     readmit = {
         "gateway": readmit_g,
@@ -289,6 +305,8 @@ def size(m: Measured, a: Assumptions, n: int) -> Sizing:
         presence_cores=presence_cores,
         replay_replicas=replay_replicas,
         replay_cores=replay_cores,
+        replay_tail_cores=tail_cores,
+        replay_tail_on=tail_on,
         readmit_s=readmit,
         stream_max_bytes=published * a.replay_window * stored_bytes(m, a) * 1.5,
         stream_max_msgs_per_subject=_round_up(
@@ -314,6 +332,15 @@ def caps(m: Measured, a: Assumptions) -> list[tuple[str, str, str]]:
     )
     stream_us = m.nats_us_per_publish * a.msg_rate / a.fanout  # per connection per second
     resume_p = cpu["resume"]["presence"]
+    tail: list[tuple[str, str, str]] = []
+    if m.replay_us_per_publish:
+        tail_us = m.replay_us_per_publish * a.msg_rate / a.fanout  # per connection per second
+        tail = [(
+            "each replay replica's tail (every replica takes every publish)",
+            f"{_n(1e6 / m.replay_us_per_publish)} publishes/s",
+            f"{_n(1e6 / max(tail_us, 1e-9))} connections; beyond, `HAWS_TAIL_BYTES=0` "
+            "(resumes read the stream)",
+        )]  # fmt: skip
     return [
         (
             "one presence leader (unsharded)",
@@ -329,6 +356,7 @@ def caps(m: Measured, a: Assumptions) -> list[tuple[str, str, str]]:
             f"{_n(1e6 / max(stream_us, 1e-9))} connections "
             f"({a.msg_rate:g} msg/s each, fan-out {a.fanout})",
         ),
+        *tail,
     ]
 
 
@@ -346,6 +374,7 @@ def first_limits(m: Measured, a: Assumptions) -> list[str]:
             "the presence leader, steady churn": s.hellos_per_s
             * (cpu["hello"]["presence"] + cpu["disconnect"]["presence"]) / 1e6,
             "the HAWS stream's leader": s.stream_leader_cores,
+            "each replay replica's tail": s.replay_tail_cores,
         }  # fmt: skip
         name = max(loads, key=lambda k: loads[k])
         verdict = "over its core" if loads[name] > 1.0 else "within one core"
@@ -430,6 +459,13 @@ def render(m: Measured, a: Assumptions) -> str:
         )
     else:
         lines.append("- replay per message: no replay figure in these results (taken as 0)")
+    if m.replay_us_per_publish is not None:
+        lines.append(
+            f"- replay tail intake: {m.replay_us_per_publish:.1f} µs of each replay replica's "
+            f"CPU per published message ({m.replay_tail_source})"
+        )
+    else:
+        lines.append("- replay tail intake: no figure in these results (taken as 0)")
     if m.presence_ops_per_s is not None:
         lines.append(f"- presence service alone: {_n(m.presence_ops_per_s)} claims+events/s")
     if m.interest_bytes_per_s:
@@ -509,13 +545,19 @@ def render(m: Measured, a: Assumptions) -> str:
     add("presence KV (per replica)", [_bytes(s.presence_kv_bytes) for s in sizings])
     add("presence replicas", [f"{s.presence_replicas} ({s.presence_cores:.2f} cores at peak)"
                               for s in sizings])  # fmt: skip
-    add("replay replicas", [f"{s.replay_replicas} ({s.replay_cores:.2f} cores at peak)"
-                            for s in sizings])  # fmt: skip
+    add("replay replicas", [f"{s.replay_replicas} ({s.replay_cores:.2f} of a core each at "
+                            f"peak; {_tail_cell(s)})" for s in sizings])  # fmt: skip
     add("Consul servers", [str(s.consul_servers) for s in sizings])
     add("re-admit one dead gateway's clients (s)",
         [", ".join(f"{k} {v:.2f}" for k, v in s.readmit_s.items()) for s in sizings])  # fmt: skip
     lines += ["", END]
     return "\n".join(lines)
+
+
+def _tail_cell(s: Sizing) -> str:
+    if s.replay_tail_on:
+        return f"tail intake {s.replay_tail_cores:.2f} of it"
+    return f"tail off: its intake would take {s.replay_tail_cores:.2f} cores per replica"
 
 
 def curve_lines(m: Measured, a: Assumptions) -> list[str]:

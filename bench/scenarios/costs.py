@@ -50,7 +50,7 @@ from typing import Any
 import nats
 from nats.aio.client import Client as NatsClient
 
-from bench.capacity_inputs import curve_metric
+from bench.capacity_inputs import REPLAY_TAIL, curve_metric
 from bench.figures import Figure, why
 from bench.lab import HAWS_DIALECTS, Lab
 from bench.loadgen.crowd import close_all
@@ -154,6 +154,7 @@ def figures_of(scenario: str, details: dict[str, Any]) -> list[Figure]:
         ("NATS CPU/publish, 1 gateway", "nats_us_per_publish_1gw", "us"),
         ("NATS CPU/publish, 2 gateways", "nats_us_per_publish_2gw", "us"),
         ("gateway CPU/publish received", RECEIVED, "us"),
+        (REPLAY_TAIL, "replay_us_per_publish", "us"),
         ("KV writes/hello", "kv_writes_per_hello", "writes"),
         ("NATS msgs in+out/hello", "nats_msgs_per_hello", "msgs"),
         ("sessions KV B/session", "sessions_kv_bytes_per_session", "B"),
@@ -334,6 +335,7 @@ def _sizes(
         "nats_us_per_publish_1gw": per_publish(publish, "nats-server"),
         "nats_us_per_publish_2gw": per_publish(spread, "nats-server"),
         "gateway_us_per_publish_received": per_publish(spread, OTHER_GATEWAYS),
+        "replay_us_per_publish": per_publish(publish, "replay"),
         "kv_writes_per_hello": round(
             per_hello["sessions_kv.last_seq"] + per_hello["presence_kv.last_seq"], 2
         ),

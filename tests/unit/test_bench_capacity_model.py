@@ -10,7 +10,14 @@ from typing import Any
 
 import pytest
 
-from bench.capacity_inputs import PARTS, CurvePoint, Measured, MissingFigures, from_figures
+from bench.capacity_inputs import (
+    PARTS,
+    REPLAY_TAIL,
+    CurvePoint,
+    Measured,
+    MissingFigures,
+    from_figures,
+)
 from bench.capacity_model import (
     BEGIN,
     END,
@@ -57,6 +64,7 @@ def costs_details() -> dict[str, Any]:
         "nats_us_per_publish_1gw": 50.0,
         "nats_us_per_publish_2gw": 60.0,
         "gateway_us_per_publish_received": 40.0,
+        "replay_us_per_publish": 10.0,
         "kv_writes_per_hello": 2.0,
         "nats_msgs_per_hello": 11.0,
         "sessions_kv_bytes_per_session": 122.0,
@@ -96,6 +104,46 @@ def test_interest_and_replay_figures_are_read_when_present() -> None:
     assert list(m.interest_bytes_per_s) == [1, 2, 4, 8]
     assert m.interest_msgs_per_own[8] == 2.0
     assert m.replay_us_per_msg == pytest.approx(20.0)
+
+
+def test_the_tail_intake_comes_from_costs_else_from_the_replay_scenario() -> None:
+    assert measured().replay_us_per_publish == 10.0
+    details = {"server_cpu": 1.0, "store_cpu_us_per_msg": {"replay": 7.5}}
+    stored = Figure("replay-100000", "replayed msg/s", "haws", 50_000.0, "msg/s", details=details)
+    older = [f for f in costs.figures_of("costs-5000", costs_details()) if f.metric != REPLAY_TAIL]
+    m = from_figures({(f.scenario, f.metric, f.system): f.as_dict() for f in [*older, stored]})
+    assert m.replay_us_per_publish == 7.5
+    assert "replay-100000" in m.replay_tail_source
+    m = from_figures({(f.scenario, f.metric, f.system): f.as_dict() for f in older})
+    assert m.replay_us_per_publish is None
+    assert "no figure" in render(m, Assumptions())
+
+
+def test_every_replay_replica_pays_the_tail_and_more_replicas_share_only_the_burst() -> None:
+    a = Assumptions(msg_rate=1.0, fanout=10)
+    cheap = size(dataclasses.replace(measured(), replay_us_per_publish=1.0), a, 100_000)
+    dear = size(dataclasses.replace(measured(), replay_us_per_publish=50.0), a, 100_000)
+    published = 100_000 / 10
+    assert cheap.replay_tail_cores == pytest.approx(published * 1.0 / 1e6)
+    assert dear.replay_tail_cores == pytest.approx(published * 50.0 / 1e6)
+    assert cheap.replay_tail_on  # 0.01 of a core
+    assert dear.replay_tail_on  # 0.5 of a core
+    # The burst is shared, the intake is not: each replica's peak holds all of it,
+    # and a dearer intake leaves less of each replica for the burst.
+    assert dear.replay_cores >= dear.replay_tail_cores
+    assert dear.replay_replicas >= cheap.replay_replicas
+    assert dear.replay_cores <= 1.0
+
+
+def test_a_tail_over_the_core_budget_is_turned_off_in_the_sizing() -> None:
+    m = dataclasses.replace(measured(), replay_us_per_publish=100.0)
+    a = Assumptions(msg_rate=1.0, fanout=10)
+    s = size(m, a, 1_000_000)  # 100,000 publishes/s: 10 cores of intake per replica
+    assert not s.replay_tail_on
+    assert s.replay_cores < s.replay_tail_cores
+    text = render(m, dataclasses.replace(a, connections=(1_000_000,)))
+    assert "tail off" in text
+    assert "each replay replica's tail" in text
 
 
 def test_without_costs_figures_there_is_nothing_to_size() -> None:
