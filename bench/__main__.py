@@ -20,7 +20,7 @@ from typing import Any
 from bench import report
 from bench.figures import Figure
 from bench.lab import PRESENCE_MODES, SYSTEMS, Lab, Options
-from bench.machine import Machine
+from bench.machine import SPEED_STEPS, Machine
 from bench.scenarios import SCENARIOS
 from bench.sizes import FULL, QUICK, TINY
 from bench.targets import targets
@@ -107,6 +107,11 @@ def main(argv: list[str] | None = None) -> int:
     lab = Lab(options, machine)
     print(
         f"bench: {machine.nproc} CPUs ({machine.cpu}), Python {machine.python}; {machine.pinning}"
+    )
+    print(
+        f"bench: machine speed {machine.speed_ms:.0f} ms for a fixed {SPEED_STEPS:,}-step "
+        "Python loop (lower is faster; absolute figures of two runs compare only at "
+        "similar speeds)"
     )
     print(f"bench: {mode} run, files under {lab.data_dir}", flush=True)
     figures: list[Figure] = []

@@ -9,17 +9,40 @@ and the report says so.
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import resource
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 SERVER_CORE = 0
 LOADGEN_CORE = 1
+SPEED_STEPS = 1_000_000
+"""Steps of the fixed loop ``speed_ms`` times."""
+
+
+def speed_ms(rounds: int = 3, steps: int = SPEED_STEPS) -> float:
+    """Best of ``rounds`` timings, in ms, of one fixed pure-Python loop.
+
+    The same VM size is not the same machine from one day to the next: raw
+    aiohttp's storm-5000 read 3,443 conn/s in one run and 1,276 in another a
+    day later, with nothing in haws changed. Every figure of a run scales with
+    this one number, so it goes in the header and the results file: two runs'
+    absolute figures compare only next to their speeds (their ratios within a
+    run do not need it)."""
+    best = math.inf
+    for _ in range(rounds):
+        started = time.perf_counter()
+        total = 0
+        for i in range(steps):
+            total += i & 7
+        best = min(best, time.perf_counter() - started)
+    return round(best * 1000, 1)
 
 
 def cpu_model() -> str:
@@ -57,6 +80,8 @@ class Machine:
     """CPUs this process may use before it pins itself."""
     nofile: int = 0
     pinning: str = ""
+    speed_ms: float = 0.0
+    """``speed_ms()`` on the load generator's core once pinned (0: not measured)."""
     notes: list[str] = field(default_factory=list)
 
     @classmethod
@@ -85,6 +110,7 @@ class Machine:
         else:
             self.pinning = "none (fewer than 2 CPUs available)"
             self.notes.append("no pinning: servers and load generator share the CPU")
+        self.speed_ms = speed_ms()
 
     def pin_server(self, pid: int | None) -> None:
         """Move every thread of ``pid`` to the server core."""
