@@ -108,3 +108,47 @@ async def test_a_queued_round_put_does_not_overwrite_a_resume_on_another_node(
             hub.discard(c)
         await hub.close()
         await broker.close()
+
+
+async def test_a_fenced_owner_writes_over_an_older_owner_and_yields_to_a_newer_one(
+    buckets: tuple[KeyValue, KvSessionStore, KvSessionStore],
+) -> None:
+    """The conditional writes on the real KV: node n1 holds the session at epoch 5;
+    n2's late write at epoch 4 (the previous owner) is written over at the next
+    change, n2's write at epoch 6 (a resume there) is never touched again."""
+    kv, here_store, other_node_store = buckets
+    parts = keeper_hub(here_store)
+    keeper, hub = parts.keeper, parts.hub
+    session = f"s-{uuid.uuid4().hex[:6]}"
+    conn = socketless_connection(session=session)[0]
+    conn.claimed(5)
+    hub.add(conn)
+    keeper.opened(conn, 0)
+
+    async def change(topic: str) -> None:
+        parts.clock.now += 1.0
+        await hub.subscribe(conn, topic, since=None, presence=False, room_timeout=5)
+        await keeper.flush()
+
+    async def stored() -> SessionRecord:
+        return SessionRecord.decode((await kv.get(session)).value or b"")
+
+    try:
+        await change("a")
+        assert ((await stored()).node, (await stored()).epoch) == ("n1", 5)
+        older = SessionRecord(subs={"a": TopicState(0)}, node="n2", epoch=4)
+        await other_node_store.put(session, older)
+        await change("b")
+        assert set((await stored()).subs) == {"a", "b"}
+        assert (await stored()).node == "n1"
+        newer = SessionRecord(subs={"a": TopicState(0)}, node="n2", epoch=6)
+        await other_node_store.put(session, newer)
+        await change("c")
+        await conn.stop()
+        await keeper.closed(conn)
+        hub.discard(conn)
+        assert await stored() == newer
+    finally:
+        await conn.stop()
+        hub.discard(conn)
+        await parts.close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from haws.common.session_record import SessionRecord
-from haws.gateway.sessions.store import SessionStore
+from haws.gateway.sessions.store import SessionStore, Stored
 
 
 class HeldStore:
@@ -30,13 +30,17 @@ class HeldStore:
     async def get(self, session: str) -> SessionRecord | None:
         return await self.inner.get(session)
 
-    async def put(self, session: str, record: SessionRecord) -> None:
+    async def read(self, session: str) -> Stored:
+        return await self.inner.read(session)
+
+    async def put(self, session: str, record: SessionRecord, *, last: int | None = None) -> int:
         if self._armed:
             self._armed = False
             self.held = session
             await self._gate.wait()
-        await self.inner.put(session, record)
+        revision = await self.inner.put(session, record, last=last)
         self.landed.append((session, record))
+        return revision
 
     async def delete(self, session: str) -> None:
         await self.inner.delete(session)

@@ -43,6 +43,11 @@ HDR_LAST_SEQUENCE = "Nats-Last-Sequence"
 HDR_TIMESTAMP = "Nats-Time-Stamp"
 HDR_SUBJECT = "Nats-Subject"
 HDR_MSG_ID = "Nats-Msg-Id"
+HDR_EXPECTED_LAST_SUBJECT_SEQ = "Nats-Expected-Last-Subject-Sequence"
+"""A conditional write: stored only if the subject's last message has this seq (0: none)."""
+WRONG_LAST_SEQUENCE = (10071, 10164)
+"""JetStream's error codes for a failed expected-last-sequence check
+(JSStreamWrongLastSequenceErrF and its constant twin)."""
 # haws' own headers on stored messages.
 HDR_FROM = "Haws-From"
 

@@ -27,14 +27,20 @@ class SessionRecord:
     subs: dict[str, TopicState] = field(default_factory=dict)
     node: str = ""
     user: str | None = None
+    epoch: int = 0
+    """The presence epoch of the connection that wrote it (0: unfenced): which of two
+    nodes' records is the newer owner's (the gateway's ``SessionKeeper``). Older
+    readers ignore the key; a record without it reads as 0."""
 
     def encode(self) -> bytes:
-        record = {
+        record: dict[str, Any] = {
             "v": RECORD_VERSION,
             "subs": {t: [s.seq, s.presence] for t, s in sorted(self.subs.items())},
             "node": self.node,
             "user": self.user,
         }
+        if self.epoch:
+            record["epoch"] = self.epoch
         return bytes(msgpack.packb(record))
 
     @classmethod
@@ -44,4 +50,5 @@ class SessionRecord:
             subs={t: TopicState(int(v[0]), bool(v[1])) for t, v in obj.get("subs", {}).items()},
             node=str(obj.get("node", "")),
             user=obj.get("user"),
+            epoch=int(obj.get("epoch", 0)),
         )

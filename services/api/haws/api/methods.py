@@ -36,9 +36,6 @@ from haws.protocol.errors import (
     Unavailable,
 )
 
-HDR_EXPECTED_LAST_SUBJECT_SEQ = "Nats-Expected-Last-Subject-Sequence"
-WRONG_LAST_SEQUENCE = 10071
-"""JetStream's error code for a failed expected-last-sequence check."""
 BROADCAST_PARALLEL = 32
 
 
@@ -102,7 +99,7 @@ class ApiMethods:
         if mid is not None:
             headers[names.HDR_MSG_ID] = mid
         if expect_seq is not None:
-            headers[HDR_EXPECTED_LAST_SUBJECT_SEQ] = str(expect_seq)
+            headers[names.HDR_EXPECTED_LAST_SUBJECT_SEQ] = str(expect_seq)
         try:
             body = encode_payload(data)
         except (TypeError, ValueError) as exc:
@@ -112,7 +109,7 @@ class ApiMethods:
                 names.topic_subject(topic), body, timeout=self._timeout, headers=headers
             )
         except APIError as exc:
-            if exc.err_code == WRONG_LAST_SEQUENCE:
+            if exc.err_code in names.WRONG_LAST_SEQUENCE:
                 raise Conflict(f"{topic}: last seq is not {expect_seq}") from None
             raise Unavailable(f"message not stored: {exc.description}") from None
         except (NatsError, TimeoutError, OSError) as exc:

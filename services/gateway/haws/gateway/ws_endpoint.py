@@ -34,6 +34,7 @@ from haws.gateway.security.conn_limits import Lease, LimitExceeded
 from haws.gateway.security.credentials import forbidden_topic, stop_watching, watch_expiry
 from haws.gateway.security.grants import Principal, split_plan
 from haws.gateway.security.rate_limit import CommandLimiter
+from haws.gateway.sessions.store import Stored
 from haws.gateway.sessions.takeover import take_over
 from haws.protocol.client_frames import Hello, Pub, parse_client_frame
 from haws.protocol.codec import CODECS, JSON, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, Codec
@@ -42,6 +43,8 @@ from haws.protocol.errors import CloseCode, FrameDecodeError, ProtocolError, Rat
 _tracer = tracer("gateway")
 SUBPROTOCOLS: Final = (SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK)
 _DATA_TYPES: Final = (WSMsgType.TEXT, WSMsgType.BINARY)
+MINTED: Final = Stored(None, 0)
+"""A session id this node mints has never been written: its first write expects none."""
 
 
 class HelloFailed(Exception):
@@ -117,11 +120,12 @@ class WsEndpoint:
             self._frame_counters[kind] = counter
         return counter
 
-    async def _load(self, session: str) -> SessionRecord | None:
+    async def _load(self, session: str) -> Stored | None:
+        """The session's record and revision; None when the store did not answer."""
         with _tracer.start_as_current_span("haws.hello") as span:
-            record = await self._deps.sessions.load(session)
-            span.set_attribute("haws.resumed", record is not None)
-        return record
+            stored = await self._deps.sessions.read(session)
+            span.set_attribute("haws.resumed", stored is not None and stored.record is not None)
+        return stored
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         if self._deps.state.draining:
@@ -185,7 +189,9 @@ class WsEndpoint:
             if exc.code:
                 await self._refuse(ws, request, exc)
             return ws
-        record = await self._load(hello.session) if hello.session else None
+        # A session minted here has no record yet: revision 0 (see SessionKeeper.opened).
+        stored = await self._load(hello.session) if hello.session else MINTED
+        record = stored.record if stored is not None else None
         live = deps.hub.by_session.get(hello.session) if hello.session else None
         refusal = foreign_session(record, live, principal)
         if refusal is not None:
@@ -213,6 +219,7 @@ class WsEndpoint:
         if previous is not None:
             take_over(previous, "newer hello on this node")
         deps.hub.add(conn)
+        deps.sessions.opened(conn, stored.revision if stored is not None else None)
         plan, denied = split_plan(restore_plan(record, hello.cursors), principal.grants)
         if plan:
             deps.sessions.restoring(conn)  # its record is not rewritten half-restored

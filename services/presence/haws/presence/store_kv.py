@@ -19,13 +19,11 @@ from nats.aio.client import Client as NatsClient
 from nats.js.client import JetStreamContext
 from nats.js.kv import KeyValue
 
+from haws.common import names
 from haws.common.ack_inbox import AckInbox
 from haws.presence.kv_watch import HEARTBEAT, KvWatch
 from haws.presence.store import StoreConflict, StoreUnavailable, Updates, Versioned
 
-# JSStreamWrongLastSequenceErrF and its constant twin: a conditional write lost.
-_WRONG_LAST_SEQUENCE = (10071, 10164)
-_EXPECTED_LAST = "Nats-Expected-Last-Subject-Sequence"
 _OPERATION = "KV-Operation"
 
 
@@ -34,7 +32,7 @@ def _translation(key: str, exc: Exception) -> StoreConflict | StoreUnavailable |
     if isinstance(exc, nats.js.errors.KeyWrongLastSequenceError):
         return StoreConflict(f"{key}: {exc.description}")
     if isinstance(exc, nats.js.errors.APIError):
-        if exc.err_code in _WRONG_LAST_SEQUENCE:
+        if exc.err_code in names.WRONG_LAST_SEQUENCE:
             return StoreConflict(f"{key}: {exc.description}")
         return StoreUnavailable(f"{key}: {exc!r}")
     if isinstance(exc, nats.errors.Error | OSError):
@@ -82,7 +80,7 @@ class KvStore:
         self._prefix = f"$KV.{bucket}."
 
     async def _write(self, key: str, value: bytes, last: int, *, delete: bool = False) -> int:
-        headers = {_EXPECTED_LAST: str(last)}
+        headers = {names.HDR_EXPECTED_LAST_SUBJECT_SEQ: str(last)}
         if delete:
             headers[_OPERATION] = "DEL"
         # A plain ``try`` (not ``_translated``): a context manager per write cost

@@ -26,9 +26,9 @@ class CountingStore(MemorySessionStore):
         super().__init__()
         self.puts = 0
 
-    async def put(self, session: str, record: SessionRecord) -> None:
+    async def put(self, session: str, record: SessionRecord, *, last: int | None = None) -> int:
         self.puts += 1
-        await super().put(session, record)
+        return await super().put(session, record, last=last)
 
 
 @dataclass

@@ -36,13 +36,13 @@ class CountingStore(MemorySessionStore):
         self.in_flight = 0
         self.most_in_flight = 0
 
-    async def put(self, session: str, record: SessionRecord) -> None:
+    async def put(self, session: str, record: SessionRecord, *, last: int | None = None) -> int:
         self.puts += 1
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:
             await asyncio.sleep(0)  # a put that yields, as a KV round trip does
-            await super().put(session, record)
+            return await super().put(session, record, last=last)
         finally:
             self.in_flight -= 1
 

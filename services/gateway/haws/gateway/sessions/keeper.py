@@ -23,6 +23,18 @@ so a round never puts for a connection that is closing or gone, and the final
 write waits for a round put of it already in flight (bounded by the store's own
 timeout).
 
+A fenced connection (its claim gave it a presence epoch) writes only on the
+revision it last saw: its hello's read (0 for a session minted here), then
+each of its own writes. A write that finds another revision reads the record:
+another node's record with an epoch at least its own is a newer owner's (the
+client resumed there and this node has not heard yet), and this connection
+writes the session no more; an older epoch's is an older owner's late write,
+and it is written over. So a takeover that is late never lets the older node
+roll the newer record back, nor the older node's last write stand, and the
+final write on close needs no read before it. An unfenced connection (epoch 0:
+no presence service) has no order to go by: its rounds write as the last
+writer, and its close reads first and leaves a record another node wrote.
+
 A cursor is the last seq handed to the socket: while a connection's send queue
 still holds frames its cursors are not advanced.
 """
@@ -38,7 +50,7 @@ from haws.common.session_record import SessionRecord, TopicState
 from haws.common.tasks import stop_task
 from haws.gateway.delivery.connection import Connection
 from haws.gateway.fanout.hub import Hub
-from haws.gateway.sessions.store import SessionStore
+from haws.gateway.sessions.store import SessionStore, StaleRecord, Stored
 
 FLUSH_CONCURRENCY = 64
 """Round puts in flight at once (one at a time, a reconnect storm's records
@@ -88,14 +100,29 @@ class SessionKeeper:
         """Set when the in-flight put of a closing connection is done (made on demand)."""
         self._restoring: set[Connection] = set()
         """Resumed connections whose subscriptions are not all restored yet."""
+        self._revisions: dict[Connection, int] = {}
+        """The record revision each connection last saw; none: read before writing."""
+        self._moved: set[Connection] = set()
+        """Connections whose record another node has written since: never written again."""
         self._task: asyncio.Task[None] | None = None
 
     async def load(self, session: str) -> SessionRecord | None:
+        stored = await self.read(session)
+        return stored.record if stored is not None else None
+
+    async def read(self, session: str) -> Stored | None:
+        """The record and its revision; None when the store did not answer."""
         try:
-            return await self._store.get(session)
+            return await self._store.read(session)
         except Exception as exc:  # KV away: resume from the client's cursors alone
             self._log.warning("session.load_failed", session=session, error=repr(exc))
             return None
+
+    def opened(self, conn: Connection, revision: int | None) -> None:
+        """``conn`` holds its session at ``revision`` (its hello's read; 0 for a session
+        minted here; None: unknown, its first write reads first)."""
+        if revision is not None:
+            self._revisions[conn] = revision
 
     def record_of(self, conn: Connection) -> SessionRecord:
         written = self._written.get(conn.session)
@@ -110,7 +137,7 @@ class SessionKeeper:
                 old = previous.subs.get(name) if previous else None
                 seq = old.seq if old is not None else sub.seq
             subs[name] = TopicState(seq, sub.presence)
-        return SessionRecord(subs=subs, node=self._node, user=conn.user)
+        return SessionRecord(subs=subs, node=self._node, user=conn.user, epoch=conn.epoch)
 
     def _change(self, conn: Connection, previous: SessionRecord) -> _Change:
         """What ``record_of(conn)`` would change in ``previous``, without building it."""
@@ -152,6 +179,7 @@ class SessionKeeper:
             not conn.taken_over
             and conn not in self._closing
             and conn not in self._restoring
+            and conn not in self._moved
             and conn in self._hub.connections
         )
 
@@ -185,17 +213,51 @@ class SessionKeeper:
     async def _put(self, conn: Connection, record: SessionRecord, *, final: bool) -> None:
         self._in_flight.add(conn)
         try:
-            await self._store.put(conn.session, record)
+            written = await self._write(conn, record)
         except Exception as exc:  # next round retries; the client's cursors still hold
+            self._revisions.pop(conn, None)  # landed or not: the next write reads first
             self._log.warning("session.write_failed", session=conn.session, error=repr(exc))
         else:
-            if final or self._open(conn):
+            if written and (final or self._open(conn)):
                 self._written[conn.session] = (record, self._clock())
         finally:
             self._in_flight.discard(conn)
             settled = self._settled.pop(conn, None)
             if settled is not None:
                 settled.set()
+
+    async def _write(self, conn: Connection, record: SessionRecord) -> bool:
+        """Put ``record``, fenced on the revision ``conn`` last saw; False (nothing
+        written) once a newer owner elsewhere has written the session's record."""
+        if not conn.epoch:
+            self._revisions[conn] = await self._store.put(conn.session, record)
+            return True
+        last = self._revisions.get(conn)
+        if last is None:
+            last = await self._writable(conn)
+            if last is None:
+                return False
+        try:
+            revision = await self._store.put(conn.session, record, last=last)
+        except StaleRecord:
+            # Another write came between: this node's own (an ack lost in a timeout,
+            # the record expired), or another node's.
+            last = await self._writable(conn)
+            if last is None:
+                return False
+            revision = await self._store.put(conn.session, record, last=last)
+        self._revisions[conn] = revision
+        return True
+
+    async def _writable(self, conn: Connection) -> int | None:
+        """The revision to write ``conn``'s record on, read now; None if a newer owner
+        wrote it (the session lives there now: ``conn`` writes it no more)."""
+        stored = await self._store.read(conn.session)
+        if newer_owner(stored.record, self._node, conn.epoch):
+            self._moved.add(conn)
+            self._log.info("session.moved", session=conn.session, epoch=conn.epoch)
+            return None
+        return stored.revision
 
     async def _write_round(self, due: Iterator[Connection]) -> None:
         """One worker of a round, taking due connections from the round's shared
@@ -228,23 +290,29 @@ class SessionKeeper:
         """Write the final record of a closed connection; it stays resumable for the TTL.
 
         Skipped when another node has written the record since (the client already
-        resumed there): a late final write from here must not roll it back. No
-        round writes the connection from here on, and one in flight lands first.
+        resumed there): a late final write from here must not roll it back (the
+        conditional write finds that out, ``_write``). No round writes the
+        connection from here on, and one in flight lands first.
         """
         self._closing.add(conn)
         try:
             if conn in self._restoring:
                 return  # ended before its restore did: the record in KV is the whole one
             await self._put_in_flight(conn)
-            current = await self.load(conn.session)
-            if conn.taken_over or (current is not None and current.node != self._node):
+            if conn.taken_over or conn in self._moved:
                 return  # the session's record is the newer connection's now
+            if not conn.epoch:  # unfenced: read first, leave another node's record
+                current = await self.load(conn.session)
+                if current is not None and current.node != self._node:
+                    return
             record = self.record_of(conn)
             if self._due(conn.session, record, final=True):
                 await self._put(conn, record, final=True)
         finally:
             self._closing.discard(conn)
             self._restoring.discard(conn)
+            self._moved.discard(conn)
+            self._revisions.pop(conn, None)
             self._written.pop(conn.session, None)
 
     async def _run(self) -> None:
@@ -258,6 +326,14 @@ class SessionKeeper:
     async def stop(self) -> None:
         await stop_task(self._task)
         self._task = None
+
+
+def newer_owner(stored: SessionRecord | None, node: str, epoch: int) -> bool:
+    """Whether ``stored`` is the record of a newer owner than a connection of ``node``
+    at ``epoch``: another node's, at an epoch at least as high (two nodes never get
+    the same epoch from the presence service, so a tie is a record of unknown age,
+    and it is not overwritten)."""
+    return stored is not None and stored.node != node and stored.epoch >= epoch
 
 
 def _topics(record: SessionRecord) -> dict[str, bool]:
