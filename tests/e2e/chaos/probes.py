@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -56,9 +57,27 @@ async def nats_client_names(monitor_url: str) -> list[str]:
     return sorted(c.get("name", "") for c in body.get("connections") or [])
 
 
+READ_BACK_RETRY = 0.2
+"""Seconds between a refused reader's attempts (within ``read_back``'s deadline)."""
+
+
+async def _admitted(url: str, timeout: float) -> WsClient:
+    """A connection the gateway admits, waiting out a 503: a node that found the
+    backplane without quorum a moment after a NATS server died (the canary) turns
+    new clients away until the stream has its leader again, as it should."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            return await WsClient.connect(url)
+        except aiohttp.WSServerHandshakeError as exc:
+            if exc.status != 503 or asyncio.get_running_loop().time() >= deadline:
+                raise
+        await asyncio.sleep(READ_BACK_RETRY)
+
+
 async def read_back(url: str, topic: str, timeout: float) -> list[dict[str, Any]]:
     """Every stored message of ``topic``, through a gateway's history (``since: 0``)."""
-    reader = await WsClient.connect(url)
+    reader = await _admitted(url, timeout)
     try:
         await reader.hello()
         await reader.sub(topic, since=0)
