@@ -170,3 +170,33 @@ async def test_a_queued_put_of_a_closed_connection_does_not_empty_its_record(nod
     finally:
         await stop_task(round_)
     assert node.records.records[queued].subs == {"a": TopicState(12)}
+
+
+async def test_a_quick_reconnect_here_reads_the_final_record_its_close_is_writing(
+    node: Node,
+) -> None:
+    """The new hello's read waits for the final write of the previous connection of
+    its session on this node: it restores the last cursor, not the one before it."""
+    store, keeper = node.store, node.keeper
+    await keeper.flush()  # s0 written at seq 10
+    node.clock.now += 1.0
+    await node.publish(2)  # seq 12, handed to the socket, not yet in the record
+    store.hold()
+    closing = asyncio.create_task(node.close("s0"))
+    reading: asyncio.Task[object] | None = None
+    try:
+        await eventually(lambda: store.held == "s0", message="the final put held")
+        reading = asyncio.create_task(keeper.read("s0"))
+        for _ in range(20):  # far more loop steps than a memory read takes
+            await asyncio.sleep(0)
+        assert not reading.done(), "the hello read the record before its final write"
+        store.release()
+        await closing
+        stored = await reading
+    finally:
+        await stop_task(closing)
+        await stop_task(reading)
+    assert stored is not None
+    assert stored.record is not None
+    assert stored.record.subs["a"] == TopicState(12)
+    assert stored.revision == node.records.revisions["s0"]

@@ -104,6 +104,9 @@ class SessionKeeper:
         """The record revision each connection last saw; none: read before writing."""
         self._moved: set[Connection] = set()
         """Connections whose record another node has written since: never written again."""
+        self._finals: dict[str, asyncio.Event] = {}
+        """Sessions whose closed connection's final record this node is writing: a hello
+        of the session here waits for it, and so reads the final record."""
         self._task: asyncio.Task[None] | None = None
 
     async def load(self, session: str) -> SessionRecord | None:
@@ -111,7 +114,17 @@ class SessionKeeper:
         return stored.record if stored is not None else None
 
     async def read(self, session: str) -> Stored | None:
-        """The record and its revision; None when the store did not answer."""
+        """The record and its revision; None when the store did not answer.
+
+        A quick reconnect to this node finds its previous connection's final write
+        under way: it waits for it (bounded by the store's own timeout, as that
+        write is), so it restores the final cursors and writes on their revision."""
+        pending = self._finals.get(session)
+        if pending is not None:
+            await pending.wait()
+        return await self._read_now(session)
+
+    async def _read_now(self, session: str) -> Stored | None:
         try:
             return await self._store.read(session)
         except Exception as exc:  # KV away: resume from the client's cursors alone
@@ -295,6 +308,7 @@ class SessionKeeper:
         connection from here on, and one in flight lands first.
         """
         self._closing.add(conn)
+        final = self._finals[conn.session] = asyncio.Event()
         try:
             if conn in self._restoring:
                 return  # ended before its restore did: the record in KV is the whole one
@@ -302,8 +316,8 @@ class SessionKeeper:
             if conn.taken_over or conn in self._moved:
                 return  # the session's record is the newer connection's now
             if not conn.epoch:  # unfenced: read first, leave another node's record
-                current = await self.load(conn.session)
-                if current is not None and current.node != self._node:
+                current = await self._read_now(conn.session)  # not waiting for itself
+                if current is not None and newer_owner(current.record, self._node, 0):
                     return
             record = self.record_of(conn)
             if self._due(conn.session, record, final=True):
@@ -314,6 +328,9 @@ class SessionKeeper:
             self._moved.discard(conn)
             self._revisions.pop(conn, None)
             self._written.pop(conn.session, None)
+            final.set()
+            if self._finals.get(conn.session) is final:
+                del self._finals[conn.session]
 
     async def _run(self) -> None:
         while True:
