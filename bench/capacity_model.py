@@ -452,20 +452,18 @@ def render(m: Measured, a: Assumptions) -> str:
         f"stream {m.stream_bytes_per_msg:.0f} B per stored message",
     ]
     lines += curve_lines(m, a)
-    if m.replay_us_per_msg is not None:
-        lines.append(
-            f"- replay to one client catching up: {_n(m.replay_msgs_per_s or 0)} msg/s, "
-            f"{m.replay_us_per_msg:.1f} µs of server CPU (all parts) per message"
-        )
-    else:
-        lines.append("- replay per message: no replay figure in these results (taken as 0)")
-    if m.replay_us_per_publish is not None:
-        lines.append(
-            f"- replay tail intake: {m.replay_us_per_publish:.1f} µs of each replay replica's "
-            f"CPU per published message ({m.replay_tail_source})"
-        )
-    else:
-        lines.append("- replay tail intake: no figure in these results (taken as 0)")
+    lines.append(
+        f"- replay to one client catching up: {_n(m.replay_msgs_per_s or 0)} msg/s, "
+        f"{m.replay_us_per_msg:.1f} µs of server CPU (all parts) per message"
+        if m.replay_us_per_msg is not None
+        else "- replay per message: no replay figure in these results (taken as 0)"
+    )
+    lines.append(
+        f"- replay tail intake: {m.replay_us_per_publish:.1f} µs of each replay replica's "
+        f"CPU per published message ({m.replay_tail_source})"
+        if m.replay_us_per_publish is not None
+        else "- replay tail intake: no figure in these results (taken as 0)"
+    )
     if m.presence_ops_per_s is not None:
         lines.append(f"- presence service alone: {_n(m.presence_ops_per_s)} claims+events/s")
     if m.interest_bytes_per_s:
