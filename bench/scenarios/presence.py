@@ -46,13 +46,15 @@ from bench.loadgen.peer import Peer, Reply
 from bench.scenarios.traffic import new_topic
 from bench.systems import Skipped
 from bench.systems.haws import PER_MEMBER_PRESENCE, HawsStack
-from bench.targets import PRESENCE_SESSIONS
-from bench.usage import CpuMeter
+from bench.targets import PRESENCE_CORE_EACH, PRESENCE_SESSIONS
+from bench.usage import CpuMeter, cpu_seconds
 from haws.cluster import service_available
 from haws.cluster.component import wait_ready_all
 from haws.cluster.services import backend_service
 from haws.common import names
 from haws.common import presence_protocol as pp
+from haws.common.tasks import stop_task
+from haws.presence.lease import LeaseValue
 
 NAME = "presence"
 SESSIONS = PRESENCE_SESSIONS
@@ -78,8 +80,14 @@ PRESENCE_ARGS = [
     *PER_MEMBER_PRESENCE,  # every join and leave is counted, on one topic of N members
 ]
 GATEWAY_ARGS = ["--presence-heartbeat", "0.5"]
-REPLICAS = {"haws": 1, "haws-presence2": 2}
-"""The events figure's systems: presence replicas behind queue group ``haws-presence``."""
+REPLICAS = {"haws": (1, 1), "haws-presence2": (2, 4)}
+"""The events figure's systems: (presence replicas behind queue group
+``haws-presence``, their leader shards, ``--presence-shards``)."""
+CORE_EACH = PRESENCE_CORE_EACH
+"""Shards can only show there on this bench, whose server processes all share one
+core (docs/presence.md, "Throughput")."""
+SETTLE_TIMEOUT = 15.0
+"""Bound on the wait for the leader shards to spread over the replicas."""
 LEAVE_SLACK = 20.0
 """Seconds past heartbeat timeout + grace the watcher waits for the last leave."""
 
@@ -91,9 +99,9 @@ def run(lab: Lab) -> list[Figure]:
     figures: list[Figure] = []
     n = SESSIONS[mode]
     scenario = f"{NAME}-events-{n}"
-    for system, replicas in REPLICAS.items():
+    for system, (replicas, shards) in REPLICAS.items():
         for batched, metric in ((True, "claims+events/s"), (False, "one per request")):
-            figures += _events_figures(lab, scenario, system, replicas, n, batched, metric)
+            figures += _events_figures(lab, scenario, system, replicas, shards, n, batched, metric)
     m = SUBSCRIBERS[mode]
     scenario = f"{NAME}-leave-{m}"
     print(f"  {scenario} haws (presence {' '.join(PRESENCE_ARGS)}) ...", flush=True)
@@ -114,27 +122,51 @@ def run(lab: Lab) -> list[Figure]:
 
 
 def _events_figures(
-    lab: Lab, scenario: str, system: str, replicas: int, n: int, batched: bool, metric: str
+    lab: Lab,
+    scenario: str,
+    system: str,
+    replicas: int,
+    shards: int,
+    n: int,
+    batched: bool,
+    metric: str,
 ) -> list[Figure]:
     """``metric`` per second and per server-core second; batched as a busy gateway
-    sends (``haws.presence.batch``, the targets' figure) or one item per request."""
+    sends (``haws.presence.batch``, the targets' figure) or one item per request.
+    Batched, also the projection with a core for each server process."""
     how = "batches of 64" if batched else "one per request"
-    print(f"  {scenario} {system} ({replicas} presence replicas, {how}) ...", flush=True)
+    print(
+        f"  {scenario} {system} ({replicas} presence replicas, {shards} shards, {how}) ...",
+        flush=True,
+    )
     try:
-        with _stack(lab, gateways=0, replicas=replicas) as stack:
+        with _stack(lab, gateways=0, replicas=replicas, shards=shards) as stack:
             details = lab.run(_events(stack, n, batched))
     except Exception as exc:  # reported in the table, the run goes on
         return [Figure(scenario, metric, system, None, "ops/s", skipped=why(exc))]
     details["replicas"] = replicas
+    details["shards"] = shards
     core = "per server core" if batched else "per server core, one per request"
-    return [
+    figures = [
         Figure(scenario, metric, system, details["ops_per_s"], "ops/s", details=details),
         Figure(scenario, core, system, details["ops_per_core_s"], "ops/core-s", details=details),
     ]
+    if batched:
+        figures.append(
+            Figure(
+                scenario,
+                CORE_EACH,
+                system,
+                details["ops_per_s_core_each"],
+                "ops/s",
+                details=details,
+            )
+        )
+    return figures
 
 
 @contextlib.contextmanager
-def _stack(lab: Lab, *, gateways: int, replicas: int = 1) -> Iterator[HawsStack]:
+def _stack(lab: Lab, *, gateways: int, replicas: int = 1, shards: int = 1) -> Iterator[HawsStack]:
     """``replicas`` presence replicas (started first) and ``gateways`` gateways, on a
     fresh bucket. The extra replicas join the stack's backends, so they are
     measured, pinned to the server core and stopped with it."""
@@ -143,7 +175,8 @@ def _stack(lab: Lab, *, gateways: int, replicas: int = 1) -> Iterator[HawsStack]
     infra = lab.infra()
     lab.run(_drop_bucket(infra.nats.url))  # the records of an earlier measurement
     extra = [*GATEWAY_ARGS, *lab.options.gateway_args]
-    stack = HawsStack(infra, gateways=gateways, extra_args=extra, presence_args=PRESENCE_ARGS)
+    presence_args = [*PRESENCE_ARGS, "--presence-shards", str(shards)]
+    stack = HawsStack(infra, gateways=gateways, extra_args=extra, presence_args=presence_args)
     lab.wait_quiet()
     stack.start()
     try:
@@ -153,16 +186,43 @@ def _stack(lab: Lab, *, gateways: int, replicas: int = 1) -> Iterator[HawsStack]
                 "presence",
                 name=f"presence-{uuid.uuid4().hex[:6]}-{i}",
                 nats_url=infra.nats.url,
-                extra_args=PRESENCE_ARGS,
+                extra_args=[*PER_MEMBER_PRESENCE, *presence_args],
             )
             stack.backends.append(replica)
             replica.spawn()
             wait_ready_all([replica], 30.0)
             if replica.pid is not None:
                 infra.machine.pin_server(replica.pid)
+        if shards > 1:
+            lab.run(_shards_settled(infra.nats.url, shards, min(replicas, shards)))
         yield stack
     finally:
         stack.stop()
+
+
+async def _shards_settled(nats_url: str, shards: int, holders: int) -> None:
+    """Wait until every leader shard is held and spread over ``holders`` replicas, so
+    the measurement starts after the handovers a joining replica causes (each re-sends
+    its log once), not during them."""
+    nc = await nats.connect(nats_url)
+    try:
+        kv = await nc.jetstream().key_value(names.KV_PRESENCE)
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        while time.monotonic() < deadline:
+            held: list[str] = []
+            for shard in range(shards):
+                with contextlib.suppress(NotFoundError):
+                    value = LeaseValue.decode(
+                        (await kv.get(names.presence_shard_key(shard))).value or b""
+                    )
+                    if value is not None and value.holder:
+                        held.append(value.holder)
+            if len(held) == shards and len(set(held)) == holders:
+                return
+            await asyncio.sleep(0.1)  # polling the leases until they settle (bounded)
+        raise Skipped(f"presence shards not spread over {holders} replicas in {SETTLE_TIMEOUT} s")
+    finally:
+        await nc.close()
 
 
 async def _drop_bucket(nats_url: str) -> None:
@@ -302,9 +362,11 @@ async def _events(stack: HawsStack, n: int, batched: bool) -> dict[str, Any]:
     await watcher.flush()
     beating = asyncio.create_task(_heartbeats(watcher, nodes))
     meter = CpuMeter(stack.pids())
+    parts = _parts(stack)
     converged = False
     try:
         start = meter.sample()
+        cpu_before = {name: cpu_seconds(pid) for name, pid in parts.items()}
         began = time.monotonic()
         counts = [n // SENDERS + (i < n % SENDERS) for i in range(SENDERS)]
         async with asyncio.timeout(EVENTS_TIMEOUT):
@@ -324,10 +386,11 @@ async def _events(stack: HawsStack, n: int, batched: bool) -> dict[str, Any]:
                     await asyncio.sleep(0.05)  # polling the query: the rare case
         seconds = time.monotonic() - began
         end = meter.sample()
+        cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in parts.items()}
     finally:
-        beating.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await beating
+        # Cancelled again until it ends: on 3.11 a request's ``wait_for`` can swallow
+        # the cancellation as its reply lands, and the heartbeats would go on for ever.
+        await stop_task(beating)
         for nc in [*conns, watcher]:
             await nc.close()
     usage = meter.between(start, end)
@@ -351,7 +414,28 @@ async def _events(stack: HawsStack, n: int, batched: bool) -> dict[str, Any]:
             if converged and usage.server > 0
             else None
         ),
+        "cpu_us_per_op": {
+            name: round(1e6 * spent / tally.requests, 1) if tally.requests else None
+            for name, spent in cpu.items()
+        },
+        # Each server process on a core of its own, none waiting for another: the
+        # busiest one (a replica or nats-server) sets the pace.
+        "ops_per_s_core_each": (
+            round(tally.requests / max(cpu.values()), 1)
+            if converged and cpu and max(cpu.values()) > 0
+            else None
+        ),
     }
+
+
+def _parts(stack: HawsStack) -> dict[str, int]:
+    """The pid of nats-server and of each presence replica, by name."""
+    parts = {"nats-server": stack.infra.nats.pid} if stack.infra.nats.pid is not None else {}
+    replicas = [b for b in stack.backends if b.name.startswith("presence") and b.pid is not None]
+    for i, replica in enumerate(replicas, 1):
+        if replica.pid is not None:
+            parts[f"presence-{i}"] = replica.pid
+    return parts
 
 
 # -- kill to last leave -------------------------------------------------------

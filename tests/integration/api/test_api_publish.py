@@ -8,15 +8,20 @@ import json
 import uuid
 from typing import Any
 
+import aiohttp
 from nats.aio.client import Client as NatsClient
 
 from haws.api.node import ApiNode
+from haws.cli.status import render
 from haws.common import names
+from haws.presence.node import run_presence
 from haws.server import ServerApi
-from tests.integration.api.conftest import KEY, OLD_KEY
+from tests.integration.api.conftest import KEY, OLD_KEY, StartApi
 from tests.integration.conftest import Connect
+from tests.integration.presence.presence_support import presence_settings
 from tests.support.api_caller import ApiCaller
 from tests.support.gateway_runner import RunningGateway
+from tests.support.service_runner import running_service
 from tests.support.waiting import eventually
 from tests.support.ws_client import assert_chain
 
@@ -128,3 +133,23 @@ async def test_info_lists_the_nodes_the_streams_and_the_presence_leader(
     assert info["presence"]["leader"]
     assert info["errors"] == {}
     assert KEY  # the default key of ``http``
+
+
+async def test_info_lists_each_leader_shard_s_holder(nats_server: Any, start_api: StartApi) -> None:
+    settings = presence_settings(nats_server.url, presence_shards=2)
+    async with (
+        running_service(run_presence, settings) as replica,
+        start_api(nats_server.url) as node,
+        aiohttp.ClientSession() as session,
+    ):
+        http = ApiCaller(session, node.url, KEY)
+        name = replica.value.name
+
+        async def both_led() -> bool:
+            info = await http.ok("info")
+            return bool(info["presence"].get("shards") == [name, name])
+
+        await eventually(both_led, message="each shard's holder in info")
+        info = await http.ok("info")
+        assert info["presence"]["leader"] is None  # sharded: no single lease
+        assert f"presence shards: 0: {name}, 1: {name}" in render(info)

@@ -11,14 +11,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import nats.errors
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
+from nats.js.kv import KeyValue
 
+from haws.cluster import HawsService
+from haws.cluster.services import backend_service
 from haws.common import names
 from haws.common import presence_protocol as pp
 from haws.common.tasks import stop_task
@@ -54,6 +58,31 @@ def presence_settings(nats_url: str, **overrides: Any) -> PresenceSettings:
         # One grace for every way of going offline, unless a test sets both.
         values["node_dead_grace"] = overrides["grace"]
     return PresenceSettings(**values)
+
+
+def replica(data_dir: Path, nats_url: str, name: str, extra: Sequence[str] = ()) -> HawsService:
+    """A presence replica as a process, launched as ``haws up`` launches it."""
+    return backend_service(
+        data_dir,
+        "presence",
+        name=name,
+        nats_url=nats_url,
+        extra_args=["--name", name, *FAST_FLAGS, *extra],
+    )
+
+
+async def start(*replicas: HawsService) -> None:
+    await asyncio.gather(*(asyncio.to_thread(r.start, 30.0) for r in replicas))
+
+
+async def until_answered(request: Callable[[], Awaitable[T]], ok: Callable[[T], bool]) -> T:
+    """Retry as a gateway would after a reply lost with a dead replica (bounded)."""
+    for _ in range(20):
+        with contextlib.suppress(nats.errors.TimeoutError, nats.errors.NoRespondersError):
+            answer = await request()
+            if ok(answer):
+                return answer
+    raise AssertionError("presence never answered")
 
 
 def unique(prefix: str) -> str:
@@ -218,3 +247,57 @@ async def replica_pair(
     await eventually(lambda: sum(n.leadership.leading for n in nodes) == 1, timeout=5)
     leader = next(i for i, n in enumerate(nodes) if n.leadership.leading)
     return ReplicaPair(services, leader)
+
+
+class ClaimStorm:
+    """Sessions claimed and subscribed to a topic as a gateway would, many at once,
+    retrying what a dead replica left unanswered; ``third`` is set a third of the way."""
+
+    def __init__(
+        self, client: NatsClient, node: str, topic: str, sessions: int, in_flight: int
+    ) -> None:
+        self._client = client
+        self.node = node
+        self.topic = topic
+        self.sessions = [unique(f"st{i}-") for i in range(sessions)]
+        self.owners: dict[str, tuple[str, int]] = {}
+        """Each session's connection and epoch, once claimed and subscribed."""
+        self.third = asyncio.Event()
+        self._slots = asyncio.Semaphore(in_flight)
+
+    async def request(self, message: pp.Claim | pp.Event, reply: type[T]) -> T:
+        subject = names.PRESENCE_CLAIM if isinstance(message, pp.Claim) else names.PRESENCE_EVENT
+        raw = await self._client.request(subject, pp.encode(message), timeout=1.0)
+        return pp.decode(reply, raw.data)
+
+    async def connect(self, session: str) -> None:
+        async with self._slots:
+            conn = unique("c-")
+            claim = pp.Claim(session, self.node, conn)
+            claimed = await until_answered(
+                lambda: self.request(claim, pp.ClaimReply), lambda r: r.epoch > 0
+            )
+            sub = pp.Event("sub", session, self.node, conn, claimed.epoch, self.topic)
+            await until_answered(lambda: self.request(sub, pp.EventReply), lambda r: r.ok)
+            self.owners[session] = (conn, claimed.epoch)
+            if len(self.owners) == len(self.sessions) // 3:
+                self.third.set()
+
+    async def run(self) -> None:
+        await asyncio.gather(*(self.connect(s) for s in self.sessions))
+
+    async def close(self, session: str) -> None:
+        conn, epoch = self.owners[session]
+        event = pp.Event("close", session, self.node, conn, epoch)
+        await until_answered(lambda: self.request(event, pp.EventReply), lambda r: r.ok)
+
+    async def assert_owned_once(self, kv: KeyValue) -> None:
+        """Every session owned by the connection that claimed it, online, on the topic."""
+        for session in self.sessions:
+            entry = await kv.get(names.presence_owner_key(session))
+            assert entry.value is not None
+            record = pp.decode(pp.OwnerRecord, entry.value)
+            conn, epoch = self.owners[session]
+            assert (record.node, record.conn, record.epoch) == (self.node, conn, epoch)
+            assert record.online
+            assert record.topics == [self.topic]

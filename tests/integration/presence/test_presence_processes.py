@@ -10,38 +10,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Container
+from collections.abc import AsyncIterator, Container
 from pathlib import Path
 from typing import Any, TypeVar
 
-import nats
-import nats.errors
-import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js.kv import KeyValue
 
 from haws.cluster import HawsService
 from haws.cluster.probe import http_get
-from haws.cluster.services import backend_service
 from haws.common import names
-from haws.common import presence_protocol as pp
 from haws.presence.lease import LeaseValue
 from tests.integration.presence.presence_support import (
     FAST,
-    FAST_FLAGS,
+    ClaimStorm,
     GatewayDouble,
     Recorder,
+    replica,
+    start,
     unique,
 )
 from tests.support.waiting import eventually
 
 T = TypeVar("T")
-
-
-def replica(data_dir: Path, nats_url: str, name: str) -> HawsService:
-    return backend_service(
-        data_dir, "presence", name=name, nats_url=nats_url, extra_args=["--name", name, *FAST_FLAGS]
-    )
 
 
 async def lease_holder(kv: KeyValue) -> str | None:
@@ -69,19 +60,6 @@ async def led_replicas(
     finally:
         for r in replicas.values():
             await asyncio.to_thread(r.stop, 5.0)
-
-
-async def start(*replicas: HawsService) -> None:
-    await asyncio.gather(*(asyncio.to_thread(r.start, 30.0) for r in replicas))
-
-
-@pytest.fixture
-async def client(nats_server: Any) -> AsyncIterator[NatsClient]:
-    nc = await nats.connect(nats_server.url)
-    try:
-        yield nc
-    finally:
-        await nc.close()
 
 
 async def test_leader_sigkill_then_restart_of_both(
@@ -150,16 +128,6 @@ STORM = 300
 STORM_IN_FLIGHT = 50
 
 
-async def _until_answered(request: Callable[[], Awaitable[T]], ok: Callable[[T], bool]) -> T:
-    """Retry as a gateway would after a reply lost with a dead replica (bounded)."""
-    for _ in range(20):
-        with contextlib.suppress(nats.errors.TimeoutError, nats.errors.NoRespondersError):
-            answer = await request()
-            if ok(answer):
-                return answer
-    raise AssertionError("presence never answered")
-
-
 async def test_leader_sigkilled_in_a_claim_storm_leaves_every_session_owned_once(
     nats_server: Any, data_dir: Path, client: NatsClient, topic: str
 ) -> None:
@@ -172,47 +140,18 @@ async def test_leader_sigkilled_in_a_claim_storm_leaves_every_session_owned_once
     ):
         leader = await lease_holder(kv)
         assert leader is not None
-        sessions = [unique(f"st{i}-") for i in range(STORM)]
-        owners: dict[str, tuple[str, int]] = {}
-        third = asyncio.Event()
-        slots = asyncio.Semaphore(STORM_IN_FLIGHT)
-
-        async def request(message: Any, reply: type[T]) -> T:
-            subject = (
-                names.PRESENCE_CLAIM if isinstance(message, pp.Claim) else names.PRESENCE_EVENT
-            )
-            raw = await client.request(subject, pp.encode(message), timeout=1.0)
-            return pp.decode(reply, raw.data)
-
-        async def connect(session: str) -> None:
-            async with slots:
-                conn = unique("c-")
-                claim = pp.Claim(session, gw.node, conn)
-                claimed = await _until_answered(
-                    lambda: request(claim, pp.ClaimReply), lambda r: r.epoch > 0
-                )
-                sub = pp.Event("sub", session, gw.node, conn, claimed.epoch, topic)
-                await _until_answered(lambda: request(sub, pp.EventReply), lambda r: r.ok)
-                owners[session] = (conn, claimed.epoch)
-                if len(owners) == STORM // 3:
-                    third.set()
+        storm = ClaimStorm(client, gw.node, topic, STORM, STORM_IN_FLIGHT)
 
         async def kill_the_leader() -> None:
-            await third.wait()
+            await storm.third.wait()
             await asyncio.to_thread(replicas[leader].kill)
 
+        sessions = storm.sessions
         async with gw.beating():
-            await asyncio.gather(kill_the_leader(), *(connect(s) for s in sessions))
+            await asyncio.gather(kill_the_leader(), storm.run())
             assert not replicas[leader].alive
             # Every session is owned once: by the connection that holds it, online.
-            for session in sessions:
-                entry = await kv.get(names.presence_owner_key(session))
-                assert entry.value is not None
-                record = pp.decode(pp.OwnerRecord, entry.value)
-                conn, epoch = owners[session]
-                assert (record.node, record.conn, record.epoch) == (gw.node, conn, epoch)
-                assert record.online
-                assert record.topics == [topic]
+            await storm.assert_owned_once(kv)
             assert await gw.members_soon(topic) == set(sessions)
             assert (await gw.heartbeat(sessions)).lost == []
             # Joins right: one per session once the survivor leads (re-sends repeat a

@@ -32,7 +32,7 @@ async def test_new_leader_resends_after_its_predecessor_then_publishes_live() ->
     await em.record(4, [join("d", 4)])
     assert [c.session for c in sink.changes()] == ["b", "c", "d"]
     assert sink.sent[0][0] == "haws.pres.t"
-    assert em.emitted == 4
+    assert em.emitted() == 4
 
 
 async def test_a_lagging_follower_does_not_repeat_what_the_old_leader_sent() -> None:

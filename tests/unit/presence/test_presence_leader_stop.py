@@ -11,17 +11,10 @@ from __future__ import annotations
 
 import asyncio
 
-from haws.presence.emitter import ChangeEmitter
-from haws.presence.index import PresenceIndex
-from haws.presence.leader import Leadership, LeaderTimings
 from haws.presence.lease import LeaderLease, LeaseView
-from haws.presence.liveness import NodeLiveness
-from haws.presence.metrics import PresenceMetrics
-from haws.presence.ownership import Ownership
 from haws.presence.store_memory import MemoryStore
-from haws.presence.tombstones import Tombstones
-from haws.presence.transitions import Grace
-from tests.unit.presence.fakes import LOG, ListSink
+from tests.unit.presence.fakes import LOG
+from tests.unit.presence.leaders import leadership
 
 TTL = 0.3
 
@@ -46,32 +39,10 @@ class SwallowingLease(LeaderLease):
         return await super().tick(emitted)
 
 
-def leadership(lease: LeaderLease, store: MemoryStore) -> Leadership:
-    index, metrics = PresenceIndex(), PresenceMetrics()
-    return Leadership(
-        lease=lease,
-        emitter=ChangeEmitter(ListSink(), metrics, LOG, log_size=100),
-        index=index,
-        liveness=NodeLiveness(),
-        ownership=Ownership(store, index, metrics, LOG, grace=Grace.uniform(1.0), attempts=3),
-        tombstones=Tombstones(),
-        store=store,
-        metrics=metrics,
-        log=LOG,
-        timings=LeaderTimings(
-            heartbeat_timeout=1.0,
-            grace=Grace.uniform(1.0),
-            sweep_interval=0.05,
-            tombstone_age=60.0,
-            flush_timeout=1.0,
-        ),
-    )
-
-
 async def test_stop_ends_the_loops_when_a_step_swallowed_the_cancellation() -> None:
     store = MemoryStore()
     lease = SwallowingLease(store)
-    leader = leadership(lease, store)
+    leader = leadership(store, [lease])
     leader.start()
     await asyncio.wait_for(lease.in_first_tick.wait(), 5)
     stopping = asyncio.create_task(leader.stop())

@@ -62,10 +62,27 @@ PRESENCE_HEARTBEAT = "haws.presence.hb"
 """Request: a gateway's node heartbeat; the reply renews the node's lease."""
 PRESENCE_QUERY = "haws.presence.query"
 """Request: who is on a topic now."""
+PRESENCE_REPLICA = "haws.presence.replica"
+"""Every presence replica's own heartbeat, heard by every replica (issue 14): the live
+replicas among which the leader shards are shared out."""
 PRESENCE_QUEUE = "haws-presence"
 PRESENCE_CHANGES_PREFIX = "haws.pres."
 KV_PRESENCE_OWNER_PREFIX = "own."
 KV_PRESENCE_LEADER = "leader"
+
+
+PRESENCE_MAX_SHARDS = 256
+"""Presence leader shards at most: each is a lease renewed every ``leader_ttl / 3``."""
+
+
+def presence_shard_key(shard: int) -> str:
+    """The lease of leader shard ``shard`` (of more than one)."""
+    return f"{KV_PRESENCE_LEADER}.{shard}"
+
+
+def presence_leader_key(shard: int, shards: int) -> str:
+    """The lease of one leader shard; a single shard keeps the unsharded key."""
+    return KV_PRESENCE_LEADER if shards == 1 else presence_shard_key(shard)
 
 
 def presence_changes_subject(topic: str) -> str:

@@ -136,8 +136,10 @@ PRESENCE = Role(
         # The leader stores the lifecycle events; every replica declares their stream.
         *names.EVENTS_SUBJECTS,
         *_declares_stream(names.EVENTS_STREAM),
+        # Its own heartbeat among the replicas, which share the leader shards out.
+        names.PRESENCE_REPLICA,
     ),
-    subscribe=_PRESENCE_REQUESTS,
+    subscribe=(*_PRESENCE_REQUESTS, names.PRESENCE_REPLICA),
     responds=True,
 )
 

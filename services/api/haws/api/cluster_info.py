@@ -15,6 +15,7 @@ import consul.aio
 import msgpack
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
+from nats.js.kv import KeyValue
 
 from haws.common import names
 from haws.common.discovery import passing_instances
@@ -62,17 +63,34 @@ class ClusterInfo:
         }
 
     async def presence(self) -> dict[str, Any]:
+        """The leader's name; with leader shards, each shard's holder too (``shards``)."""
         kv = await asyncio.wait_for(self._js.key_value(names.KV_PRESENCE), self._timeout)
+        report: dict[str, Any] = {"leader": await self._holder(kv, names.KV_PRESENCE_LEADER)}
+        shards: list[str | None] = []
+        # Shards are numbered from 0: read their leases until one is not there.
+        while len(shards) < names.PRESENCE_MAX_SHARDS:
+            key = names.presence_shard_key(len(shards))
+            try:
+                shards.append(await self._holder(kv, key, absent_raises=True))
+            except NotFoundError:
+                break
+        if shards:
+            report["shards"] = shards
+        return report
+
+    async def _holder(self, kv: KeyValue, key: str, *, absent_raises: bool = False) -> str | None:
         try:
-            entry = await asyncio.wait_for(kv.get(names.KV_PRESENCE_LEADER), self._timeout)
+            entry = await asyncio.wait_for(kv.get(key), self._timeout)
         except NotFoundError:
-            return {"leader": None}
+            if absent_raises:
+                raise
+            return None
         holder: Any = None
         try:
             holder = msgpack.unpackb(entry.value or b"", raw=False).get("holder")
         except (ValueError, AttributeError, msgpack.UnpackException):
             holder = None
-        return {"leader": holder or None}
+        return str(holder) if holder else None
 
     async def report(self) -> dict[str, Any]:
         parts = {

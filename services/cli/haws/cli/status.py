@@ -51,7 +51,12 @@ def render(info: dict[str, Any]) -> str:
                 f"replicas {s['replicas']}, leader {s.get('leader') or '-'}"
             )
     presence = info.get("presence") or {}
-    lines.append(f"presence leader: {presence.get('leader') or 'none'}")
+    shards = presence.get("shards")
+    if shards:
+        led = ", ".join(f"{k}: {holder or 'none'}" for k, holder in enumerate(shards))
+        lines.append(f"presence shards: {led}")
+    else:
+        lines.append(f"presence leader: {presence.get('leader') or 'none'}")
     for part, error in (info.get("errors") or {}).items():
         lines.append(f"! {part}: {error}")
     return "\n".join(lines)

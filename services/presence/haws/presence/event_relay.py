@@ -11,6 +11,9 @@ a session's events are stored in the order they happened. A new leader first
 re-sends its whole log: the event ids repeat and ``Nats-Msg-Id`` drops the ones
 its predecessor had already stored (the window is shorter than the stream's
 duplicate window), so what a dying leader had not stored is not lost.
+
+With leader shards (``shards.py``) a replica stores the events of the sessions
+whose shard it leads, and a new shard leader re-sends that shard's part of its log.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from haws.common import names
 from haws.common.ack_inbox import AckInbox
 from haws.common.logs import EventLogger
 from haws.common.tasks import stop_tasks
+from haws.presence.shards import shard_of
 from haws.protocol.lifecycle import LifecycleEvent
 
 SHARDS = 64
@@ -64,6 +68,7 @@ class EventRelay:
         resend_window: float,
         log_size: int = 100_000,
         clock: Callable[[], float] = time.monotonic,
+        shards: int = 1,
     ) -> None:
         self._sink = sink
         self._log = log
@@ -76,7 +81,8 @@ class EventRelay:
         """Events in the queues, not yet taken by a worker: ``pending`` without a sum
         over every queue on each event."""
         self._tasks: list[asyncio.Task[None]] = []
-        self.active = False
+        self._shards = shards
+        self._active: set[int] = set()
         self.stored = Counter(
             "haws_presence_lifecycle_events_total",
             "Lifecycle events stored in HAWS_EVENTS (leader only), re-sends included",
@@ -107,6 +113,14 @@ class EventRelay:
         self._tasks = []
 
     @property
+    def active(self) -> bool:
+        """Whether this replica stores the events of any shard."""
+        return bool(self._active)
+
+    def _leads(self, event: LifecycleEvent) -> bool:
+        return shard_of(event.session, self._shards) in self._active
+
+    @property
     def pending(self) -> int:
         return self._queued
 
@@ -118,24 +132,32 @@ class EventRelay:
         self._trim(now)
         for event in events:
             self._recent.append((now, event))
-            if self.active:
+            if self._leads(event):
                 self._enqueue(event)
 
-    def activate(self) -> int:
-        """Start storing; first re-send the log. The count re-sent."""
-        self.active = True
+    def activate(self, shard: int = 0) -> int:
+        """Start storing ``shard``'s events; first re-send its part of the log.
+        The count re-sent."""
+        self._active.add(shard)
         self._trim(self._clock())
-        for _, event in self._recent:
+        resent = [e for _, e in self._recent if shard_of(e.session, self._shards) == shard]
+        for event in resent:
             self._enqueue(event)
-        return len(self._recent)
+        return len(resent)
 
-    def deactivate(self) -> None:
-        self.active = False
-        for queue in self._queues:  # the next leader re-sends from its own log
+    def deactivate(self, shard: int = 0) -> None:
+        self._active.discard(shard)
+        for queue in self._queues:  # the shard's next leader re-sends from its own log
+            kept: list[LifecycleEvent] = []
             while not queue.empty():
-                queue.get_nowait()
+                event = queue.get_nowait()
                 self._queued -= 1
                 queue.task_done()
+                if self._leads(event):
+                    kept.append(event)
+            for event in kept:
+                queue.put_nowait(event)
+                self._queued += 1
 
     def _trim(self, now: float) -> None:
         while self._recent and now - self._recent[0][0] > self._window:
@@ -162,7 +184,7 @@ class EventRelay:
 
     async def _store(self, event: LifecycleEvent) -> None:
         delay = 0.05
-        while self.active:
+        while self._leads(event):
             try:
                 await self._sink.store(event)
             except asyncio.CancelledError:

@@ -139,9 +139,14 @@ class LargeTopics:
             members=[asdict(m) for m in members],
         )
 
-    def due(self, revision: int) -> list[Change]:
-        """The coalesced counts of every topic that changed since the last call."""
-        dirty, self._dirty = self._dirty, set()
+    def due(self, revision: int, led: Callable[[str], bool] | None = None) -> list[Change]:
+        """The coalesced counts of every topic that changed since the last call (of the
+        topics ``led`` says this replica sends; the others stay marked)."""
+        if led is None:
+            dirty, self._dirty = self._dirty, set()
+        else:
+            dirty = {topic for topic in self._dirty if led(topic)}
+            self._dirty -= dirty
         return [self.counts(topic, revision) for topic in sorted(dirty) if topic in self._counting]
 
     def mark_all(self) -> None:

@@ -10,6 +10,12 @@ follower can only start counting after that write, so the two never overlap.
 The value also carries ``emitted``, the last KV revision whose join/leave the
 holder has published, so a successor knows what to re-send. A clean stop
 writes the lease vacant (holder ``""``) and a follower takes it at once.
+
+With leader shards there is one lease per shard (``leader.<k>``), and
+``eligible`` says whether this replica is the shard's choice (``shards.py``).
+Only the choice takes a vacant lease at once, or a quiet one after ``ttl``;
+any other replica waits ``2 * ttl``, so a shard whose choice cannot take it
+(cut off from KV) is still led, only later.
 """
 
 from __future__ import annotations
@@ -63,6 +69,7 @@ class LeaderLease:
         ttl: float,
         key: str = names.KV_PRESENCE_LEADER,
         clock: Callable[[], float] = time.monotonic,
+        eligible: Callable[[], bool] = lambda: True,
     ) -> None:
         self._store = store
         self._log = log
@@ -70,6 +77,7 @@ class LeaderLease:
         self.ttl = ttl
         self._key = key
         self._clock = clock
+        self._eligible = eligible
         self._leading = False
         self._revision = 0
         self._valid_until = 0.0
@@ -116,8 +124,15 @@ class LeaderLease:
 
     async def _follow(self, now: float) -> LeaseView:
         try:
+            eligible = self._eligible()
+            patience = self.ttl if eligible else 2 * self.ttl
             current = await self._store.get(self._key)
             if current is None:
+                if self._seen_revision != 0:
+                    self._seen_revision, self._seen_at = 0, now
+                    self._seen_holder, self._seen_emitted = None, 0
+                if not eligible and now - self._seen_at < patience:
+                    return self._view()
                 revision = await self._store.create(self._key, LeaseValue(self.holder).encode())
                 return self._lead(revision, now, emitted=0)
             value = LeaseValue.decode(current.value)
@@ -125,9 +140,11 @@ class LeaderLease:
                 self._seen_revision, self._seen_at = current.revision, now
                 self._seen_holder = value.holder if value is not None else None
                 self._seen_emitted = value.emitted if value is not None else 0
-            # Vacant (released by a clean stop), ours from an earlier life, or quiet too long.
-            free = value is None or value.holder in ("", self.holder)
-            if free or now - self._seen_at >= self.ttl:
+            # Ours from an earlier life; vacant (a clean stop, a handover) for the
+            # shard's choice; or quiet too long.
+            mine = value is not None and value.holder == self.holder
+            vacant = value is None or value.holder == ""
+            if mine or (vacant and eligible) or now - self._seen_at >= patience:
                 emitted = self._seen_emitted
                 revision = await self._store.update(
                     self._key, LeaseValue(self.holder, emitted).encode(), current.revision

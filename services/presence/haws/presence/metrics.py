@@ -70,5 +70,10 @@ class PresenceMetrics:
             "haws_presence_nodes_alive", "Gateway nodes heard within the timeout", registry=r
         )
         self.is_leader = Gauge(
-            "haws_presence_is_leader", "1 while this replica holds the leader lease", registry=r
+            "haws_presence_is_leader",
+            "1 while this replica holds the leader lease (of one shard at least)",
+            registry=r,
+        )
+        self.shards_led = Gauge(
+            "haws_presence_shards_led", "Leader shards whose lease this replica holds", registry=r
         )

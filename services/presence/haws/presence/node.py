@@ -32,6 +32,7 @@ from haws.presence.metrics import PresenceMetrics
 from haws.presence.ownership import Ownership
 from haws.presence.service import PresenceService
 from haws.presence.settings import PresenceSettings
+from haws.presence.shards import ReplicaRoster, RosterLink
 from haws.presence.store_kv import KvStore
 from haws.presence.tombstones import Tombstones
 from haws.presence.transitions import Grace
@@ -123,14 +124,25 @@ async def run_presence(
             ),
             grace=grace,
         )
-        emitter = ChangeEmitter(sink, metrics, log, log_size=settings.change_log_size, large=large)
+        shards = settings.presence_shards
+        emitter = ChangeEmitter(
+            sink, metrics, log, log_size=settings.change_log_size, large=large, shards=shards
+        )
         relay = EventRelay(
             JetStreamEventSink(acks, timeout=settings.request_timeout),
             log,
             registry=metrics.registry,
             resend_window=settings.events_resend_window,
             log_size=settings.change_log_size,
+            shards=shards,
         )
+        roster: RosterLink | None = None
+        if shards > 1:
+            roster = RosterLink(
+                nc, ReplicaRoster(name, timeout=settings.leader_ttl), log, shards=shards
+            )
+            await roster.start()
+            stack.push_async_callback(roster.stop)
         feed = IndexFeed(store, index, emitter, tombstones, log, relay=relay)
         feed.start()
         stack.push_async_callback(feed.stop)
@@ -155,6 +167,7 @@ async def run_presence(
             log,
             grace,
             relay,
+            roster,
         )
         leadership.start()
         stack.push_async_callback(leadership.stop)
@@ -202,8 +215,26 @@ def _leadership(
     log: EventLogger,
     grace: Grace,
     relay: EventRelay | None = None,
+    roster: RosterLink | None = None,
 ) -> Leadership:
-    lease = LeaderLease(store, log, holder=name, ttl=settings.leader_ttl)
+    shards = settings.presence_shards
+
+    def eligible(shard: int) -> Callable[[], bool]:
+        if roster is None:
+            return lambda: True
+        return lambda: roster.roster.prefers_me(shard)
+
+    leases = [
+        LeaderLease(
+            store,
+            log,
+            holder=name,
+            ttl=settings.leader_ttl,
+            key=names.presence_leader_key(shard, shards),
+            eligible=eligible(shard),
+        )
+        for shard in range(shards)
+    ]
     timings = LeaderTimings(
         heartbeat_timeout=settings.heartbeat_timeout,
         grace=grace,
@@ -212,7 +243,7 @@ def _leadership(
         flush_timeout=settings.request_timeout,
     )
     return Leadership(
-        lease=lease,
+        leases=leases,
         emitter=emitter,
         index=index,
         liveness=liveness,
@@ -223,4 +254,6 @@ def _leadership(
         log=log,
         timings=timings,
         relay=relay,
+        roster=roster.roster if roster is not None else None,
+        announce=roster.announce if roster is not None else None,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from haws.common.names import PRESENCE_MAX_SHARDS
 from haws.common.settings import NatsSettings, SettingsError, setting
 
 
@@ -51,6 +52,11 @@ class PresenceSettings(NatsSettings):
     presence_sample: int = setting(
         100, "members a presence query on a counts-only topic answers at most"
     )
+    presence_shards: int = setting(
+        1,
+        "leader shards: each has its own lease, so replicas share the leader's work "
+        "(join/leave, lifecycle events, dead nodes, expiry); the same on every replica",
+    )
     log_level: str = setting("info", "debug, info, warning, error")
 
     def validate(self) -> None:
@@ -69,6 +75,8 @@ class PresenceSettings(NatsSettings):
                 raise SettingsError(f"{name} must be > 0")
         if self.presence_counts_from < 0:
             raise SettingsError("presence_counts_from must be >= 0")
+        if not 1 <= self.presence_shards <= PRESENCE_MAX_SHARDS:
+            raise SettingsError(f"presence_shards must be between 1 and {PRESENCE_MAX_SHARDS}")
         for name in ("max_inflight", "cas_attempts", "change_log_size", "presence_sample"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be >= 1")
