@@ -35,6 +35,16 @@ async def nc(shared_nats: Any) -> AsyncIterator[NatsClient]:
 
 
 @pytest.fixture
+async def own_nc(nats_server: Any) -> AsyncIterator[NatsClient]:
+    """A client of the test's own nats-server (which the test may kill or restart)."""
+    client = await nats.connect(nats_server.url)
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+@pytest.fixture
 async def stream_declared(nc: NatsClient, shared_nats: Any) -> None:
     """The HAWS stream, declared: for tests that write or read it before any service has."""
     await ensure_stream(nc.jetstream(), NatsSettings(nats_url=(shared_nats.url,)))

@@ -53,19 +53,10 @@ async def old_replica(nats_server: Any) -> AsyncIterator[MemoryPresence]:
         await nc.close()
 
 
-@pytest.fixture
-async def gateway_nc(nats_server: Any) -> AsyncIterator[NatsClient]:
-    nc = await nats.connect(nats_server.url)
-    try:
-        yield nc
-    finally:
-        await nc.close()
-
-
 async def test_claims_and_events_fall_back_to_one_per_request(
-    old_replica: MemoryPresence, gateway_nc: NatsClient
+    old_replica: MemoryPresence, own_nc: NatsClient
 ) -> None:
-    calls = NatsPresence(gateway_nc, get_logger("test"), timeout=5)
+    calls = NatsPresence(own_nc, get_logger("test"), timeout=5)
     async with started_link(calls, ready_timeout=5) as link:
         n = SENDERS * 20  # far more than the senders: they would leave in batches
         sessions = [f"s{i}" for i in range(n)]

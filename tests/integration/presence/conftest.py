@@ -6,23 +6,12 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 
 from haws.presence.node import PresenceNode, run_presence
 from tests.integration.presence.presence_support import GatewayDouble, Recorder, presence_settings
 from tests.support.service_runner import running_service
-
-
-@pytest.fixture
-async def client(nats_server: Any) -> AsyncIterator[NatsClient]:
-    """A client of the test's own nats-server (for replicas run as processes on it)."""
-    nc = await nats.connect(nats_server.url)
-    try:
-        yield nc
-    finally:
-        await nc.close()
 
 
 @pytest.fixture

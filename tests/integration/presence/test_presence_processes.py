@@ -48,13 +48,13 @@ async def led_by_one_of(kv: KeyValue, replicas: Container[str]) -> bool:
 
 @contextlib.asynccontextmanager
 async def led_replicas(
-    data_dir: Path, nats_url: str, client: NatsClient, replica_names: tuple[str, ...]
+    data_dir: Path, nats_url: str, own_nc: NatsClient, replica_names: tuple[str, ...]
 ) -> AsyncIterator[tuple[dict[str, HawsService], KeyValue]]:
     """Replica processes started, once one of them holds the lease; stopped after."""
     replicas = {n: replica(data_dir, nats_url, n) for n in replica_names}
     try:
         await start(*replicas.values())
-        kv = await client.jetstream().key_value(names.KV_PRESENCE)
+        kv = await own_nc.jetstream().key_value(names.KV_PRESENCE)
         await eventually(lambda: led_by_one_of(kv, replicas), timeout=5)
         yield replicas, kv
     finally:
@@ -63,13 +63,13 @@ async def led_replicas(
 
 
 async def test_leader_sigkill_then_restart_of_both(
-    nats_server: Any, data_dir: Path, client: NatsClient, topic: str
+    nats_server: Any, data_dir: Path, own_nc: NatsClient, topic: str
 ) -> None:
     recorder = Recorder()
-    await recorder.start(client)
-    gw = GatewayDouble(client)
+    await recorder.start(own_nc)
+    gw = GatewayDouble(own_nc)
     async with (
-        led_replicas(data_dir, nats_server.url, client, ("pres-a", "pres-b")) as (
+        led_replicas(data_dir, nats_server.url, own_nc, ("pres-a", "pres-b")) as (
             replicas,
             kv,
         ),
@@ -129,18 +129,18 @@ STORM_IN_FLIGHT = 50
 
 
 async def test_leader_sigkilled_in_a_claim_storm_leaves_every_session_owned_once(
-    nats_server: Any, data_dir: Path, client: NatsClient, topic: str
+    nats_server: Any, data_dir: Path, own_nc: NatsClient, topic: str
 ) -> None:
     recorder = Recorder()
-    await recorder.start(client)
-    gw = GatewayDouble(client)
-    async with led_replicas(data_dir, nats_server.url, client, ("storm-a", "storm-b")) as (
+    await recorder.start(own_nc)
+    gw = GatewayDouble(own_nc)
+    async with led_replicas(data_dir, nats_server.url, own_nc, ("storm-a", "storm-b")) as (
         replicas,
         kv,
     ):
         leader = await lease_holder(kv)
         assert leader is not None
-        storm = ClaimStorm(client, gw.node, topic, STORM, STORM_IN_FLIGHT)
+        storm = ClaimStorm(own_nc, gw.node, topic, STORM, STORM_IN_FLIGHT)
 
         async def kill_the_leader() -> None:
             await storm.third.wait()

@@ -67,7 +67,7 @@ async def shards_led(service: HawsService) -> float | None:
 
 @pytest.fixture
 async def sharded(
-    nats_server: Any, data_dir: Path, client: NatsClient
+    nats_server: Any, data_dir: Path, own_nc: NatsClient
 ) -> AsyncIterator[tuple[dict[str, HawsService], KeyValue]]:
     """Two replicas with four shards, once each leads the two the roster gives it."""
     replicas = {
@@ -75,7 +75,7 @@ async def sharded(
     }
     try:
         await start(*replicas.values())
-        kv = await client.jetstream().key_value(names.KV_PRESENCE)
+        kv = await own_nc.jetstream().key_value(names.KV_PRESENCE)
         # The roster in name order: shard k goes to the (k mod 2)-th replica.
         spread = [NAMES[k % 2] for k in range(SHARDS)]
 
@@ -102,14 +102,14 @@ async def test_each_replica_leads_its_share(
 
 
 async def test_a_replica_sigkilled_in_a_connect_storm_leaves_every_session_owned_once(
-    sharded: tuple[dict[str, HawsService], KeyValue], client: NatsClient, topic: str
+    sharded: tuple[dict[str, HawsService], KeyValue], own_nc: NatsClient, topic: str
 ) -> None:
     replicas, kv = sharded
     victim, survivor = NAMES
     recorder = Recorder()
-    await recorder.start(client)
-    gw = GatewayDouble(client)
-    storm = ClaimStorm(client, gw.node, topic, STORM, STORM_IN_FLIGHT)
+    await recorder.start(own_nc)
+    gw = GatewayDouble(own_nc)
+    storm = ClaimStorm(own_nc, gw.node, topic, STORM, STORM_IN_FLIGHT)
     sessions = storm.sessions
     killed_at = 0.0
 
@@ -119,7 +119,7 @@ async def test_a_replica_sigkilled_in_a_connect_storm_leaves_every_session_owned
         await asyncio.to_thread(replicas[victim].kill)
         killed_at = time.monotonic()
 
-    async with EventLog(client) as events, gw.beating():
+    async with EventLog(own_nc) as events, gw.beating():
         await asyncio.gather(kill_one(), storm.run())
         assert not replicas[victim].alive
 

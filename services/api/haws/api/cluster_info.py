@@ -65,31 +65,29 @@ class ClusterInfo:
     async def presence(self) -> dict[str, Any]:
         """The leader's name; with leader shards, each shard's holder too (``shards``)."""
         kv = await asyncio.wait_for(self._js.key_value(names.KV_PRESENCE), self._timeout)
-        report: dict[str, Any] = {"leader": await self._holder(kv, names.KV_PRESENCE_LEADER)}
+        try:
+            leader = await self._holder(kv, names.KV_PRESENCE_LEADER)
+        except NotFoundError:
+            leader = None
+        report: dict[str, Any] = {"leader": leader}
         shards: list[str | None] = []
         # Shards are numbered from 0: read their leases until one is not there.
         while len(shards) < names.PRESENCE_MAX_SHARDS:
-            key = names.presence_shard_key(len(shards))
             try:
-                shards.append(await self._holder(kv, key, absent_raises=True))
+                shards.append(await self._holder(kv, names.presence_shard_key(len(shards))))
             except NotFoundError:
                 break
         if shards:
             report["shards"] = shards
         return report
 
-    async def _holder(self, kv: KeyValue, key: str, *, absent_raises: bool = False) -> str | None:
-        try:
-            entry = await asyncio.wait_for(kv.get(key), self._timeout)
-        except NotFoundError:
-            if absent_raises:
-                raise
-            return None
-        holder: Any = None
+    async def _holder(self, kv: KeyValue, key: str) -> str | None:
+        """The holder a lease names (None: vacant or unreadable); NotFoundError if absent."""
+        entry = await asyncio.wait_for(kv.get(key), self._timeout)
         try:
             holder = msgpack.unpackb(entry.value or b"", raw=False).get("holder")
         except (ValueError, AttributeError, msgpack.UnpackException):
-            holder = None
+            return None
         return str(holder) if holder else None
 
     async def report(self) -> dict[str, Any]:
